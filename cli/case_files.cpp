@@ -1,0 +1,228 @@
+// Writing and judging case folders (see case_files.hpp).
+#include "cli/case_files.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "properties/generators.hpp"
+#include "reference/accuracy.hpp"
+#include "reference/attention.hpp"
+#include "reference/baseline.hpp"
+#include "reference/npy.hpp"
+
+namespace fs = std::filesystem;
+
+namespace flashcheck::cases {
+namespace {
+
+std::vector<int64_t> dims(const Shape4& s, bool drop_d) {
+  if (drop_d) return {s.B, s.H, s.N};
+  return {s.B, s.H, s.N, s.D};
+}
+
+void save(const fs::path& path, const Tensor4<double>& t, DType dtype, bool drop_d = false) {
+  write_npy(path.string(), npy_from_doubles(t.values(), dims(t.shape(), drop_d), dtype));
+}
+
+// The DType an .npy descr holds ('<u2' is read as bf16 bits).
+DType dtype_of_descr(const std::string& d, const std::string& name) {
+  for (DType t : {DType::f64, DType::f32, DType::f16, DType::bf16})
+    if (d == npy_descr(t)) return t;
+  throw std::invalid_argument(name + ": unsupported dtype '" + d + "'");
+}
+
+Tensor4<double> load(const fs::path& path, const Shape4& shape, bool drop_d) {
+  NpyArray a;
+  try {
+    a = read_npy(path.string());
+  } catch (const NpyError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  const auto want = dims(shape, drop_d);
+  if (a.shape != want) {
+    std::ostringstream s;
+    s << path.string() << ": shape (";
+    for (size_t i = 0; i < a.shape.size(); ++i) s << (i ? ", " : "") << a.shape[i];
+    s << ") expected " << shape.str();
+    throw std::invalid_argument(s.str());
+  }
+  Tensor4<double> t(shape);
+  t.values() = npy_to_doubles(a, dtype_of_descr(a.descr, path.string()), path.string());
+  return t;
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument(path.string() + ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(path.string() + ": " + e.what());
+  }
+}
+
+std::string index_str(const Shape4& s, int64_t flat) {
+  const int64_t i = flat % s.D, n = flat / s.D % s.N, h = flat / (s.D * s.N) % s.H,
+                b = flat / (s.D * s.N * s.H);
+  std::ostringstream o;
+  o << "[" << b << "," << h << "," << n;
+  if (s.D > 1) o << "," << i;
+  return o.str() + "]";
+}
+
+struct TensorSpec {
+  const char* name;
+  Shape4 shape;
+  bool is_lse;
+  double k;
+};
+
+std::vector<TensorSpec> tensor_specs(const Problem& p) {
+  return {{"o", q_shape(p), false, kOutputFactor},   {"lse", lse_shape(p), true, kOutputFactor},
+          {"dq", q_shape(p), false, kGradientFactor}, {"dk", kv_shape(p), false, kGradientFactor},
+          {"dv", kv_shape(p), false, kGradientFactor}};
+}
+
+}  // namespace
+
+nlohmann::json problem_to_json(const Problem& p) {
+  return {{"batch", p.batch},
+          {"heads_q", p.heads_q},
+          {"heads_kv", p.heads_kv},
+          {"seqlen_q", p.seqlen_q},
+          {"seqlen_k", p.seqlen_k},
+          {"head_dim", p.head_dim},
+          {"scale", p.softmax_scale()},
+          {"mask", {{"kind", mask_kind_name(p.mask.kind)},
+                    {"window_left", p.mask.window_left},
+                    {"window_right", p.mask.window_right}}},
+          {"dtype", dtype_name(p.dtype)}};
+}
+
+Problem problem_from_json(const nlohmann::json& j) {
+  auto field = [&](const char* name) -> const nlohmann::json& {
+    if (!j.contains(name)) throw std::invalid_argument(std::string("problem.json: missing field '") + name + "'");
+    return j.at(name);
+  };
+  try {
+    Problem p;
+    p.batch = field("batch").get<int64_t>();
+    p.heads_q = field("heads_q").get<int64_t>();
+    p.heads_kv = field("heads_kv").get<int64_t>();
+    p.seqlen_q = field("seqlen_q").get<int64_t>();
+    p.seqlen_k = field("seqlen_k").get<int64_t>();
+    p.head_dim = field("head_dim").get<int64_t>();
+    p.scale = field("scale").get<double>();
+    p.dtype = parse_dtype(field("dtype").get<std::string>());
+    const auto& m = field("mask");
+    const std::string kind = m.at("kind").get<std::string>();
+    p.mask = kind == "sliding_window"
+                 ? Mask::sliding_window(m.at("window_left").get<int64_t>(), m.at("window_right").get<int64_t>())
+                 : parse_mask(kind);
+    p.validate();
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("problem.json: ") + e.what());
+  }
+}
+
+int generate(const GenOptions& o, std::ostream& log) {
+  if (o.count < 1) throw std::invalid_argument("--count must be >= 1");
+  gen::ShapeLimits limits;
+  limits.max_seqlen = o.max_seqlen;
+  limits.max_head_dim = o.max_head_dim;
+  limits.tile_edges = {64, 128};
+  limits.dtypes = {DType::f16, DType::bf16, DType::f32};
+  limits.max_work = int64_t(1) << 24;
+  const auto inputs_gen = gen::inputs(limits);
+  for (int c = 0; c < o.count; ++c) {
+    // RapidCheck's size grows over the suite, so early cases are small.
+    const int size = std::min(100, 10 + 90 * c / std::max(1, o.count - 1));
+    const gen::Inputs in = inputs_gen(rc::Random(o.seed + 7919 * static_cast<uint64_t>(c)), size).value();
+    const Problem& p = in.problem;
+    std::ostringstream name;
+    name << "case_" << std::setw(3) << std::setfill('0') << c;
+    const fs::path dir = fs::path(o.out_dir) / name.str();
+    fs::create_directories(dir / "ref");
+    fs::create_directories(dir / "baseline");
+    save(dir / "q.npy", in.Q, p.dtype);
+    save(dir / "k.npy", in.K, p.dtype);
+    save(dir / "v.npy", in.V, p.dtype);
+    save(dir / "do.npy", in.dO, p.dtype);
+
+    const ForwardResult ref = reference_forward(p, in.Q, in.K, in.V);
+    const Gradients gref = reference_backward(p, in.Q, in.K, in.V, ref.O, ref.LSE, in.dO);
+    const ForwardResult base = baseline_forward(p, in.Q, in.K, in.V);
+    const Gradients gbase = baseline_backward(p, in.Q, in.K, in.V, base.O, base.LSE, in.dO);
+    const Tensor4<double>* refs[] = {&ref.O, &ref.LSE, &gref.dQ, &gref.dK, &gref.dV};
+    const Tensor4<double>* bases[] = {&base.O, &base.LSE, &gbase.dQ, &gbase.dK, &gbase.dV};
+
+    nlohmann::json j = problem_to_json(p);
+    j["case"] = name.str();
+    j["seed"] = in.values.seed;
+    j["values"] = gen::values_name(in.values.kind);
+    j["values_magnitude"] = in.values.magnitude;
+    j["problem"] = p.describe();
+    const auto specs = tensor_specs(p);
+    for (size_t t = 0; t < specs.size(); ++t) {
+      save(dir / "ref" / (std::string(specs[t].name) + ".npy"), *refs[t], DType::f64, specs[t].is_lse);
+      save(dir / "baseline" / (std::string(specs[t].name) + ".npy"), *bases[t], DType::f64, specs[t].is_lse);
+      const ErrorStats e = error_stats(bases[t]->data(), refs[t]->data(), refs[t]->size());
+      j["baseline_error"][specs[t].name] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
+    }
+    std::ofstream(dir / "problem.json") << j.dump(2) << "\n";
+    log << name.str() << "  " << p.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
+  }
+  return o.count;
+}
+
+VerifySummary verify(const VerifyOptions& o, std::ostream& out) {
+  if (!fs::is_directory(o.dir)) throw std::invalid_argument(o.dir + ": not a directory");
+  std::vector<fs::path> case_dirs;
+  for (const auto& e : fs::directory_iterator(o.dir))
+    if (e.is_directory() && fs::exists(e.path() / "problem.json")) case_dirs.push_back(e.path());
+  if (case_dirs.empty()) throw std::invalid_argument(o.dir + ": no case folders (case_*/problem.json)");
+  std::sort(case_dirs.begin(), case_dirs.end());
+
+  VerifySummary summary;
+  out << std::left << std::setw(10) << "case" << std::setw(5) << "out" << std::right
+      << std::setw(12) << "max_abs" << std::setw(12) << "mean_abs" << std::setw(12) << "baseline"
+      << std::setw(12) << "bound" << std::setw(8) << "ratio" << "  verdict\n";
+  for (const fs::path& dir : case_dirs) {
+    const std::string name = dir.filename().string();
+    const Problem p = problem_from_json(read_json(dir / "problem.json"));
+    const fs::path cand_dir = o.candidate_dir.empty() ? dir : fs::path(o.candidate_dir) / name;
+    if (!fs::exists(cand_dir / "o.npy"))
+      throw std::invalid_argument((cand_dir / "o.npy").string() + ": missing (o.npy is required)");
+    bool case_pass = true;
+    for (const TensorSpec& s : tensor_specs(p)) {
+      const fs::path cand_path = cand_dir / (std::string(s.name) + ".npy");
+      if (!fs::exists(cand_path)) continue;  // optional outputs
+      const Tensor4<double> cand = load(cand_path, s.shape, s.is_lse);
+      const Tensor4<double> ref = load(dir / "ref" / (std::string(s.name) + ".npy"), s.shape, s.is_lse);
+      const Tensor4<double> base = load(dir / "baseline" / (std::string(s.name) + ".npy"), s.shape, s.is_lse);
+      const Verdict v = judge(s.name, cand, base, ref, s.k, s.is_lse ? DType::f32 : p.dtype);
+      case_pass = case_pass && v.pass;
+      const double ratio = v.baseline.max_abs > 0 ? v.variant.max_abs / v.baseline.max_abs : 0;
+      out << std::left << std::setw(10) << name << std::setw(5) << s.name << std::right
+          << std::scientific << std::setprecision(2) << std::setw(12) << v.variant.max_abs
+          << std::setw(12) << v.variant.mean_abs << std::setw(12) << v.baseline.max_abs
+          << std::setw(12) << v.bound << std::fixed << std::setw(8) << ratio << "  "
+          << (v.pass ? "pass" : "FAIL");
+      if (v.variant.nan_count > 0)
+        out << "  " << v.variant.nan_count << " NaN/Inf, first at " << index_str(s.shape, v.variant.first_nan);
+      else if (!v.pass)
+        out << "  worst at " << index_str(s.shape, v.variant.argmax) << ": " << v.reason;
+      out << "\n";
+    }
+    (case_pass ? summary.passed : summary.failed)++;
+  }
+  out << summary.passed << " passed, " << summary.failed << " failed\n";
+  return summary;
+}
+
+}  // namespace flashcheck::cases

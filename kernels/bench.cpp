@@ -1,0 +1,78 @@
+// Forward benchmark (see bench.hpp).
+#include "kernels/bench.hpp"
+
+#include <algorithm>
+
+#include "kernels/device_buffer.hpp"
+#include "kernels/fill.hpp"
+
+namespace flashcheck::kernels {
+
+double forward_flops(const Problem& p) {
+  const double f = 4.0 * p.batch * p.heads_q * static_cast<double>(p.seqlen_q) * p.seqlen_k *
+                   p.head_dim;
+  const bool causal =
+      p.mask.kind == MaskKind::causal_top_left || p.mask.kind == MaskKind::causal_bottom_right;
+  return causal ? f / 2 : f;
+}
+
+namespace {
+// Destroys the events even when a launch throws.
+struct EventPair {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  EventPair() {
+    FC_CUDA(cudaEventCreate(&start));
+    FC_CUDA(cudaEventCreate(&stop));
+  }
+  ~EventPair() {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
+};
+}  // namespace
+
+BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o) {
+  const std::size_t elem = dtype_bytes(p.dtype);
+  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
+  DeviceBuffer O(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
+  DeviceBuffer work(v.workspace_bytes(p));
+  DeviceBuffer flush(o.flush_l2 ? std::size_t(256) << 20 : 0);
+  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
+  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
+  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
+  ForwardArgs a{Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(), work.bytes(),
+                nullptr};
+
+  for (int i = 0; i < o.warmup; ++i) run_forward(v, p, a);
+  EventPair ev;
+  std::vector<float> ms;
+  for (int i = 0; i < o.repeats; ++i) {
+    if (o.flush_l2) FC_CUDA(cudaMemsetAsync(flush.get(), i & 0xFF, flush.bytes()));
+    FC_CUDA(cudaEventRecord(ev.start));
+    run_forward(v, p, a);
+    FC_CUDA(cudaEventRecord(ev.stop));
+    FC_CUDA(cudaEventSynchronize(ev.stop));
+    float t = 0;
+    FC_CUDA(cudaEventElapsedTime(&t, ev.start, ev.stop));
+    ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  BenchResult r;
+  r.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  r.min_ms = ms.front();
+  r.tflops = forward_flops(p) / (r.median_ms * 1e-3) / 1e12;
+  r.workspace_bytes = work.bytes();
+  r.lse_bytes = LSE.bytes();
+  return r;
+}
+
+std::string device_description() {
+  int dev = 0;
+  FC_CUDA(cudaGetDevice(&dev));
+  cudaDeviceProp prop{};
+  FC_CUDA(cudaGetDeviceProperties(&prop, dev));
+  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
+         std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) + " SMs)";
+}
+
+}  // namespace flashcheck::kernels

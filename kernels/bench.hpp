@@ -1,0 +1,38 @@
+// Forward timing of one variant on one problem, the FlashAttention benchmark
+// way: device events around each launch after warm-up, the median of the
+// repeats, L2 cleared before each timed launch (a 256 MiB memset, more than
+// any current L2), FLOPs by the FlashAttention convention.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "kernels/registry.hpp"
+
+namespace flashcheck::kernels {
+
+struct BenchOptions {
+  int warmup = 3;
+  int repeats = 10;
+  bool flush_l2 = true;
+};
+
+struct BenchResult {
+  double median_ms = 0;
+  double min_ms = 0;
+  double tflops = 0;             // forward_flops / median time
+  std::size_t workspace_bytes = 0;  // the variant's intermediates
+  std::size_t lse_bytes = 0;        // float32 LSE, produced by every variant
+};
+
+// 4 * B * heads_q * seqlen_q * seqlen_k * d, halved for the causal masks
+// (the FlashAttention benchmarks' convention; they use seqlen_q == seqlen_k).
+double forward_flops(const Problem& p);
+
+// Allocates Q, K, V (uniform [-1, 1)), O, LSE and the workspace, then times.
+BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o);
+
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)".
+std::string device_description();
+
+}  // namespace flashcheck::kernels

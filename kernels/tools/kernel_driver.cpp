@@ -1,0 +1,176 @@
+// fc_kernel_driver: runs every registered forward variant on a few small,
+// awkward problems. Used under compute-sanitizer by scripts/gpu_check.sh
+// (memcheck, racecheck, initcheck, synccheck), and as a quick GPU-only
+// cross-check between variants (no float64 reference needed).
+//
+//   fc_kernel_driver sanitize   each variant once per problem; exit 0 if all ran
+//   fc_kernel_driver compare    every variant against `standard` (same dtype):
+//                               max |O - O_standard|, max |LSE - LSE_standard|
+//   fc_kernel_driver bench      a few quick timings (N 4096, bf16)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "kernels/bench.hpp"
+#include "kernels/device_buffer.hpp"
+#include "kernels/fill.hpp"
+#include "kernels/registry.hpp"
+
+using namespace flashcheck;
+using namespace flashcheck::kernels;
+
+namespace {
+
+std::vector<Problem> small_problems() {
+  std::vector<Problem> out;
+  const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
+                        Mask::sliding_window(37, 5)};
+  const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}, {200, 200}};
+  for (const Mask& m : masks)
+    for (const auto& l : lens) {
+      Problem p;
+      p.batch = 1;
+      p.heads_q = 2;
+      p.heads_kv = 1;
+      p.seqlen_q = l[0];
+      p.seqlen_k = l[1];
+      p.mask = m;
+      out.push_back(p);
+    }
+  return out;
+}
+
+struct Run {
+  std::vector<float> O;  // converted to float
+  std::vector<float> LSE;
+};
+
+float to_float(const unsigned char* p, DType t) {
+  if (t == DType::f32) { float f; std::memcpy(&f, p, 4); return f; }
+  std::uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  if (t == DType::f16) { __half_raw r; r.x = bits; return __half2float(__half(r)); }
+  __nv_bfloat16_raw r; r.x = bits; return __bfloat162float(__nv_bfloat16(r));
+}
+
+Run run_once(const Variant& v, const Problem& p) {
+  const std::size_t elem = dtype_bytes(p.dtype);
+  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
+  DeviceBuffer O(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
+  DeviceBuffer work(v.workspace_bytes(p));
+  fill_uniform(Q.get(), p.q_elems(), p.dtype, 11, -2.f, 2.f);
+  fill_uniform(K.get(), p.kv_elems(), p.dtype, 12, -2.f, 2.f);
+  fill_uniform(V.get(), p.kv_elems(), p.dtype, 13, -1.f, 1.f);
+  FC_CUDA(cudaMemset(O.get(), kNaNByte, O.bytes()));
+  FC_CUDA(cudaMemset(LSE.get(), kNaNByte, LSE.bytes()));
+  run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(), work.bytes(),
+                     nullptr});
+  FC_CUDA(cudaDeviceSynchronize());
+  std::vector<unsigned char> o(O.bytes());
+  Run r;
+  r.LSE.resize(p.lse_elems());
+  FC_CUDA(cudaMemcpy(o.data(), O.get(), O.bytes(), cudaMemcpyDeviceToHost));
+  FC_CUDA(cudaMemcpy(r.LSE.data(), LSE.get(), LSE.bytes(), cudaMemcpyDeviceToHost));
+  r.O.resize(p.q_elems());
+  for (int64_t i = 0; i < p.q_elems(); ++i) r.O[i] = to_float(o.data() + i * elem, p.dtype);
+  return r;
+}
+
+// Problems each variant supports, in each of its dtypes and head dims.
+template <class F>
+void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
+  std::vector<int> dims = v.head_dims.empty() ? std::vector<int>{64, 128} : v.head_dims;
+  for (DType t : v.dtypes)
+    for (int d : dims)
+      for (Problem p : base) {
+        p.dtype = t;
+        p.head_dim = d;
+        if (v.supports(p)) f(p);
+      }
+}
+
+int sanitize() {
+  int runs = 0;
+  for (const Variant& v : registry()) {
+    if (v.direction != Direction::fwd) continue;
+    for_each_case(v, small_problems(), [&](const Problem& p) {
+      run_once(v, p);
+      ++runs;
+    });
+    std::printf("sanitize: %s ran\n", v.name);
+  }
+  std::printf("sanitize: %d runs done\n", runs);
+  return 0;
+}
+
+int compare() {
+  const Variant& ref = find_variant("standard");
+  int bad = 0;
+  for (const Variant& v : registry()) {
+    if (v.direction != Direction::fwd || &v == &ref) continue;
+    for_each_case(v, small_problems(), [&](const Problem& p) {
+      const Run a = run_once(v, p), b = run_once(ref, p);
+      double eo = 0, el = 0;
+      bool nan = false;
+      for (size_t i = 0; i < a.O.size(); ++i) {
+        if (std::isnan(a.O[i])) nan = true;
+        eo = std::fmax(eo, std::fabs(a.O[i] - b.O[i]));
+      }
+      for (size_t i = 0; i < a.LSE.size(); ++i) {
+        if (std::isnan(a.LSE[i])) nan = true;
+        if (a.LSE[i] == b.LSE[i]) continue;  // equal infinities included
+        el = std::fmax(el, std::fabs(a.LSE[i] - b.LSE[i]));
+      }
+      const bool ok = !nan && eo < 2e-2 && el < 1e-2;
+      bad += !ok;
+      std::printf("%s %-4s %s: max|dO| %.3g max|dLSE| %.3g%s\n", ok ? "ok  " : "FAIL", v.name,
+                  p.describe().c_str(), eo, el, nan ? " NaN" : "");
+    });
+  }
+  std::printf("compare: %d failures\n", bad);
+  return bad ? 1 : 0;
+}
+
+int bench() {
+  std::printf("device: %s\n", device_description().c_str());
+  for (const Variant& v : registry()) {
+    for (int d : {64, 128})
+      for (bool causal : {false, true})
+        for (int64_t n : {1024, 4096}) {
+          Problem p;
+          p.batch = 16384 / n;
+          p.heads_q = p.heads_kv = 2048 / d;
+          p.seqlen_q = p.seqlen_k = n;
+          p.head_dim = d;
+          p.dtype = DType::bf16;
+          p.mask = causal ? Mask::causal_top_left() : Mask::none();
+          if (!v.supports(p)) continue;
+          const BenchResult r = bench_forward(v, p, {});
+          std::printf("%-10s d=%3d N=%5lld causal=%d %8.3f ms %7.1f TFLOP/s\n", v.name, d,
+                      static_cast<long long>(n), causal, r.median_ms, r.tflops);
+        }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "sanitize";
+  try {
+    if (mode == "sanitize") return sanitize();
+    if (mode == "compare") return compare();
+    if (mode == "bench") return bench();
+    std::fprintf(stderr, "usage: fc_kernel_driver [sanitize|compare|bench]\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fc_kernel_driver: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,20 @@
+// Entry points of every variant, one group per variant file; registry.cpp
+// puts them in the one registry. Nothing else should call them directly.
+#pragma once
+#include "kernels/api.hpp"
+
+namespace flashcheck::kernels {
+
+// standard_fwd.cu
+Schedule standard_fwd_schedule(const Problem& p);
+Support standard_fwd_supports(const Problem& p);
+std::size_t standard_fwd_workspace_bytes(const Problem& p);
+void standard_fwd_forward(const Problem& p, const ForwardArgs& a);
+
+// flash2_fwd.cu
+Schedule flash2_fwd_schedule(const Problem& p);
+Support flash2_fwd_supports(const Problem& p);
+std::size_t flash2_fwd_workspace_bytes(const Problem& p);
+void flash2_fwd_forward(const Problem& p, const ForwardArgs& a);
+
+}  // namespace flashcheck::kernels

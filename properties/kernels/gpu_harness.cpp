@@ -1,0 +1,127 @@
+// GPU side of the kernel properties (see gpu_harness.hpp).
+#include "properties/kernels/gpu_harness.hpp"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/fill.hpp"
+
+namespace flashcheck::gputest {
+
+using kernels::DeviceBuffer;
+
+GuardedBuffer::GuardedBuffer(std::size_t bytes) : raw_(bytes + 2 * kGuard), bytes_(bytes) {
+  FC_CUDA(cudaMemset(raw_.get(), kGuardByte, raw_.bytes()));
+}
+
+std::vector<unsigned char> GuardedBuffer::download() const {
+  std::vector<unsigned char> out(bytes_);
+  if (bytes_) FC_CUDA(cudaMemcpy(out.data(), get(), bytes_, cudaMemcpyDeviceToHost));
+  return out;
+}
+
+std::string GuardedBuffer::guard_damage(const char* name) const {
+  std::vector<unsigned char> all(raw_.bytes());
+  FC_CUDA(cudaMemcpy(all.data(), raw_.get(), all.size(), cudaMemcpyDeviceToHost));
+  for (std::size_t i = 0; i < kGuard; ++i)
+    if (all[i] != kGuardByte)
+      return std::string(name) + ": guard before the buffer written at byte -" +
+             std::to_string(kGuard - i) + "; ";
+  for (std::size_t i = kGuard + bytes_; i < all.size(); ++i)
+    if (all[i] != kGuardByte)
+      return std::string(name) + ": guard after the buffer written at byte +" +
+             std::to_string(i - kGuard - bytes_) + "; ";
+  return {};
+}
+
+namespace {
+
+std::vector<unsigned char> encode(const Tensor4<double>& t, DType dt) {
+  const std::size_t e = dtype_bytes(dt);
+  std::vector<unsigned char> out(t.values().size() * e);
+  for (std::size_t i = 0; i < t.values().size(); ++i) {
+    const float f = static_cast<float>(t.values()[i]);  // exact: values fit the dtype
+    if (dt == DType::f32) {
+      std::memcpy(&out[i * e], &f, 4);
+    } else if (dt == DType::f16) {
+      const __half h = __float2half_rn(f);
+      std::memcpy(&out[i * e], &h, 2);
+    } else if (dt == DType::bf16) {
+      const __nv_bfloat16 h = __float2bfloat16_rn(f);
+      std::memcpy(&out[i * e], &h, 2);
+    } else {
+      std::memcpy(&out[i * e], &t.values()[i], 8);
+    }
+  }
+  return out;
+}
+
+double decode(const unsigned char* p, DType dt) {
+  if (dt == DType::f64) { double d; std::memcpy(&d, p, 8); return d; }
+  if (dt == DType::f32) { float f; std::memcpy(&f, p, 4); return f; }
+  if (dt == DType::f16) { __half h; std::memcpy(&h, p, 2); return __half2float(h); }
+  __nv_bfloat16 h;
+  std::memcpy(&h, p, 2);
+  return __bfloat162float(h);
+}
+
+GuardedBuffer upload(const std::vector<unsigned char>& bytes) {
+  GuardedBuffer b(bytes.size());
+  if (!bytes.empty())
+    FC_CUDA(cudaMemcpy(b.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+  return b;
+}
+
+}  // namespace
+
+ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in) {
+  const Problem& p = in.problem;
+  const std::size_t e = dtype_bytes(p.dtype);
+  const auto q = encode(in.Q, p.dtype), k = encode(in.K, p.dtype), val = encode(in.V, p.dtype);
+  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val);
+  GuardedBuffer O(p.q_elems() * e), LSE(p.lse_elems() * sizeof(float));
+  GuardedBuffer work(v.workspace_bytes(p));
+  FC_CUDA(cudaMemset(O.get(), kernels::kNaNByte, O.bytes()));
+  FC_CUDA(cudaMemset(LSE.get(), kernels::kNaNByte, LSE.bytes()));
+  kernels::run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), static_cast<float*>(LSE.get()),
+                              work.get(), work.bytes(), nullptr});
+  FC_CUDA(cudaDeviceSynchronize());
+
+  ForwardRun r;
+  r.O_bits = O.download();
+  r.LSE_bits = LSE.download();
+  r.O.resize(p.q_elems());
+  for (std::size_t i = 0; i < r.O.size(); ++i) r.O[i] = decode(&r.O_bits[i * e], p.dtype);
+  r.LSE.resize(p.lse_elems());
+  for (std::size_t i = 0; i < r.LSE.size(); ++i) r.LSE[i] = decode(&r.LSE_bits[i * 4], DType::f32);
+  r.damage = Q.guard_damage("Q") + K.guard_damage("K") + V.guard_damage("V") +
+             O.guard_damage("O") + LSE.guard_damage("LSE") + work.guard_damage("workspace");
+  if (Q.download() != q) r.damage += "Q: input modified; ";
+  if (K.download() != k) r.damage += "K: input modified; ";
+  if (V.download() != val) r.damage += "V: input modified; ";
+  return r;
+}
+
+gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen) {
+  std::vector<int64_t> blocks;
+  std::vector<int64_t> dims(v.head_dims.begin(), v.head_dims.end());
+  for (int64_t d : dims.empty() ? std::vector<int64_t>{64} : dims) {
+    Problem p;
+    p.head_dim = d;
+    const kernels::Schedule s = v.schedule(p);
+    for (int64_t b : {int64_t(s.Br), int64_t(s.Bc)})
+      if (b > 0 && std::find(blocks.begin(), blocks.end(), b) == blocks.end()) blocks.push_back(b);
+  }
+  if (blocks.empty()) blocks = {64, 128};
+  gen::ShapeLimits l = gen::tiled_limits(blocks, max_seqlen, dims, v.dtypes);
+  if (dims.empty()) l.max_head_dim = v.max_head_dim;
+  l.mask_kinds = v.masks;
+  l.max_heads_kv = 2;
+  l.max_group = 3;
+  return l;
+}
+
+}  // namespace flashcheck::gputest

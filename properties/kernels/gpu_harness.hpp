@@ -1,0 +1,49 @@
+// GPU side of the kernel properties: upload generated inputs, run a variant
+// with every buffer wrapped in guard regions and the outputs poisoned with
+// NaN, download the results as float64 for the accuracy rule.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/device_buffer.hpp"
+#include "kernels/registry.hpp"
+#include "properties/generators.hpp"
+
+namespace flashcheck::gputest {
+
+constexpr int kSkipCode = 77;        // CTest SKIP_RETURN_CODE of the GPU suites
+constexpr std::size_t kGuard = 256;  // bytes before and after every buffer (keeps 16 B alignment)
+constexpr unsigned char kGuardByte = 0xA5;
+
+// A device buffer of `bytes` with kGuard bytes of kGuardByte on each side.
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(std::size_t bytes);
+  void* get() const { return static_cast<unsigned char*>(raw_.get()) + kGuard; }
+  std::size_t bytes() const { return bytes_; }
+  // Empty when both guards still hold kGuardByte, else which side and offset.
+  std::string guard_damage(const char* name) const;
+  std::vector<unsigned char> download() const;
+
+ private:
+  kernels::DeviceBuffer raw_;
+  std::size_t bytes_;
+};
+
+struct ForwardRun {
+  std::vector<double> O;            // as float64
+  std::vector<double> LSE;          // as float64 (float32 on the device)
+  std::vector<unsigned char> O_bits, LSE_bits;  // raw device bytes, for bitwise comparisons
+  std::string damage;               // guard or input damage; empty when none
+};
+
+// Uploads in.Q, K, V in in.problem.dtype, poisons O and LSE with NaN, runs
+// the variant once and downloads everything. Throws what run_forward throws.
+ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in);
+
+// Generator limits for a variant: its dtypes and head dims, lengths up to
+// max_seqlen leaning to the edges of its Br and Bc (64 and 128 when unfused).
+gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen);
+
+}  // namespace flashcheck::gputest

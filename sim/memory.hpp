@@ -1,0 +1,86 @@
+// The memory model: HBM read/write counters per tensor, and an SRAM of
+// capacity M bytes whose buffers are allocated and freed by name, with a
+// high-water mark. Capacity is checked for a whole schedule before anything
+// is counted (check_capacity), so an over-sized schedule fails with a message
+// naming every buffer and its size instead of half a count.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/tensors.hpp"
+
+namespace flashcheck::sim {
+
+struct Traffic {
+  int64_t read = 0;   // elements read from HBM
+  int64_t write = 0;  // elements written to HBM
+};
+
+struct HbmCounters {
+  PerTensor<Traffic> elems{};
+  void read(TensorId t, int64_t n) { elems[idx(t)].read += n; }
+  void write(TensorId t, int64_t n) { elems[idx(t)].write += n; }
+  int64_t read_elems() const;
+  int64_t write_elems() const;
+  HbmCounters& operator+=(const HbmCounters& o);
+  bool operator==(const HbmCounters& o) const;
+};
+
+// One on-chip buffer of rows x cols elements of elem_bytes each.
+struct BufferSpec {
+  std::string name;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t elem_bytes = 0;
+  int64_t bytes() const { return rows * cols * elem_bytes; }
+};
+
+// The buffers one kernel of a schedule keeps in SRAM at the same time
+// (ThunderKittens' habit: what lives on chip is a declared list, so its bytes
+// are known before the loop runs).
+struct KernelPlan {
+  std::string kernel;
+  std::vector<BufferSpec> buffers;
+  int64_t bytes() const;
+};
+
+class CapacityError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Throws CapacityError naming the first kernel whose buffers exceed M, its
+// buffers and their sizes. `what` prefixes the message (e.g. "flash2 fwd").
+void check_capacity(const std::string& what, const std::vector<KernelPlan>& kernels,
+                    int64_t sram_bytes);
+
+// SRAM with named allocations and a high-water mark.
+class Sram {
+ public:
+  explicit Sram(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  // Returns a handle; throws std::logic_error past capacity (a schedule that
+  // passed check_capacity never does).
+  int alloc(const std::string& name, int64_t bytes);
+  void free(int handle);
+  void free_all();
+  int64_t in_use() const { return in_use_; }
+  int64_t peak() const { return peak_; }
+  int64_t capacity() const { return capacity_; }
+
+ private:
+  struct Slot {
+    std::string name;
+    int64_t bytes = 0;
+    bool live = false;
+  };
+  int64_t capacity_;
+  int64_t in_use_ = 0;
+  int64_t peak_ = 0;
+  std::vector<Slot> slots_;
+};
+
+std::string format_bytes(int64_t bytes);  // "160 KiB", "1.5 MiB", "96 B"
+
+}  // namespace flashcheck::sim

@@ -1,0 +1,53 @@
+// The mapping of a schedule onto a problem and an SRAM size: block sizes from
+// the block rules (sim/README.md derives them), the buffers each kernel keeps
+// on chip, and the capacity check. make_plan() throws before anything is
+// counted: std::invalid_argument for bad input, CapacityError when the
+// buffers exceed M.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "reference/problem.hpp"
+#include "sim/memory.hpp"
+#include "sim/schedule_desc.hpp"
+
+namespace flashcheck::sim {
+
+struct BlockOverride {
+  int64_t Br = 0;  // 0: from the rule
+  int64_t Bc = 0;
+};
+
+// Which block rule to apply (the property "flash2 with the flash1 rule" asks
+// for the other schedule's rule; the default is the schedule's own).
+enum class BlockRule { own, flash1 };
+
+struct Plan {
+  Problem problem;
+  ScheduleDesc desc;       // Br, Bc filled in
+  int64_t sram_bytes = 0;  // M
+  std::vector<KernelPlan> kernels;
+  // standard only: a whole row of S (fwd) / of P and dP (bwd) fits on chip,
+  // so the softmax kernel reads it once instead of twice.
+  bool row_resident = true;
+  int64_t work_units = 0;  // independent thread blocks of the main kernel
+
+  int64_t Br() const { return desc.Br; }
+  int64_t Bc() const { return desc.Bc; }
+};
+
+// M in elements of the widest on-chip type: floor(M / acc_bytes(dtype)).
+int64_t sram_elems(int64_t sram_bytes, DType dtype);
+
+// The rule's (Br, Bc) before clamping to the sequence lengths; throws
+// std::invalid_argument when M is too small for a single row.
+BlockOverride rule_blocks(ScheduleKind k, Direction d, const Problem& p, int64_t sram_bytes,
+                          BlockRule rule = BlockRule::own);
+
+Plan make_plan(const Problem& p, ScheduleKind k, Direction d, int64_t sram_bytes,
+               BlockOverride blocks = {}, BlockRule rule = BlockRule::own);
+
+// The largest standard tile edge (Br = Bc = B).
+constexpr int64_t kStandardMaxBlock = 128;
+
+}  // namespace flashcheck::sim
