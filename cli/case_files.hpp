@@ -9,7 +9,9 @@
 //   case_NNN/baseline/{o,lse,dq,dk,dv}.npy  low-precision baseline (float64
 //                                  holding the dtype's values; LSE float32)
 //   candidate: {o,lse,dq,dk,dv}.npy in the case folder (or in the same
-//   case_NNN folder under a separate --candidate root); o is required.
+//   case_NNN folder under a separate --candidate root); o is required
+//   unless the folder holds skip.txt, whose first line says why the
+//   implementation declined the case (reported as skipped).
 // Shapes: q, o, do, dq [B][Hq][Nq][d]; k, v, dk, dv [B][Hkv][Nk][d];
 // lse [B][Hq][Nq]. bf16 is stored as '<u2' raw bits (npy.hpp).
 #pragma once
@@ -44,6 +46,7 @@ struct VerifyOptions {
 struct VerifySummary {
   int passed = 0;
   int failed = 0;
+  int skipped = 0;  // cases with a skip.txt (first line: the reason) instead of outputs
 };
 // Throws std::invalid_argument on bad input (missing or malformed files,
 // wrong shapes, wrong dtypes). Prints per-case, per-tensor statistics.

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", "flashcheck 0.1.0");
   add_check_command(app);
+#ifdef FLASHCHECK_HAVE_CUDA
+  add_bench_command(app);
+#endif
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

@@ -1,0 +1,141 @@
+// `flashcheck bench`: forward TFLOP/s of the registered kernel variants on
+// the FlashAttention benchmark grid (shared/ANCHORS.md): batch x seqlen =
+// --tokens, heads = --hidden / d, head dims 64 and 128, causal and not,
+// seqlen 512 ... 16384; CSV with device, date and commit on every row.
+// `--memory` instead reports each variant's extra device memory for one
+// forward (N 4096, d 64, 16 heads by default).
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "kernels/bench.hpp"
+
+namespace flashcheck::cli {
+namespace {
+
+struct BenchCmdOptions {
+  std::vector<std::string> variants;  // empty: every forward variant
+  std::string dtype = "bf16";
+  std::vector<int> head_dims = {64, 128};
+  std::vector<int64_t> seqlens = {512, 1024, 2048, 4096, 8192, 16384};
+  std::vector<std::string> masks = {"none", "causal"};
+  int64_t tokens = 16384;
+  int64_t hidden = 2048;
+  int warmup = 3;
+  int repeats = 10;
+  bool no_flush = false;
+  bool memory = false;
+  std::string csv;
+  std::string commit;
+};
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string csv_field(const std::string& s) {
+  return s.find(',') == std::string::npos ? s : "\"" + s + "\"";
+}
+
+std::vector<const kernels::Variant*> chosen(const BenchCmdOptions& o) {
+  std::vector<const kernels::Variant*> out;
+  if (o.variants.empty()) {
+    for (const auto& v : kernels::registry())
+      if (v.direction == kernels::Direction::fwd) out.push_back(&v);
+  } else {
+    for (const auto& n : o.variants) out.push_back(&kernels::find_variant(n));
+  }
+  return out;
+}
+
+void run_bench(const BenchCmdOptions& o) {
+  const std::string device = kernels::device_description(), date = utc_now();
+  const std::string commit = o.commit.empty() ? "unknown" : o.commit;
+  std::ofstream file;
+  if (!o.csv.empty()) {
+    file.open(o.csv);
+    if (!file) throw std::runtime_error("cannot write " + o.csv);
+  }
+  std::ostream& csv = o.csv.empty() ? std::cout : file;
+  const std::string prefix = csv_field(device) + "," + date + "," + commit + ",";
+
+  if (o.memory) {
+    csv << "device,date,commit,variant,problem,declared_extra_bytes,measured_extra_bytes\n";
+    for (const auto* v : chosen(o)) {
+      Problem p;
+      p.batch = 1;
+      p.heads_q = p.heads_kv = 16;
+      p.seqlen_q = p.seqlen_k = 4096;
+      p.head_dim = 64;
+      p.dtype = parse_dtype(o.dtype);
+      if (!v->supports(p)) continue;
+      const kernels::MemoryResult m = kernels::measure_extra_memory(*v, p);
+      csv << prefix << v->name << "," << csv_field(p.describe()) << "," << m.declared_bytes << ","
+          << m.measured_bytes << "\n";
+      std::cerr << v->name << ": extra " << m.declared_bytes / 1048576.0 << " MiB declared, "
+                << m.measured_bytes / 1048576.0 << " MiB measured\n";
+    }
+    return;
+  }
+
+  csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,median_ms,"
+         "min_ms,tflops\n";
+  kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
+  for (const auto* v : chosen(o))
+    for (int d : o.head_dims)
+      for (const std::string& m : o.masks)
+        for (int64_t n : o.seqlens) {
+          Problem p;
+          p.head_dim = d;
+          p.heads_q = p.heads_kv = o.hidden / d;
+          p.seqlen_q = p.seqlen_k = n;
+          p.batch = std::max<int64_t>(1, o.tokens / n);
+          p.mask = parse_mask(m);
+          p.dtype = parse_dtype(o.dtype);
+          p.validate();
+          const kernels::Support s = v->supports(p);
+          if (!s) {
+            std::cerr << v->name << ": skipped " << p.describe() << ": " << s.reason << "\n";
+            continue;
+          }
+          const kernels::BenchResult r = kernels::bench_forward(*v, p, bo);
+          csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch
+              << "," << p.heads_q << "," << m << "," << csv_field(v->schedule(p).describe()) << ","
+              << r.median_ms << "," << r.min_ms << "," << r.tflops << "\n";
+          csv.flush();
+          std::cerr << v->name << " d=" << d << " N=" << n << " mask=" << m << ": "
+                    << r.median_ms << " ms, " << r.tflops << " TFLOP/s\n";
+        }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchCmdOptions>();
+  auto* b = app.add_subcommand(
+      "bench", "time the CUDA kernel variants (forward TFLOP/s, FlashAttention convention)");
+  b->add_option("--variant", o->variants, "variants to time (default: every forward variant)");
+  b->add_option("--dtype", o->dtype, "f16, bf16 or f32")->capture_default_str();
+  b->add_option("--head-dims", o->head_dims, "head dims")->capture_default_str();
+  b->add_option("--seqlens", o->seqlens, "sequence lengths")->capture_default_str();
+  b->add_option("--masks", o->masks, "masks (none, causal, causal_bottom_right, window:L:R)")
+      ->capture_default_str();
+  b->add_option("--tokens", o->tokens, "batch x seqlen")->capture_default_str();
+  b->add_option("--hidden", o->hidden, "heads x head_dim")->capture_default_str();
+  b->add_option("--warmup", o->warmup, "untimed runs first")->capture_default_str();
+  b->add_option("--repeats", o->repeats, "timed runs (median reported)")->capture_default_str();
+  b->add_flag("--no-flush", o->no_flush, "do not clear L2 before each timed run");
+  b->add_flag("--memory", o->memory,
+              "report extra device memory of one forward (N 4096, d 64, 16 heads) instead");
+  b->add_option("--csv", o->csv, "write CSV here (default: stdout)");
+  b->add_option("--commit", o->commit, "commit recorded in the CSV (scripts pass git's)");
+  b->callback([o] { run_bench(*o); });
+}
+
+}  // namespace flashcheck::cli

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# GPU check of the CUDA kernels, in two halves:
+#
+#   scripts/gpu_check.sh build   on a CPU machine with nvcc (no GPU needed):
+#                                builds the GPU binaries into .gpu-build/ (git-
+#                                ignored) and copies them to .gpu-build/bin
+#                                with BUILD_INFO (commit, date). Only libcublas
+#                                stays dynamic; libstdc++ is linked statically
+#                                so the binaries run on the GPU image.
+#   scripts/gpu_check.sh run     on the GPU machine, from the repository root
+#                                (with .gpu-build/bin carried there): GPU
+#                                properties, compute-sanitizer (memcheck,
+#                                racecheck, initcheck, synccheck) on
+#                                fc_kernel_driver, `flashcheck bench` on the
+#                                ANCHORS.md grid plus --memory, PyTorch SDPA on
+#                                the same grid, and the merged report. Logs go
+#                                to $OUT (default ./gpu-out); a short summary
+#                                is printed last.
+#
+# Environment: CUDA_ARCHS (build; default 90a), OUT (run), REPEATS (bench,
+# default 10), SKIP_BENCH=1 / SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=$ROOT/.gpu-build
+BIN=$BUILD/bin
+
+build() {
+  set -e
+  cmake -S "$ROOT" -B "$BUILD/tree" -DCMAKE_BUILD_TYPE=Release -DFLASHCHECK_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" \
+    -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" >/dev/null
+  cmake --build "$BUILD/tree" -j"${JOBS:-2}" --target flashcheck fc_kernel_driver kernels_gpu_properties
+  mkdir -p "$BIN"
+  cp "$BUILD/tree/cli/flashcheck" "$BUILD/tree/kernels/fc_kernel_driver" \
+     "$BUILD/tree/properties/kernels/kernels_gpu_properties" "$BIN/"
+  local commit dirty
+  commit=$(git rev-parse HEAD 2>/dev/null || echo none)
+  dirty=$([ -n "$(git status --porcelain -- kernels properties/kernels cli 2>/dev/null)" ] && echo "+dirty" || true)
+  printf 'commit=%s%s\nbuilt=%s\narchs=%s\n' "$commit" "$dirty" "$(date -u +%FT%TZ)" \
+    "${CUDA_ARCHS:-90a}" >"$BIN/BUILD_INFO"
+  du -sh "$BIN"
+  echo "built; carry .gpu-build/bin to the GPU machine and run: scripts/gpu_check.sh run"
+}
+
+run() {
+  OUT=${OUT:-$ROOT/gpu-out}
+  mkdir -p "$OUT"
+  [ -x "$BIN/flashcheck" ] || { echo "no $BIN/flashcheck: run 'scripts/gpu_check.sh build' first"; exit 2; }
+  local commit
+  commit=$(sed -n 's/^commit=//p' "$BIN/BUILD_INFO")
+  local summary=$OUT/summary.txt
+  {
+    echo "flashcheck GPU check"
+    echo "commit: $commit"
+    echo "date: $(date -u +%FT%TZ)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
+  } >"$summary"
+
+  if [ -z "${SKIP_PROPERTIES:-}" ]; then
+    echo "== GPU properties"
+    timeout 900 "$BIN/kernels_gpu_properties" --durations yes 2>&1 | tee "$OUT/properties.log"
+    echo "properties: rc=${PIPESTATUS[0]}; $(grep -E 'test cases|All tests passed' "$OUT/properties.log" | tail -1)" >>"$summary"
+  fi
+
+  if [ -z "${SKIP_SANITIZER:-}" ]; then
+    echo "== compute-sanitizer" | tee "$OUT/sanitizer.log"
+    for tool in memcheck racecheck initcheck synccheck; do
+      echo "-- $tool" >>"$OUT/sanitizer.log"
+      timeout 600 compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" sanitize \
+        >>"$OUT/sanitizer.log" 2>&1
+      local rc=$?
+      local line
+      line=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log" | tail -1)
+      echo "sanitizer $tool: rc=$rc; $line" | tee -a "$summary"
+    done
+  fi
+
+  if [ -z "${SKIP_BENCH:-}" ]; then
+    echo "== bench"
+    "$BIN/flashcheck" bench --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench.csv" 2>&1 | tail -60
+    "$BIN/flashcheck" bench --memory --commit "$commit" --csv "$OUT/memory.csv"
+    PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --repeats "${REPEATS:-10}" --commit "$commit" \
+      --csv "$OUT/sdpa.csv" 2>&1 | tail -60
+    python3 scripts/gpu_report.py "$OUT/bench.csv" "$OUT/sdpa.csv" --memory "$OUT/memory.csv" \
+      >"$OUT/report.md" && grep -E "ratio to PyTorch flash" "$OUT/report.md" >>"$summary"
+  fi
+  echo "== summary"
+  cat "$summary"
+}
+
+case "${1:-}" in
+  build) build ;;
+  run) run ;;
+  *) echo "usage: scripts/gpu_check.sh build|run" >&2; exit 2 ;;
+esac

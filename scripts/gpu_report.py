@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Merge `flashcheck bench` and scripts/sdpa_bench.py CSVs into a Markdown
+table of forward TFLOP/s with each kernel's ratio to PyTorch SDPA's flash and
+cuDNN backends (same device, same run). Plain csv module: runs anywhere.
+
+  python3 scripts/gpu_report.py bench.csv sdpa.csv [--memory memory.csv] > report.md
+"""
+import argparse
+import csv
+from collections import OrderedDict
+
+
+def load(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bench")
+    ap.add_argument("sdpa")
+    ap.add_argument("--memory")
+    a = ap.parse_args()
+    rows = load(a.bench) + load(a.sdpa)
+    key = lambda r: (int(r["head_dim"]), r["mask"], int(r["seqlen"]))
+    table = OrderedDict()
+    variants = []
+    for r in rows:
+        table.setdefault(key(r), {})[r["variant"]] = float(r["tflops"])
+        if r["variant"] not in variants:
+            variants.append(r["variant"])
+    ours = [v for v in variants if not v.startswith("torch_")]
+    first = rows[0]
+    print(f"Device: {first['device']}  \nDate: {first['date']}  \nCommit: {first['commit']}\n")
+    print("Forward TFLOP/s (FlashAttention convention: 4 B H N^2 d, halved when causal), bf16, "
+          "batch x seqlen = 16384, hidden 2048, median of repeats with L2 cleared.\n")
+    head = ["d", "mask", "N"] + variants
+    for v in ours:
+        head += [f"{v}/flash", f"{v}/cuDNN"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for (d, mask, n), vals in sorted(table.items()):
+        cells = [str(d), mask, str(n)] + [f"{vals[v]:.1f}" if v in vals else "-" for v in variants]
+        for v in ours:
+            for ref in ("torch_flash", "torch_cudnn"):
+                cells.append(f"{vals[v] / vals[ref]:.2f}" if v in vals and ref in vals else "-")
+        print("| " + " | ".join(cells) + " |")
+    for v in ours:
+        rs = [vals[v] / vals["torch_flash"] for (d, m, n), vals in table.items()
+              if n >= 2048 and v in vals and "torch_flash" in vals]
+        if rs:
+            print(f"\n{v}: ratio to PyTorch flash for N >= 2048: min {min(rs):.2f}, max {max(rs):.2f}")
+    if a.memory:
+        print("\nExtra device memory of one forward (beyond Q, K, V, O):\n")
+        print("| variant | problem | declared (MiB) | measured (MiB) |\n|---|---|---|---|")
+        for r in load(a.memory):
+            print(f"| {r['variant']} | {r['problem']} | {int(r['declared_extra_bytes']) / 2**20:.1f} | "
+                  f"{int(r['measured_extra_bytes']) / 2**20:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

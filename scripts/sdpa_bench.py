@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Time PyTorch SDPA (flash and cuDNN backends) forward on the FlashAttention
+benchmark grid of shared/ANCHORS.md, the same grid and method as
+`flashcheck bench`: batch x seqlen = --tokens, heads = --hidden / d, bf16,
+[B, H, N, d] tensors, device events around each call after warm-up, L2
+cleared (256 MiB memset) before each timed call, median of --repeats; FLOPs
+4 B H N^2 d, halved when causal. Writes CSV with the same columns as
+`flashcheck bench`, variant = torch_flash / torch_cudnn.
+
+Run on the GPU machine: python3 scripts/sdpa_bench.py --csv out.csv --commit SHA
+"""
+import argparse
+import datetime
+import statistics
+import sys
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+import torch.nn.functional as F
+
+BACKENDS = {"torch_flash": SDPBackend.FLASH_ATTENTION, "torch_cudnn": SDPBackend.CUDNN_ATTENTION}
+
+
+def time_ms(fn, warmup, repeats, flush):
+    for _ in range(warmup):
+        fn()
+    start = torch.cuda.Event(enable_timing=True)
+    stop = torch.cuda.Event(enable_timing=True)
+    out = []
+    for _ in range(repeats):
+        flush.zero_()
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        out.append(start.elapsed_time(stop))
+    return statistics.median(out), min(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv", required=True)
+    ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--tokens", type=int, default=16384)
+    ap.add_argument("--hidden", type=int, default=2048)
+    ap.add_argument("--head-dims", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--seqlens", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=10)
+    a = ap.parse_args()
+
+    p = torch.cuda.get_device_properties(0)
+    device = f"{p.name} (sm_{p.major}{p.minor}, {p.multi_processor_count} SMs)"
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+    with open(a.csv, "w") as f:
+        f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
+                "median_ms,min_ms,tflops\n")
+        for name, backend in BACKENDS.items():
+            for d in a.head_dims:
+                for causal in (False, True):
+                    for n in a.seqlens:
+                        b, h = max(1, a.tokens // n), a.hidden // d
+                        gen = torch.Generator(device="cuda").manual_seed(0)
+                        q, k, v = (torch.rand(b, h, n, d, device="cuda", dtype=torch.bfloat16,
+                                              generator=gen) * 2 - 1 for _ in range(3))
+                        try:
+                            with sdpa_kernel(backend):
+                                fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                                med, mn = time_ms(fn, a.warmup, a.repeats, flush)
+                        except RuntimeError as e:
+                            print(f"{name} d={d} N={n} causal={causal}: {e}", file=sys.stderr)
+                            continue
+                        flops = 4 * b * h * n * n * d / (2 if causal else 1)
+                        tf = flops / (med * 1e-3) / 1e12
+                        mask = "causal" if causal else "none"
+                        f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
+                                f'sdpa,{med},{mn},{tf}\n')
+                        f.flush()
+                        print(f"{name} d={d} N={n} mask={mask}: {med:.3f} ms, {tf:.1f} TFLOP/s",
+                              file=sys.stderr)
+                        del q, k, v
+
+
+if __name__ == "__main__":
+    main()
