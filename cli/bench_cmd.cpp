@@ -12,6 +12,8 @@
 
 #include "cli/commands.hpp"
 #include "kernels/bench.hpp"
+#include "sim/hardware.hpp"
+#include "sim/simulate.hpp"
 
 namespace flashcheck::cli {
 namespace {
@@ -85,7 +87,8 @@ void run_bench(const BenchCmdOptions& o) {
   }
 
   csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,median_ms,"
-         "min_ms,tflops\n";
+         "min_ms,tflops,sim_hbm_bytes,sim_bytes_per_s\n";
+  const int64_t sram = sim::find_preset("h100").smem_per_block_bytes;
   kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
   for (const auto* v : chosen(o))
     for (int d : o.head_dims)
@@ -105,9 +108,16 @@ void run_bench(const BenchCmdOptions& o) {
             continue;
           }
           const kernels::BenchResult r = kernels::bench_forward(*v, p, bo);
+          // The simulator's HBM traffic for the schedule the variant declares
+          // (its own Br, Bc), and the bandwidth that traffic implies at the
+          // measured time.
+          const kernels::ScheduleDesc desc = v->schedule(p);
+          const double bytes = static_cast<double>(
+              sim::simulate(p, desc.kind, desc.direction, sram, {desc.Br, desc.Bc}).total_bytes());
           csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch
-              << "," << p.heads_q << "," << m << "," << csv_field(v->schedule(p).describe()) << ","
-              << r.median_ms << "," << r.min_ms << "," << r.tflops << "\n";
+              << "," << p.heads_q << "," << m << "," << csv_field(kernels::describe_schedule(desc))
+              << "," << r.median_ms << "," << r.min_ms << "," << r.tflops << "," << bytes << ","
+              << bytes / (r.median_ms * 1e-3) << "\n";
           csv.flush();
           std::cerr << v->name << " d=" << d << " N=" << n << " mask=" << m << ": "
                     << r.median_ms << " ms, " << r.tflops << " TFLOP/s\n";

@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
       "flashcheck: verification and IO simulation harness for FlashAttention-style kernels"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", "flashcheck 0.1.0");
+  add_sim_command(app);
   add_check_command(app);
+  add_report_command(app);
 #ifdef FLASHCHECK_HAVE_CUDA
   add_bench_command(app);
 #endif

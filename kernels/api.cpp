@@ -2,21 +2,12 @@
 
 namespace flashcheck::kernels {
 
-const char* direction_name(Direction d) { return d == Direction::fwd ? "fwd" : "bwd"; }
-
-const char* loop_order_name(LoopOrder o) {
-  switch (o) {
-    case LoopOrder::unfused: return "unfused";
-    case LoopOrder::q_outer: return "q_outer";
-    case LoopOrder::kv_outer: return "kv_outer";
-  }
-  return "?";
-}
-
-std::string Schedule::describe() const {
-  if (order == LoopOrder::unfused) return "unfused (S, P in HBM)";
-  return std::string(loop_order_name(order)) + " Br=" + std::to_string(Br) +
-         " Bc=" + std::to_string(Bc);
+std::string describe_schedule(const ScheduleDesc& s) {
+  std::string out = std::string(sim::schedule_name(s.kind)) + " " + sim::direction_name(s.direction) +
+                    " " + sim::loop_order_name(s.order);
+  if (s.order != LoopOrder::unfused)
+    out += " Br=" + std::to_string(s.Br) + " Bc=" + std::to_string(s.Bc);
+  return out;
 }
 
 }  // namespace flashcheck::kernels

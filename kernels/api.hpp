@@ -9,20 +9,20 @@
 #include <string>
 
 #include "reference/problem.hpp"
+#include "sim/schedule_desc.hpp"
 
 namespace flashcheck::kernels {
 
-enum class Direction { fwd, bwd };
-// Loop order of a tiled schedule (shared/DESIGN.md "one schedule description").
-// unfused: S and P are materialised in HBM (the standard algorithm).
-enum class LoopOrder { unfused, q_outer, kv_outer };
+// The one schedule description (shared/DESIGN.md) is the simulator's: a
+// variant declares the ScheduleDesc it implements (kind, direction, loop
+// order, Br, Bc, what stays on chip), so the simulator can predict its traffic.
+using sim::Direction;
+using sim::LoopOrder;
+using sim::ScheduleDesc;
+using sim::ScheduleKind;
 
-struct Schedule {
-  LoopOrder order = LoopOrder::unfused;
-  int Br = 0;  // rows of Q per block (0 when unfused)
-  int Bc = 0;  // rows of K, V per block (0 when unfused)
-  std::string describe() const;
-};
+// "flash2 fwd q-outer Br=128 Bc=64" / "standard fwd unfused".
+std::string describe_schedule(const ScheduleDesc& s);
 
 // supports(problem): ok, or the reason it is not supported.
 struct Support {
@@ -45,8 +45,5 @@ struct ForwardArgs {
   std::size_t workspace_bytes = 0;
   cudaStream_t stream = nullptr;
 };
-
-const char* direction_name(Direction d);
-const char* loop_order_name(LoopOrder o);
 
 }  // namespace flashcheck::kernels

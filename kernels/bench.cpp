@@ -66,6 +66,29 @@ BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions
   return r;
 }
 
+MemoryResult measure_extra_memory(const Variant& v, const Problem& p) {
+  const std::size_t elem = dtype_bytes(p.dtype);
+  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
+  DeviceBuffer O(p.q_elems() * elem);
+  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
+  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
+  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
+  FC_CUDA(cudaDeviceSynchronize());
+  std::size_t free_before = 0, free_after = 0, total = 0;
+  FC_CUDA(cudaMemGetInfo(&free_before, &total));
+  MemoryResult r;
+  {
+    DeviceBuffer LSE(p.lse_elems() * sizeof(float)), work(v.workspace_bytes(p));
+    run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(),
+                       work.bytes(), nullptr});
+    FC_CUDA(cudaDeviceSynchronize());
+    FC_CUDA(cudaMemGetInfo(&free_after, &total));
+    r.declared_bytes = LSE.bytes() + work.bytes();
+  }
+  r.measured_bytes = free_before > free_after ? free_before - free_after : 0;
+  return r;
+}
+
 std::string device_description() {
   int dev = 0;
   FC_CUDA(cudaGetDevice(&dev));

@@ -32,6 +32,16 @@ double forward_flops(const Problem& p);
 // Allocates Q, K, V (uniform [-1, 1)), O, LSE and the workspace, then times.
 BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o);
 
+// Extra device memory of one forward beyond Q, K, V and O: the declared
+// workspace + LSE, and what the device's free memory actually dropped by
+// across allocating them and running once (library workspaces included,
+// rounded to the allocator's granularity).
+struct MemoryResult {
+  std::size_t declared_bytes = 0;
+  std::size_t measured_bytes = 0;
+};
+MemoryResult measure_extra_memory(const Variant& v, const Problem& p);
+
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)".
 std::string device_description();
 

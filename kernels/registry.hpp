@@ -16,7 +16,7 @@ struct Variant {
   std::vector<int> head_dims;  // the head dims it instantiates; empty: any in [1, max_head_dim]
   int max_head_dim;
   std::vector<MaskKind> masks;
-  Schedule (*schedule)(const Problem&);
+  ScheduleDesc (*schedule)(const Problem&);
   // Yes, or why not (dtype, head dim, grid limits...). Assumes p.validate() passed.
   Support (*supports)(const Problem&);
   // Device bytes of intermediates beyond Q, K, V, O and LSE.

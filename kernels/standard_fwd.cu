@@ -126,7 +126,9 @@ void launch_softmax(const Problem& p, const void* S, void* P, float* LSE, cudaSt
 
 }  // namespace
 
-Schedule standard_fwd_schedule(const Problem&) { return {LoopOrder::unfused, 0, 0}; }
+ScheduleDesc standard_fwd_schedule(const Problem&) {
+  return sim::describe(ScheduleKind::standard, Direction::fwd);
+}
 
 Support standard_fwd_supports(const Problem& p) {
   if (p.dtype == DType::f64) return Support::no("standard runs f32, f16 and bf16, not f64");

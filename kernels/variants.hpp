@@ -6,13 +6,13 @@
 namespace flashcheck::kernels {
 
 // standard_fwd.cu
-Schedule standard_fwd_schedule(const Problem& p);
+ScheduleDesc standard_fwd_schedule(const Problem& p);
 Support standard_fwd_supports(const Problem& p);
 std::size_t standard_fwd_workspace_bytes(const Problem& p);
 void standard_fwd_forward(const Problem& p, const ForwardArgs& a);
 
 // flash2_fwd.cu
-Schedule flash2_fwd_schedule(const Problem& p);
+ScheduleDesc flash2_fwd_schedule(const Problem& p);
 Support flash2_fwd_supports(const Problem& p);
 std::size_t flash2_fwd_workspace_bytes(const Problem& p);
 void flash2_fwd_forward(const Problem& p, const ForwardArgs& a);

@@ -70,7 +70,8 @@ void fill(Tensor4<double>& t, Rng& rng, bool uniform, double scale) {
 }
 
 // dominant_key: query row i moves towards one visible key j so its scaled
-// logit with j is about kGap above its logits with the others.
+// logit with j is about kGap above its logits with the others (less when
+// k_j is unusually short; see below).
 constexpr double kGap = 30;
 
 void make_dominant(const Problem& p, Inputs& in, Rng& rng) {
@@ -84,8 +85,10 @@ void make_dominant(const Problem& p, Inputs& in, Rng& rng) {
         const int64_t hk = p.kv_head_of(h);
         double norm2 = 0;
         for (int64_t c = 0; c < p.head_dim; ++c) norm2 += in.K(b, hk, j, c) * in.K(b, hk, j, c);
-        if (norm2 == 0) continue;
-        const double alpha = kGap / (scale * norm2);
+        // A key of tiny norm would need a huge alpha (and overflow fp16):
+        // below a quarter of its expected norm^2 (d), the gap shrinks instead,
+        // which keeps |alpha k_j| <= 2 kGap / (scale sqrt(d)).
+        const double alpha = kGap / (scale * std::max(norm2, 0.25 * static_cast<double>(p.head_dim)));
         for (int64_t c = 0; c < p.head_dim; ++c) in.Q(b, h, i, c) += alpha * in.K(b, hk, j, c);
       }
 }
@@ -110,16 +113,16 @@ rc::Gen<int64_t> length(int64_t max, std::vector<int64_t> tile_edges) {
   for (int64_t B : tile_edges)
     for (int64_t v : {B - 1, B, B + 1, 2 * B - 1, 2 * B + 1}) edges.push_back(v);
   edges = in_range(edges, max);
-  return rc::gen::weightedOneOf<int64_t>({
+  return weighted<int64_t>({
       {2, rc::gen::inRange<int64_t>(1, std::min<int64_t>(max, 9) + 1)},  // small, shrinks to 1
-      {3, rc::gen::elementOf(edges)},                                    // tile edges
+      {3, pick(edges)},                                    // tile edges
       {2, rc::gen::inRange<int64_t>(1, max + 1)},                        // anywhere
   });
 }
 
 rc::Gen<std::pair<int64_t, int64_t>> lengths(int64_t max, std::vector<int64_t> tile_edges) {
   const auto one = length(max, tile_edges);
-  return rc::gen::weightedOneOf<std::pair<int64_t, int64_t>>({
+  return weighted<std::pair<int64_t, int64_t>>({
       {1, rc::gen::map(one, [](int64_t n) { return std::make_pair(n, n); })},
       {3, rc::gen::pair(one, one)},
   });
@@ -130,11 +133,11 @@ rc::Gen<int64_t> head_dim(int64_t max, std::vector<int64_t> allowed) {
   if (!allowed.empty()) {
     allowed = in_range(allowed, max);
     require(!allowed.empty(), "no allowed head_dim <= max_head_dim");
-    return rc::gen::elementOf(allowed);
+    return pick(allowed);
   }
   const auto lean = in_range({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 59, 64, 111, 128}, max);
-  return rc::gen::weightedOneOf<int64_t>({
-      {3, rc::gen::elementOf(lean)},
+  return weighted<int64_t>({
+      {3, pick(lean)},
       {1, rc::gen::inRange<int64_t>(1, max + 1)},
   });
 }
@@ -143,12 +146,12 @@ rc::Gen<Mask> mask(std::vector<MaskKind> kinds, int64_t sq, int64_t sk) {
   require(!kinds.empty(), "no mask kinds");
   std::sort(kinds.begin(), kinds.end());  // none first: shrinks towards no mask
   const int64_t past = sq + sk + 2;        // a window this wide is unbounded
-  const auto side = rc::gen::weightedOneOf<int64_t>({
-      {2, rc::gen::elementOf(std::vector<int64_t>{0, 1})},
+  const auto side = weighted<int64_t>({
+      {2, pick(std::vector<int64_t>{0, 1})},
       {2, rc::gen::inRange<int64_t>(0, std::min<int64_t>(past, 5))},
       {2, rc::gen::inRange<int64_t>(0, past + 1)},
   });
-  return rc::gen::mapcat(rc::gen::elementOf(kinds), [side](MaskKind k) -> rc::Gen<Mask> {
+  return rc::gen::mapcat(pick(kinds), [side](MaskKind k) -> rc::Gen<Mask> {
     if (k != MaskKind::sliding_window) return rc::gen::just(Mask{k, 0, 0});
     return rc::gen::map(rc::gen::pair(side, side), [](const std::pair<int64_t, int64_t>& lr) {
       return Mask::sliding_window(lr.first, lr.second);
@@ -158,7 +161,7 @@ rc::Gen<Mask> mask(std::vector<MaskKind> kinds, int64_t sq, int64_t sk) {
 
 rc::Gen<DType> dtype(std::vector<DType> dtypes) {
   require(!dtypes.empty(), "no dtypes");
-  return rc::gen::elementOf(dtypes);
+  return pick(dtypes);
 }
 
 rc::Gen<Problem> problem(ShapeLimits l) {
@@ -169,9 +172,9 @@ rc::Gen<Problem> problem(ShapeLimits l) {
   return rc::gen::mapcat(shape, [l](const Shape& s) -> rc::Gen<Problem> {
     const int64_t sq = s.first.first, sk = s.first.second, d = s.second;
     const auto scale = l.explicit_scale
-                           ? rc::gen::weightedOneOf<std::optional<double>>({
+                           ? weighted<std::optional<double>>({
                                  {4, rc::gen::just(std::optional<double>())},
-                                 {1, rc::gen::elementOf(std::vector<std::optional<double>>{
+                                 {1, pick(std::vector<std::optional<double>>{
                                          0.5, 1.0, 2.0})},
                              })
                            : rc::gen::just(std::optional<double>());
@@ -242,7 +245,7 @@ rc::Gen<ValueSpec> value_spec(std::vector<Values> kinds) {
       [](Values k, double magnitude, uint64_t seed) {
         return ValueSpec{k, k == Values::large_logits ? magnitude : 1.0, seed};
       },
-      rc::gen::elementOf(kinds), rc::gen::elementOf(std::vector<double>{30, 300, 3000, 1e4}),
+      pick(kinds), pick(std::vector<double>{30, 300, 3000, 1e4}),
       rc::gen::arbitrary<uint64_t>());
 }
 

@@ -60,6 +60,29 @@ struct ShapeLimits {
 ShapeLimits tiled_limits(const std::vector<int64_t>& block_sizes, int64_t max_seqlen,
                          std::vector<int64_t> head_dims, std::vector<DType> dtypes);
 
+// One of values, uniformly at any size, shrinking towards values[0]
+// (rc::gen::elementOf does not shrink).
+template <class T>
+rc::Gen<T> pick(std::vector<T> values) {
+  const size_t n = values.size();
+  return rc::gen::map(rc::gen::resize(100, rc::gen::inRange<size_t>(0, n)),
+                      [values](size_t i) { return values[i]; });
+}
+// A value from one of the generators, chosen with the given weights at any
+// size, shrinking towards the first generator and then within the chosen
+// one (rc::gen::weightedOneOf does not shrink the choice).
+template <class T>
+rc::Gen<T> weighted(std::vector<std::pair<size_t, rc::Gen<T>>> choices) {
+  size_t total = 0;
+  for (const auto& c : choices) total += c.first;
+  return rc::gen::mapcat(rc::gen::resize(100, rc::gen::inRange<size_t>(0, total)),
+                         [choices](size_t w) {
+                           size_t i = 0;
+                           while (w >= choices[i].first) w -= choices[i++].first;
+                           return choices[i].second;
+                         });
+}
+
 // A sequence length in [1, max], leaning to 1, 2, 3, max and the edges of
 // each tile size in tile_edges.
 rc::Gen<int64_t> length(int64_t max, std::vector<int64_t> tile_edges);

@@ -8,6 +8,7 @@
 //   RC_PARAMS="seed=... reproduce=..." <suite binary> "<test case>"
 // Use it exactly like rc::prop: one plain lambda per property.
 #pragma once
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -30,11 +31,16 @@ void prop(const std::string& description, Testable&& testable) {
       rc::detail::Configuration replay;
       replay.testParams = rc::detail::configuration().testParams;
       replay.reproduce.emplace(metadata.id, failure.reproduce);
+      const std::string line = "RC_PARAMS=\"" + rc::detail::configToMinimalString(replay) +
+                               "\" <suite binary> \"" + test_case + "\"";
+      // Unwrapped on stdout (Catch wraps INFO text at 80 columns, which would
+      // break the line), then the counterexample through Catch.
+      std::cout << "\n[flashcheck] property failed: " << metadata.id
+                << "\n[flashcheck] seed: " << replay.testParams.seed
+                << "\n[flashcheck] replay the shrunk case with:\n" << line << "\n" << std::flush;
       std::ostringstream ss;
       rc::detail::printResultMessage(result, ss);
-      ss << "\nseed: " << replay.testParams.seed << "\nreplay the shrunk case with:\n  RC_PARAMS=\""
-         << rc::detail::configToMinimalString(replay) << "\" <suite binary> \"" << test_case
-         << "\"\n";
+      ss << "\nseed: " << replay.testParams.seed << " (replay line printed above)";
       INFO(ss.str());
       FAIL();
     } else if (!result.template is<rc::detail::SuccessResult>()) {

@@ -3,8 +3,9 @@
 //   err(baseline) = max |standard attention in the same dtype - ref64|
 //   pass <=> err(variant) <= k * err(baseline) + floor, and no NaN.
 // k = 2 for outputs, 3 for gradients. floor is the dtype's rounding noise at
-// the reference's magnitude: 2 * max |round(ref + 0.3) - 0.3 - ref| evaluated
-// in the dtype (the FlashAttention Hopper suite's absolute floor); for f64,
+// the reference's magnitude: the worst case of 2 * max |round(ref + 0.3) - 0.3
+// - ref| in the dtype (the FlashAttention Hopper suite's absolute floor), see
+// dtype_floor; for f64,
 // whose baseline is the reference itself, at least 1e-12 * max(1, max|ref|)
 // (DESIGN.md: float64 algorithms agree with the reference to about 1e-12).
 #pragma once
@@ -35,9 +36,11 @@ ErrorStats error_stats(const double* x, const double* ref, int64_t n);
 constexpr double kOutputFactor = 2.0;
 constexpr double kGradientFactor = 3.0;
 
-// 2 * max |round(round(ref + 0.3) - 0.3) - ref| in dtype t: the error of
-// storing a value of the reference's magnitude in t (0 for f64 inputs that
-// are exact). Non-finite reference elements are skipped.
+// The dtype's rounding noise at the reference's magnitude, 2 u (2 max|ref| +
+// 0.6) with u the dtype's unit roundoff: the worst case of the FlashAttention
+// floor 2 max |round(round(ref + 0.3) - 0.3) - ref| (two roundings of at most
+// u (|ref| + 0.3) each), so that a small tensor's lucky sample cannot make
+// it 0. Non-finite reference elements are skipped.
 double dtype_floor(DType t, const double* ref, int64_t n);
 
 struct Verdict {

@@ -101,6 +101,13 @@ BackwardMain backward_main(const Problem& p, const Tensor4<double>& Q, const Ten
 }
 
 Gradients backward_finalise(const Problem& p, BackwardMain&& main) {
+  // The caller builds BackwardMain (kernels may hand in their own phase-2
+  // results): check it, or a wrong shape would read past the buffers.
+  p.validate();
+  const Shape4 per_qhead{p.batch, p.heads_q, p.seqlen_k, p.head_dim};
+  require_shape(main.dQ.shape(), q_shape(p), "dQ");
+  require_shape(main.dK_per_qhead.shape(), per_qhead, "dK_per_qhead");
+  require_shape(main.dV_per_qhead.shape(), per_qhead, "dV_per_qhead");
   Gradients g{std::move(main.dQ), Tensor4<double>(kv_shape(p)), Tensor4<double>(kv_shape(p))};
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t h = 0; h < p.heads_q; ++h) {

@@ -42,6 +42,24 @@ Format format_of(DType t) {
 // One head as float32 (exact: inputs are representable in the dtype).
 FloatMatrix to_float(const ConstHeadMap& m) { return m.cast<float>(); }
 
+// C = A B with every C(i, j) summed sequentially over k in float32; the loop
+// order (i, k, j) keeps each sum sequential while the j loop vectorises.
+// Zero entries of A (masked P and dS) add exact zeros and are skipped.
+FloatMatrix product(const FloatMatrix& A, const FloatMatrix& B) {
+  FloatMatrix C = FloatMatrix::Zero(A.rows(), B.cols());
+  for (Eigen::Index i = 0; i < A.rows(); ++i) {
+    float* c = C.row(i).data();
+    for (Eigen::Index k = 0; k < A.cols(); ++k) {
+      const float a = A(i, k);
+      if (a == 0) continue;
+      const float* b = B.row(k).data();
+      for (Eigen::Index j = 0; j < B.cols(); ++j) c[j] += a * b[j];
+    }
+  }
+  return C;
+}
+FloatMatrix transposed(const FloatMatrix& A) { return A.transpose(); }
+
 void store_rounded(const FloatMatrix& src, HeadMap dst, DType t) {
   for (Eigen::Index i = 0; i < src.rows(); ++i)
     for (Eigen::Index j = 0; j < src.cols(); ++j) dst(i, j) = round_to_dtype(src(i, j), t);
@@ -69,7 +87,7 @@ struct Probabilities {
 Probabilities softmax_of(const Problem& p, const FloatMatrix& q, const FloatMatrix& k) {
   const DType t = p.dtype;
   const float scale = static_cast<float>(p.softmax_scale());
-  FloatMatrix S = q * k.transpose();
+  FloatMatrix S = product(q, transposed(k));
   Probabilities r{FloatMatrix::Zero(p.seqlen_q, p.seqlen_k), Eigen::VectorXf(p.seqlen_q)};
   for (int64_t i = 0; i < p.seqlen_q; ++i) {
     const Range keys = p.key_range(i);
@@ -119,7 +137,7 @@ ForwardResult baseline_forward(const Problem& p, const Tensor4<double>& Q,
     for (int64_t h = 0; h < p.heads_q; ++h) {
       const int64_t hk = p.kv_head_of(h);
       const Probabilities sm = softmax_of(p, to_float(head_of(Q, b, h)), to_float(head_of(K, b, hk)));
-      store_rounded(sm.P * to_float(head_of(V, b, hk)), head_of(r.O, b, h), p.dtype);
+      store_rounded(product(sm.P, to_float(head_of(V, b, hk))), head_of(r.O, b, h), p.dtype);
       for (int64_t i = 0; i < p.seqlen_q; ++i) r.LSE(b, h, i) = sm.lse(i);
     }
   return r;
@@ -141,6 +159,7 @@ Gradients baseline_backward(const Problem& p, const Tensor4<double>& Q, const Te
     for (int64_t hk = 0; hk < p.heads_kv; ++hk) {
       const FloatMatrix k = to_float(head_of(K, b, hk));
       const FloatMatrix v = to_float(head_of(V, b, hk));
+      const FloatMatrix vt = transposed(v);
       // GQA: the group's contributions are summed in float32, stored once.
       FloatMatrix dk = FloatMatrix::Zero(p.seqlen_k, p.head_dim);
       FloatMatrix dv = FloatMatrix::Zero(p.seqlen_k, p.head_dim);
@@ -149,17 +168,19 @@ Gradients baseline_backward(const Problem& p, const Tensor4<double>& Q, const Te
         const FloatMatrix o = to_float(head_of(O, b, h));
         const FloatMatrix dout = to_float(head_of(dO, b, h));
         const FloatMatrix P = softmax_of(p, q, k).P;
-        FloatMatrix dP = dout * v.transpose();
-        const Eigen::VectorXf D = (dout.array() * o.array()).rowwise().sum();  // float32
+        const FloatMatrix dP = product(dout, vt);
+        Eigen::VectorXf D = Eigen::VectorXf::Zero(p.seqlen_q);  // float32, sequential
+        for (int64_t i = 0; i < p.seqlen_q; ++i)
+          for (int64_t c = 0; c < p.head_dim; ++c) D(i) += dout(i, c) * o(i, c);
         FloatMatrix dS = FloatMatrix::Zero(p.seqlen_q, p.seqlen_k);
         for (int64_t i = 0; i < p.seqlen_q; ++i) {
           const Range keys = p.key_range(i);
           for (int64_t j = keys.begin; j < keys.end; ++j)
             dS(i, j) = rounded(P(i, j) * (rounded(dP(i, j), t) - D(i)), t);
         }
-        store_rounded(scale * (dS * k), head_of(g.dQ, b, h), t);
-        dk.noalias() += scale * (dS.transpose() * q);
-        dv.noalias() += P.transpose() * dout;
+        store_rounded(scale * product(dS, k), head_of(g.dQ, b, h), t);
+        dk += scale * product(transposed(dS), q);
+        dv += product(transposed(P), dout);
       }
       store_rounded(dk, head_of(g.dK, b, hk), t);
       store_rounded(dv, head_of(g.dV, b, hk), t);

@@ -75,7 +75,7 @@ void check_capacity(const std::string& what, const std::vector<KernelPlan>& kern
              std::to_string(b.elem_bytes) + "B = " + std::to_string(b.bytes()) + " B";
       sep = ", ";
     }
-    throw CapacityError(msg);
+    throw CapacityError(msg, k);
   }
 }
 

@@ -48,7 +48,12 @@ struct KernelPlan {
 
 class CapacityError : public std::invalid_argument {
  public:
-  using std::invalid_argument::invalid_argument;
+  CapacityError(const std::string& msg, KernelPlan kernel)
+      : std::invalid_argument(msg), kernel_(std::move(kernel)) {}
+  const KernelPlan& kernel() const { return kernel_; }  // the kernel that did not fit
+
+ private:
+  KernelPlan kernel_;
 };
 
 // Throws CapacityError naming the first kernel whose buffers exceed M, its

@@ -111,7 +111,7 @@ gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen) {
   for (int64_t d : dims.empty() ? std::vector<int64_t>{64} : dims) {
     Problem p;
     p.head_dim = d;
-    const kernels::Schedule s = v.schedule(p);
+    const kernels::ScheduleDesc s = v.schedule(p);
     for (int64_t b : {int64_t(s.Br), int64_t(s.Bc)})
       if (b > 0 && std::find(blocks.begin(), blocks.end(), b) == blocks.end()) blocks.push_back(b);
   }

@@ -3,7 +3,7 @@
 // "Skipped" (Catch2 2.13 has no SKIP). Listing tests (what
 // catch_discover_tests does at build time) never needs a device.
 //
-// RapidCheck's case count defaults to 25 here (GPU cases carry a float64
+// RapidCheck's case count defaults to 100 here (GPU cases carry a float64
 // reference of up to 2049 x 2049 scores); RC_PARAMS overrides it.
 #define CATCH_CONFIG_RUNNER
 #include <cuda_runtime_api.h>
@@ -28,6 +28,6 @@ int main(int argc, char** argv) {
       return flashcheck::gputest::kSkipCode;
     }
   }
-  if (std::getenv("RC_PARAMS") == nullptr) setenv("RC_PARAMS", "max_success=25", 1);
+  if (std::getenv("RC_PARAMS") == nullptr) setenv("RC_PARAMS", "max_success=100", 1);
   return Catch::Session().run(argc, argv);
 }

@@ -1,0 +1,51 @@
+#include "cli/report/table.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace flashcheck::report {
+
+std::string num(double x) {
+  if (std::isnan(x)) return "-";
+  char buf[32];
+  // Large values in full (no exponent): 24576 reads better than 2.458e+04.
+  std::snprintf(buf, sizeof buf, std::fabs(x) >= 1e4 && std::fabs(x) < 1e15 ? "%.0f" : "%.4g", x);
+  return buf;
+}
+
+std::string integer(int64_t x) { return std::to_string(x); }
+
+void Table::add(std::vector<std::string> row) {
+  if (row.size() != columns.size())
+    throw std::logic_error("report table row has " + std::to_string(row.size()) + " cells, expected " +
+                           std::to_string(columns.size()));
+  rows.push_back(std::move(row));
+}
+
+std::string Table::csv() const {
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + cells[i];
+    out += "\n";
+  };
+  line(columns);
+  for (const auto& r : rows) line(r);
+  return out;
+}
+
+std::string Table::markdown() const {
+  std::string out = "|";
+  for (const auto& c : columns) out += " " + c + " |";
+  out += "\n|";
+  for (size_t i = 0; i < columns.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& r : rows) {
+    out += "|";
+    for (const auto& c : r) out += " " + c + " |";
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace flashcheck::report

@@ -1,0 +1,264 @@
+// `flashcheck sim`: the IO simulator from the command line. With no arguments
+// it prints the default report: GPT-2 medium attention (the FlashAttention
+// paper's Figure 2 setting) on the A100 and H100 presets, standard / flash1 /
+// flash2, forward and backward, with the bound check. Every option changes
+// one part of that; --sweep-sram walks M; `sim memory` prints HBM footprints.
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "sim/hardware.hpp"
+#include "sim/report.hpp"
+#include "sim/simulate.hpp"
+#include "sim/units.hpp"
+
+namespace flashcheck::cli {
+namespace {
+
+using namespace flashcheck::sim;
+
+struct SimOptions {
+  // Defaults: GPT-2 medium (FlashAttention paper, Figure 2).
+  std::optional<int64_t> seqlen, seqlen_q, seqlen_k, kv_heads;
+  int64_t head_dim = 64, heads = 16, batch = 64;
+  std::string dtype = "fp16", mask = "none";
+  std::string schedule = "all", direction = "both", preset = "all", format = "table";
+  std::optional<std::string> sram, sweep;
+  int64_t block_r = 0, block_c = 0;
+  std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
+  std::optional<int64_t> sms;
+  bool problem_changed() const {
+    return seqlen || seqlen_q || seqlen_k || kv_heads || head_dim != 64 || heads != 16 ||
+           batch != 64 || dtype != "fp16" || mask != "none";
+  }
+};
+
+Problem problem_of(const SimOptions& o) {
+  Problem p;
+  p.batch = o.batch;
+  p.heads_q = o.heads;
+  p.heads_kv = o.kv_heads.value_or(o.heads);
+  const int64_t n = o.seqlen.value_or(1024);
+  p.seqlen_q = o.seqlen_q.value_or(n);
+  p.seqlen_k = o.seqlen_k.value_or(n);
+  p.head_dim = o.head_dim;
+  p.mask = parse_mask(o.mask);
+  p.dtype = parse_dtype(o.dtype);
+  p.validate();
+  return p;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, sep)) out.push_back(item);
+  return out;
+}
+
+std::vector<ScheduleKind> schedules_of(const std::string& s) {
+  if (s == "all") return {ScheduleKind::standard, ScheduleKind::flash1, ScheduleKind::flash2};
+  std::vector<ScheduleKind> out;
+  for (const std::string& name : split(s, ',')) out.push_back(parse_schedule(name));
+  if (out.empty()) throw std::invalid_argument("--schedule: empty list");
+  return out;
+}
+
+std::vector<Direction> directions_of(const std::string& s) {
+  if (s == "both") return {Direction::fwd, Direction::bwd};
+  if (s == "fwd" || s == "bwd") return {parse_direction(s)};
+  throw std::invalid_argument("unknown direction '" + s + "' (expected fwd, bwd or both)");
+}
+
+std::vector<Hardware> hardware_of(const SimOptions& o) {
+  std::vector<Hardware> hws;
+  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms;
+  if (o.preset == "custom") {
+    if (!o.hbm_gbps || !o.matmul_tflops)
+      throw std::invalid_argument("--preset custom needs at least --hbm-gbps and --matmul-tflops");
+    Hardware h;
+    h.name = "custom";
+    h.vector_flops = h.matmul_flops_16 / 16;
+    h.sm_count = 1;
+    hws.push_back(h);
+  } else if (o.preset == "all") {
+    hws = hardware_presets();
+  } else {
+    hws.push_back(find_preset(o.preset));
+  }
+  for (Hardware& h : hws) {
+    if (o.hbm_gbps) h.hbm_bytes_per_s = *o.hbm_gbps * 1e9;
+    if (o.matmul_tflops)
+      h.matmul_flops_16 = h.matmul_flops_32 = h.matmul_flops_64 = *o.matmul_tflops * 1e12;
+    if (o.vector_tflops) h.vector_flops = *o.vector_tflops * 1e12;
+    else if (o.preset == "custom") h.vector_flops = h.matmul_flops_16 / 16;
+    if (o.sms) h.sm_count = *o.sms;
+    if (custom_values && o.preset != "custom") h.name += "*";
+    if (!(h.hbm_bytes_per_s > 0) || !(h.matmul_flops_16 > 0) || !(h.vector_flops > 0) || h.sm_count < 1)
+      throw std::invalid_argument("hardware values must be positive");
+  }
+  return hws;
+}
+
+// MIN:MAX[:STEPS]: STEPS sizes spaced geometrically, else doublings of MIN up to MAX.
+std::vector<int64_t> sweep_of(const std::string& spec) {
+  const std::vector<std::string> parts = split(spec, ':');
+  if (parts.size() < 2 || parts.size() > 3)
+    throw std::invalid_argument("--sweep-sram '" + spec + "': expected MIN:MAX[:STEPS], e.g. 16KiB:1MiB:8");
+  const int64_t lo = parse_bytes(parts[0]), hi = parse_bytes(parts[1]);
+  if (hi < lo) throw std::invalid_argument("--sweep-sram: MAX is below MIN");
+  std::vector<int64_t> out;
+  if (parts.size() == 3) {
+    int64_t steps = 0;
+    try {
+      size_t used = 0;
+      steps = std::stoll(parts[2], &used);
+      if (used != parts[2].size()) steps = 0;
+    } catch (const std::exception&) {
+    }
+    if (steps < 2 || steps > 10000)
+      throw std::invalid_argument("--sweep-sram: STEPS must be an integer in [2, 10000], got '" + parts[2] + "'");
+    for (int64_t k = 0; k < steps; ++k) {
+      const double m = static_cast<double>(lo) *
+                       std::pow(static_cast<double>(hi) / static_cast<double>(lo),
+                                static_cast<double>(k) / static_cast<double>(steps - 1));
+      const int64_t v = std::llround(m);
+      if (out.empty() || v != out.back()) out.push_back(v);
+    }
+  } else {
+    for (int64_t m = lo; m <= hi; m *= 2) out.push_back(m);
+  }
+  return out;
+}
+
+void run_sim(const SimOptions& o) {
+  const Problem p = problem_of(o);
+  const std::vector<ScheduleKind> kinds = schedules_of(o.schedule);
+  const std::vector<Direction> dirs = directions_of(o.direction);
+  const std::vector<Hardware> hws = hardware_of(o);
+  if (o.format != "table" && o.format != "csv" && o.format != "json")
+    throw std::invalid_argument("unknown format '" + o.format + "' (expected table, csv or json)");
+  if (o.sram && o.sweep) throw std::invalid_argument("give --sram or --sweep-sram, not both");
+  if (o.preset == "custom" && !o.sram && !o.sweep)
+    throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
+  const BlockOverride blocks{o.block_r, o.block_c};
+
+  std::vector<int64_t> sizes;
+  if (o.sweep) sizes = sweep_of(*o.sweep);
+  else if (o.sram) sizes = {parse_bytes(*o.sram)};
+
+  std::vector<ReportRow> rows;
+  for (const Hardware& hw : hws) {
+    const std::vector<int64_t> ms = sizes.empty() ? std::vector<int64_t>{hw.smem_per_block_bytes} : sizes;
+    // A run depends on M, not on the hardware: reuse the previous hardware's runs.
+    for (size_t n = 0; n < ms.size(); ++n) {
+      if (o.sweep)
+        std::cerr << "sim: " << hw.name << " M = " << format_bytes(ms[n]) << " (" << n + 1 << "/"
+                  << ms.size() << ")\n";
+      for (ScheduleKind k : kinds)
+        for (Direction d : dirs) {
+          const ReportRow* same = nullptr;
+          for (const ReportRow& r : rows)
+            if (r.run.sram_bytes == ms[n] && r.run.desc.kind == k && r.run.desc.direction == d) same = &r;
+          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw));
+        }
+    }
+  }
+
+  if (o.format == "csv") {
+    std::cout << format_csv(rows);
+    return;
+  }
+  if (o.format == "json") {
+    std::cout << format_json(rows);
+    return;
+  }
+  std::ostringstream title;
+  title << (o.problem_changed() ? "Attention" : "GPT-2 medium attention") << ": " << p.describe()
+        << "\nHBM traffic in GB (1e9 B); FLOPs include recomputation; extra HBM = tensors "
+           "beyond inputs/outputs; roofline = max(bytes/BW, FLOPs/peak) / wave utilisation";
+  std::cout << format_table(title.str(), rows);
+  if (!o.problem_changed() && !o.sweep)
+    std::cout << "\nFlashAttention paper, Figure 2 (A100, GPT-2 medium, fwd+bwd, with dropout and "
+                 "its own kernels): standard 40.3 GB, 66.6 GFLOPs, 41.7 ms; FlashAttention 4.4 GB, "
+                 "75.2 GFLOPs, 7.3 ms.\nBounds (sim/README.md): flash traffic <= C*N^2d^2/M + "
+                 "C'*Nd elements per head (M in float32 elements); standard >= 4*N^2.\n";
+}
+
+void run_memory(const SimOptions& o) {
+  const Problem p = problem_of(o);
+  const auto bytes = [&](std::initializer_list<TensorId> ts) {
+    int64_t n = 0;
+    for (TensorId t : ts) n += tensor_elems(t, p) * hbm_elem_bytes(t, p.dtype);
+    return n;
+  };
+  const int64_t in = bytes({TensorId::Q, TensorId::K, TensorId::V});
+  const int64_t out = bytes({TensorId::O});
+  const int64_t grads = bytes({TensorId::dO, TensorId::dQ, TensorId::dK, TensorId::dV});
+  std::cout << "HBM footprint: " << p.describe() << "\n"
+            << "inputs Q, K, V: " << format_bytes(in) << "; output O: " << format_bytes(out)
+            << "; backward dO, dQ, dK, dV: " << format_bytes(grads) << "\n\n";
+  std::cout << "schedule  dir  extra tensors            extra HBM    per head      total\n";
+  for (ScheduleKind k : {ScheduleKind::standard, ScheduleKind::flash1, ScheduleKind::flash2})
+    for (Direction d : {Direction::fwd, Direction::bwd}) {
+      std::string names;
+      int64_t extra = 0;
+      for (TensorId t : extra_tensors(k, d)) {
+        names += (names.empty() ? "" : ", ") + std::string(tensor_name(t));
+        extra += tensor_elems(t, p) * hbm_elem_bytes(t, p.dtype);
+      }
+      const int64_t total = in + out + extra + (d == Direction::bwd ? grads : 0);
+      char line[200];
+      std::snprintf(line, sizeof line, "%-9s %-4s %-24s %-12s %-13s %s\n", schedule_name(k),
+                    direction_name(d), names.c_str(), format_bytes(extra).c_str(),
+                    format_bytes(extra / (p.batch * p.heads_q)).c_str(), format_bytes(total).c_str());
+      std::cout << line;
+    }
+}
+
+void add_problem_options(CLI::App* c, SimOptions& o) {
+  c->add_option("--seqlen", o.seqlen, "sequence length of queries and keys [1024]");
+  c->add_option("--seqlen-q", o.seqlen_q, "query sequence length");
+  c->add_option("--seqlen-k", o.seqlen_k, "key/value sequence length");
+  c->add_option("--head-dim", o.head_dim, "head dimension d")->capture_default_str();
+  c->add_option("--heads", o.heads, "query heads")->capture_default_str();
+  c->add_option("--kv-heads", o.kv_heads, "key/value heads (fewer: GQA) [= heads]");
+  c->add_option("--batch", o.batch, "batch size")->capture_default_str();
+  c->add_option("--dtype", o.dtype, "f32, fp16, bf16 or f64")->capture_default_str();
+  c->add_option("--mask", o.mask, "none, causal, causal_bottom_right or window:L:R")->capture_default_str();
+}
+
+}  // namespace
+
+void add_sim_command(CLI::App& app) {
+  auto o = std::make_shared<SimOptions>();
+  auto* sim = app.add_subcommand(
+      "sim", "simulate the HBM/SRAM traffic of tiled attention schedules (no options: the "
+             "GPT-2 medium report on A100 and H100)");
+  add_problem_options(sim, *o);
+  sim->add_option("--schedule", o->schedule, "standard, flash1, flash2, a comma list, or all")->capture_default_str();
+  sim->add_option("--direction", o->direction, "fwd, bwd or both")->capture_default_str();
+  sim->add_option("--sram", o->sram, "SRAM size M, e.g. 96KiB [the preset's shared memory per block]");
+  sim->add_option("--block-r", o->block_r, "Br override (0: block rule)")->capture_default_str();
+  sim->add_option("--block-c", o->block_c, "Bc override (0: block rule)")->capture_default_str();
+  sim->add_option("--preset", o->preset, "a100, h100, all or custom")->capture_default_str();
+  sim->add_option("--hbm-gbps", o->hbm_gbps, "custom HBM bandwidth, GB/s");
+  sim->add_option("--matmul-tflops", o->matmul_tflops, "custom matmul peak, TFLOP/s");
+  sim->add_option("--vector-tflops", o->vector_tflops, "custom non-matmul peak, TFLOP/s");
+  sim->add_option("--sms", o->sms, "custom SM count");
+  sim->add_option("--sweep-sram", o->sweep, "sweep M: MIN:MAX[:STEPS] (doublings without STEPS)");
+  sim->add_option("--format", o->format, "table, csv or json")->capture_default_str();
+
+  auto* memory = sim->add_subcommand("memory", "HBM footprint of standard and flash attention");
+  add_problem_options(memory, *o);
+  memory->callback([o] { run_memory(*o); });
+  sim->callback([o, sim, memory] {
+    if (sim->got_subcommand(memory)) return;
+    run_sim(*o);
+  });
+}
+
+}  // namespace flashcheck::cli

@@ -1,0 +1,333 @@
+// The FlashAttention-2 forward kernel template behind variant flash2_fwd
+// (see flash2_fwd.cu for what the variant is and which configurations it
+// instantiates; kernels/tools/flash2_tune.cu instantiates candidates).
+//
+// One thread block per (Q block of Br rows, query head, batch). Warp w owns
+// rows [w * 16 kM, (w + 1) * 16 kM) of the block (kM m16 tiles), so the
+// online softmax needs no inter-warp reduction. K and V blocks of Bc rows
+// stream through a kStages-deep cp.async ring (zero-filled past seqlen_k).
+// Q is loaded once into shared memory and, when kQInRegs, into registers;
+// otherwise its A fragments are re-read from shared memory every k16 step
+// (fewer registers, a little more shared-memory traffic).
+//
+// Shared-memory tiles are rows of head_dim 16-bit values in 16-byte chunks
+// stored at chunk ^ (row % 8), so the 8 row addresses of every ldmatrix hit 8
+// different bank groups.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/api.hpp"
+#include "kernels/check.hpp"
+#include "kernels/mma.cuh"
+
+namespace flashcheck::kernels::flash2 {
+
+template <int kHeadDim_, int kBc_, int kWarps_, int kM_, int kStages_, bool kQInRegs_,
+          int kMinBlocks_ = 1>
+struct Flash2FwdTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kM = kM_;                  // m16 row tiles per warp
+  static constexpr int kBr = 16 * kM * kWarps;
+  static constexpr int kBc = kBc_;
+  static constexpr int kStages = kStages_;
+  static constexpr bool kQInRegs = kQInRegs_;
+  static constexpr int kMinBlocks = kMinBlocks_;  // __launch_bounds__ occupancy hint
+  static constexpr int kChunks = kHeadDim / 8;    // 16-byte chunks per row
+  static constexpr std::size_t kElem = 2;         // fp16 / bf16
+  static constexpr std::size_t kSmemQ = kBr * kHeadDim * kElem;
+  static constexpr std::size_t kSmemKV = kBc * kHeadDim * kElem;  // one K (or V) stage
+  static constexpr std::size_t kSmemBytes = kSmemQ + 2 * kStages * kSmemKV;
+
+  static_assert(kHeadDim % 64 == 0, "the XOR swizzle needs >= 8 chunks of 16 B per row");
+  static_assert(kBc % 16 == 0, "Bc is a whole number of k16 steps of P V");
+  static_assert(kStages >= 2, "the ring needs a stage to fill while one is read");
+  static_assert(kM == 1 || kM == 2, "a warp owns 16 or 32 rows");
+  static_assert((kBr * kChunks) % kThreads == 0 && (kBc * kChunks) % kThreads == 0,
+                "every thread copies the same number of chunks");
+  static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
+};
+
+struct Params {
+  const void* Q;
+  const void* K;
+  const void* V;
+  void* O;
+  float* LSE;
+  int seqlen_q, seqlen_k, heads_q, heads_kv, group;
+  float scale;       // softmax scale
+  float scale_log2;  // scale * log2(e): exp(scale * (s - m)) = exp2(scale_log2 * s - ...)
+  Mask mask;
+};
+
+// 2^x; flushes denormal results to 0, which is below what P can resolve.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+template <class Tr>
+__device__ __forceinline__ int swz(int row, int chunk) {
+  return row * Tr::kHeadDim + ((chunk ^ (row & 7)) << 3);
+}
+
+// Rows [row0, row0 + kRows) of a [seqlen][d] matrix into a swizzled tile;
+// rows at or past `rows` are zero-filled.
+template <class Tr, int kRows, class T>
+__device__ __forceinline__ void load_tile(T* tile, const T* g, int row0, int rows, int tid) {
+#pragma unroll
+  for (int i = 0; i < kRows * Tr::kChunks / Tr::kThreads; ++i) {
+    const int idx = tid + i * Tr::kThreads;
+    const int r = idx / Tr::kChunks, c = idx % Tr::kChunks;
+    const bool valid = row0 + r < rows;
+    const T* src = valid ? g + static_cast<int64_t>(row0 + r) * Tr::kHeadDim + c * 8 : g;
+    ptx::cp_async_16(tile + swz<Tr>(r, c), src, valid);
+  }
+}
+
+template <class Tr, class T>
+__global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kernel(const Params p) {
+  constexpr int D = Tr::kHeadDim, Br = Tr::kBr, Bc = Tr::kBc, kStages = Tr::kStages;
+  constexpr int kM = Tr::kM;
+  constexpr int kNT = Bc / 8;  // n8 tiles of S per m16 tile
+  constexpr int kDT = D / 8;   // n8 tiles of O per m16 tile
+  constexpr int kQF = Tr::kQInRegs ? D / 16 : 1;  // Q fragments held at once
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* sQ = reinterpret_cast<T*>(smem_raw);
+  T* sK = sQ + Br * D;
+  T* sV = sK + kStages * Bc * D;
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  // Heaviest Q blocks (most KV blocks under a causal mask) start first.
+  const int qb = gridDim.x - 1 - blockIdx.x;
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int sq = p.seqlen_q, sk = p.seqlen_k;
+  const T* Q = static_cast<const T*>(p.Q) + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D;
+  const int64_t kv_head = static_cast<int64_t>(b) * p.heads_kv + h / p.group;
+  const T* K = static_cast<const T*>(p.K) + kv_head * sk * D;
+  const T* V = static_cast<const T*>(p.V) + kv_head * sk * D;
+  T* O = static_cast<T*>(p.O) + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D;
+  float* LSE = p.LSE + (static_cast<int64_t>(b) * p.heads_q + h) * sq;
+
+  const int r0 = qb * Br;
+  const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
+  const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
+
+  // Prologue: Q with the first KV block (group 0), then kStages - 2 more groups.
+  load_tile<Tr, Br>(sQ, Q, r0, sq, tid);
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (nb0 + s < nb1) {
+      load_tile<Tr, Bc>(sK + s * Bc * D, K, (nb0 + s) * Bc, sk, tid);
+      load_tile<Tr, Bc>(sV + s * Bc * D, V, (nb0 + s) * Bc, sk, tid);
+    }
+    ptx::cp_async_commit();
+  }
+
+  // Per thread and m16 tile mi: rows lane/4 and lane/4 + 8 (C fragment rows).
+  float o[kM][kDT][4];
+#pragma unroll
+  for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+    for (int i = 0; i < kDT; ++i) o[mi][i][0] = o[mi][i][1] = o[mi][i][2] = o[mi][i][3] = 0.f;
+  float m[kM][2], l[kM][2];  // running max of raw scores; this thread's part of the row sum
+#pragma unroll
+  for (int mi = 0; mi < kM; ++mi) {
+    m[mi][0] = m[mi][1] = -INFINITY;
+    l[mi][0] = l[mi][1] = 0.f;
+  }
+  uint32_t qf[kM][kQF][4];  // Q as A fragments (all k16 steps when kQInRegs)
+  const int wrow = warp * 16 * kM;  // first row of this warp inside the block
+  auto load_qf = [&](uint32_t(&f)[4], int mi, int kk) {
+    ptx::ldmatrix_x4(f, sQ + swz<Tr>(wrow + mi * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+  };
+
+  ptx::cp_async_wait<kStages - 2>();
+  __syncthreads();
+  if constexpr (Tr::kQInRegs) {
+#pragma unroll
+    for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) load_qf(qf[mi][kk], mi, kk);
+  }
+
+  for (int nb = nb0, i = 0; nb < nb1; ++nb, ++i) {
+    ptx::cp_async_wait<kStages - 2>();
+    __syncthreads();  // block nb landed; every warp is done with the stage refilled next
+    if (nb + kStages - 1 < nb1) {
+      const int st = (i + kStages - 1) % kStages;
+      load_tile<Tr, Bc>(sK + st * Bc * D, K, (nb + kStages - 1) * Bc, sk, tid);
+      load_tile<Tr, Bc>(sV + st * Bc * D, V, (nb + kStages - 1) * Bc, sk, tid);
+    }
+    ptx::cp_async_commit();  // possibly empty: keeps the group count uniform
+    const T* tK = sK + (i % kStages) * Bc * D;
+    const T* tV = sV + (i % kStages) * Bc * D;
+
+    // S = Q K^T for the warp's 16 kM rows x Bc columns; each K fragment
+    // feeds all kM row tiles.
+    float s[kM][kNT][4];
+#pragma unroll
+    for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+      for (int j = 0; j < kNT; ++j) s[mi][j][0] = s[mi][j][1] = s[mi][j][2] = s[mi][j][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const int kq = Tr::kQInRegs ? kk : 0;
+      if constexpr (!Tr::kQInRegs) {
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi) load_qf(qf[mi][0], mi, kk);
+      }
+#pragma unroll
+      for (int np = 0; np < kNT / 2; ++np) {
+        uint32_t kf[4];
+        ptx::ldmatrix_x4(kf, tK + swz<Tr>(np * 16 + ((lane >> 4) << 3) + (lane & 7),
+                                          kk * 2 + ((lane >> 3) & 1)));
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi) {
+          ptx::mma_16816<T>(s[mi][2 * np], qf[mi][kq], kf[0], kf[1]);
+          ptx::mma_16816<T>(s[mi][2 * np + 1], qf[mi][kq], kf[2], kf[3]);
+        }
+      }
+    }
+
+    // Element-wise mask only where a row tile is not fully visible (boundary
+    // blocks of the band, the sequence ends).
+    const int c0 = nb * Bc;
+#pragma unroll
+    for (int mi = 0; mi < kM; ++mi) {
+      const int tr0 = r0 + wrow + mi * 16;
+      if (!p.mask.tile_fully_visible(tr0, tr0 + 16, c0, c0 + Bc, sq, sk)) {
+#pragma unroll
+        for (int j = 0; j < kNT; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int row = tr0 + (lane >> 2) + (e >> 1) * 8;
+            const int col = c0 + j * 8 + (lane & 3) * 2 + (e & 1);
+            if (!p.mask.visible(row, col, sq, sk)) s[mi][j][e] = -INFINITY;
+          }
+      }
+    }
+
+    // Online softmax, one row (r = 0: lane/4, r = 1: lane/4 + 8) at a time;
+    // a row is spread over the 4 threads of a quad.
+#pragma unroll
+    for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float mx = m[mi][r];
+#pragma unroll
+        for (int j = 0; j < kNT; ++j) mx = fmaxf(mx, fmaxf(s[mi][j][2 * r], s[mi][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        // A row that has seen only masked keys keeps max -inf; subtracting 0
+        // instead keeps exp2(-inf - base) = 0 rather than NaN.
+        const float base = mx == -INFINITY ? 0.f : mx * p.scale_log2;
+        const float alpha = exp2_ftz(m[mi][r] * p.scale_log2 - base);
+        m[mi][r] = mx;
+        l[mi][r] *= alpha;
+#pragma unroll
+        for (int d = 0; d < kDT; ++d) {
+          o[mi][d][2 * r] *= alpha;
+          o[mi][d][2 * r + 1] *= alpha;
+        }
+#pragma unroll
+        for (int j = 0; j < kNT; ++j) {
+          s[mi][j][2 * r] = exp2_ftz(fmaf(s[mi][j][2 * r], p.scale_log2, -base));
+          s[mi][j][2 * r + 1] = exp2_ftz(fmaf(s[mi][j][2 * r + 1], p.scale_log2, -base));
+          l[mi][r] += s[mi][j][2 * r] + s[mi][j][2 * r + 1];
+        }
+      }
+
+    // O += P V: the C fragments of two adjacent n8 tiles of P are the A
+    // fragment of one k16 step; V comes in through ldmatrix.trans and each V
+    // fragment feeds all kM row tiles.
+#pragma unroll
+    for (int kk = 0; kk < Bc / 16; ++kk) {
+      uint32_t pf[kM][4];
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi) {
+        pf[mi][0] = ptx::pack2<T>(s[mi][2 * kk][0], s[mi][2 * kk][1]);
+        pf[mi][1] = ptx::pack2<T>(s[mi][2 * kk][2], s[mi][2 * kk][3]);
+        pf[mi][2] = ptx::pack2<T>(s[mi][2 * kk + 1][0], s[mi][2 * kk + 1][1]);
+        pf[mi][3] = ptx::pack2<T>(s[mi][2 * kk + 1][2], s[mi][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int dp = 0; dp < kDT / 2; ++dp) {
+        uint32_t vf[4];
+        ptx::ldmatrix_x4_trans(vf, tV + swz<Tr>(kk * 16 + (lane & 15), dp * 2 + (lane >> 4)));
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi) {
+          ptx::mma_16816<T>(o[mi][2 * dp], pf[mi], vf[0], vf[1]);
+          ptx::mma_16816<T>(o[mi][2 * dp + 1], pf[mi], vf[2], vf[3]);
+        }
+      }
+    }
+  }
+  ptx::cp_async_wait<0>();
+
+  // Finalise: O / l and LSE = scale * m + log(l); l = 0 means the row saw no
+  // key: O = 0, LSE = -inf. O is staged through the warp's own rows of the Q
+  // tile (only this warp read them) so the global stores are 16-byte and
+  // coalesced; __syncwarp orders the warp's last ldmatrix before the writes.
+  __syncwarp();
+#pragma unroll
+  for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float lr = l[mi][r];
+      lr += __shfl_xor_sync(0xffffffffu, lr, 1);
+      lr += __shfl_xor_sync(0xffffffffu, lr, 2);
+      const float inv = lr > 0.f ? 1.f / lr : 0.f;
+      const int row = wrow + mi * 16 + (lane >> 2) + r * 8;
+      if ((lane & 3) == 0 && r0 + row < sq)
+        LSE[r0 + row] = lr > 0.f ? m[mi][r] * p.scale + logf(lr) : -INFINITY;
+#pragma unroll
+      for (int d = 0; d < kDT; ++d) {
+        const int col = d * 8 + (lane & 3) * 2;
+        *reinterpret_cast<uint32_t*>(sQ + swz<Tr>(row, col / 8) + col % 8) =
+            ptx::pack2<T>(o[mi][d][2 * r] * inv, o[mi][d][2 * r + 1] * inv);
+      }
+    }
+  __syncthreads();
+#pragma unroll
+  for (int it = 0; it < Br * Tr::kChunks / Tr::kThreads; ++it) {
+    const int idx = tid + it * Tr::kThreads;
+    const int r = idx / Tr::kChunks, c = idx % Tr::kChunks;
+    if (r0 + r < sq)
+      *reinterpret_cast<uint4*>(O + static_cast<int64_t>(r0 + r) * D + c * 8) =
+          *reinterpret_cast<const uint4*>(sQ + swz<Tr>(r, c));
+  }
+}
+
+inline Params make_params(const Problem& pr, const ForwardArgs& a) {
+  return Params{a.Q, a.K, a.V, a.O, a.LSE,
+                static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
+                static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
+                static_cast<int>(pr.group_size()),
+                static_cast<float>(pr.softmax_scale()),
+                static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
+                pr.mask};
+}
+
+template <class Tr, class T>
+void launch(const Problem& pr, const ForwardArgs& a) {
+  static bool configured = false;  // the attribute is per function: set it once
+  if (!configured) {
+    FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(Tr::kSmemBytes)));
+    configured = true;
+  }
+  const dim3 grid(static_cast<unsigned>((pr.seqlen_q + Tr::kBr - 1) / Tr::kBr),
+                  static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
+  flash2_fwd_kernel<Tr, T><<<grid, Tr::kThreads, Tr::kSmemBytes, a.stream>>>(make_params(pr, a));
+  FC_CHECK_LAUNCH("flash2_fwd_kernel");
+}
+
+}  // namespace flashcheck::kernels::flash2

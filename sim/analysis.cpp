@@ -1,0 +1,78 @@
+#include "sim/analysis.hpp"
+
+#include <cstdio>
+
+#include "sim/plan.hpp"
+
+namespace flashcheck::sim {
+
+int64_t RunResult::read_bytes() const {
+  int64_t n = 0;
+  for (TensorId t : kAllTensors) n += read_bytes(t);
+  return n;
+}
+int64_t RunResult::write_bytes() const {
+  int64_t n = 0;
+  for (TensorId t : kAllTensors) n += write_bytes(t);
+  return n;
+}
+int64_t RunResult::extra_hbm_bytes() const {
+  int64_t n = 0;
+  for (TensorId t : kAllTensors) {
+    const Traffic& tr = hbm.elems[idx(t)];
+    if (is_extra(t) && (tr.read > 0 || tr.write > 0)) n += tensor_elems(t, problem) * elem_bytes(t);
+  }
+  return n;
+}
+
+// Derived in sim/README.md ("Bounds"): per query head, unmasked traffic is
+// largest; floor(x) >= x/2 for x >= 1 and 5d+4 <= 9d, 9d+2 <= 11d, 10d+3 <= 13d.
+BoundConstants bound_constants(ScheduleKind k, Direction d) {
+  if (k == ScheduleKind::flash1) return d == Direction::fwd ? BoundConstants{126, 10} : BoundConstants{182, 8};
+  if (k == ScheduleKind::flash2) return d == Direction::fwd ? BoundConstants{36, 3} : BoundConstants{132, 10};
+  return {0, 0};
+}
+
+std::vector<TensorId> extra_tensors(ScheduleKind k, Direction d) {
+  using T = TensorId;
+  const bool fwd = d == Direction::fwd;
+  switch (k) {
+    case ScheduleKind::standard: return fwd ? std::vector<T>{T::LSE, T::S, T::P} : std::vector<T>{T::P, T::dP, T::dS};
+    case ScheduleKind::flash1: return {T::l, T::m};
+    case ScheduleKind::flash2: return fwd ? std::vector<T>{T::LSE} : std::vector<T>{T::LSE, T::D};
+  }
+  return {};
+}
+
+int64_t visible_pairs(const Problem& p) {
+  int64_t n = 0;
+  for (int64_t q = 0; q < p.seqlen_q; ++q) n += p.key_range(q).size();
+  return n;
+}
+
+BoundCheck check_bound(const RunResult& r) {
+  const Problem& p = r.problem;
+  const double heads = static_cast<double>(p.batch * p.heads_q);
+  const double nq = static_cast<double>(p.seqlen_q), nk = static_cast<double>(p.seqlen_k);
+  const double d = static_cast<double>(p.head_dim);
+  const double total = static_cast<double>(r.total_elems());
+  BoundCheck out;
+  char buf[160];
+  if (r.desc.kind == ScheduleKind::standard) {
+    out.bound_elems = 4.0 * heads * static_cast<double>(visible_pairs(p));
+    out.holds = total >= out.bound_elems;
+    std::snprintf(buf, sizeof buf, ">= 4N^2 floor: %s (%.2fx)", out.holds ? "ok" : "VIOLATED",
+                  total / out.bound_elems);
+  } else {
+    const BoundConstants c = bound_constants(r.desc.kind, r.desc.direction);
+    const double m_el = static_cast<double>(sram_elems(r.sram_bytes, p.dtype));
+    out.bound_elems = heads * (c.C * nq * nk * d * d / m_el + c.Cprime * (nq + nk) * d);
+    out.holds = total <= out.bound_elems;
+    std::snprintf(buf, sizeof buf, "<= %gN^2d^2/M+%gNd: %s (%.2f of it)", c.C, c.Cprime,
+                  out.holds ? "ok" : "VIOLATED", total / out.bound_elems);
+  }
+  out.text = buf;
+  return out;
+}
+
+}  // namespace flashcheck::sim

@@ -1,0 +1,102 @@
+// Speed of the simulator (issue 3, "Speed"):
+//  - counting mode, flash2 forward + backward, seqlen 131072, head dim 128
+//    (target: under 1 s on one core);
+//  - numeric mode in float64 against the float64 reference, seqlen 2048,
+//    head dim 64, forward + backward (target: within 3x of the reference).
+// Run: build-*/sim/flashcheck_sim_bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "reference/attention.hpp"
+#include "sim/hardware.hpp"
+#include "sim/simulate.hpp"
+
+namespace {
+
+using namespace flashcheck;
+using namespace flashcheck::sim;
+
+Problem problem(int64_t n, int64_t d) {
+  Problem p;
+  p.seqlen_q = p.seqlen_k = n;
+  p.head_dim = d;
+  p.dtype = DType::f16;
+  return p;
+}
+
+// state.range(0): SRAM bytes.
+void BM_CountingFlash2FwdBwd_131072_d128(benchmark::State& state) {
+  const Problem p = problem(131072, 128);
+  const int64_t M = state.range(0);
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const RunResult f = simulate(p, ScheduleKind::flash2, Direction::fwd, M);
+    const RunResult b = simulate(p, ScheduleKind::flash2, Direction::bwd, M);
+    bytes = f.total_bytes() + b.total_bytes();
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.counters["hbm_GB"] = static_cast<double>(bytes) / 1e9;
+}
+BENCHMARK(BM_CountingFlash2FwdBwd_131072_d128)
+    ->Arg(163 * 1024)  // A100 preset M
+    ->Arg(227 * 1024)  // H100 preset M
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+struct Data {
+  Problem p;
+  Tensor4<double> Q, K, V, dO;
+  ForwardResult ref;
+};
+
+const Data& data_2048() {
+  static const Data data = [] {
+    Data x;
+    x.p = problem(2048, 64);
+    x.Q = Tensor4<double>(q_shape(x.p));
+    x.K = Tensor4<double>(kv_shape(x.p));
+    x.V = Tensor4<double>(kv_shape(x.p));
+    x.dO = Tensor4<double>(q_shape(x.p));
+    std::mt19937_64 rng(1);
+    std::normal_distribution<double> normal;
+    for (Tensor4<double>* t : {&x.Q, &x.K, &x.V, &x.dO})
+      for (double& v : t->values()) v = normal(rng);
+    x.ref = reference_forward(x.p, x.Q, x.K, x.V);
+    return x;
+  }();
+  return data;
+}
+
+void BM_ReferenceF64FwdBwd_2048_d64(benchmark::State& state) {
+  const Data& x = data_2048();
+  for (auto _ : state) {
+    const ForwardResult f = reference_forward(x.p, x.Q, x.K, x.V);
+    const Gradients g = reference_backward(x.p, x.Q, x.K, x.V, f.O, f.LSE, x.dO);
+    benchmark::DoNotOptimize(g.dQ.data());
+  }
+}
+BENCHMARK(BM_ReferenceF64FwdBwd_2048_d64)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// state.range(0): schedule (0 standard, 1 flash1, 2 flash2); M = H100 preset.
+void BM_NumericF64FwdBwd_2048_d64(benchmark::State& state) {
+  const Data& x = data_2048();
+  const auto kind = static_cast<ScheduleKind>(state.range(0));
+  const int64_t M = find_preset("h100").smem_per_block_bytes;
+  const Plan fwd = make_plan(x.p, kind, Direction::fwd, M);
+  const Plan bwd = make_plan(x.p, kind, Direction::bwd, M);
+  state.SetLabel(schedule_name(kind));
+  for (auto _ : state) {
+    const NumericForward f = numeric_forward(fwd, Precision::f64, x.Q, x.K, x.V);
+    const NumericBackward g = numeric_backward(bwd, Precision::f64, x.Q, x.K, x.V, f, x.dO);
+    benchmark::DoNotOptimize(g.dQ.data());
+  }
+}
+BENCHMARK(BM_NumericF64FwdBwd_2048_d64)
+    ->Arg(0)->Arg(1)->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,117 @@
+// The counting executor: runs a schedule with no data at all. Every load and
+// store adds its element count to the HBM counter of its tensor, every tile
+// computation adds its FLOPs, and every kernel allocates its declared buffers
+// in the SRAM model (high-water mark). Work per tile step is constant, and
+// the loop over independent heads runs once with its counts multiplied by the
+// number of heads (all heads of a problem have the same shape and mask), so
+// sequence lengths of a million are cheap.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "sim/memory.hpp"
+
+namespace flashcheck::sim {
+
+// Non-matmul FLOPs of each tile operation, per element or per row (one FLOP
+// per add, multiply, max, exp, log or divide; masking and fills cost none).
+// sim/README.md lists the same numbers.
+namespace cost {
+constexpr int64_t online_softmax(int64_t nr, int64_t nc, int64_t d) { return 4 * nr * nc + nr * (d + 4); }
+constexpr int64_t finalise(int64_t nr, int64_t d) { return nr * (d + 2); }
+constexpr int64_t flash1_rescale(int64_t nr, int64_t nc, int64_t d) { return 4 * nr * nc + nr * (d + 8); }
+constexpr int64_t flash1_normalise(int64_t nr, int64_t d) { return nr * d; }
+constexpr int64_t recompute_p_lse(int64_t nr, int64_t nc) { return 2 * nr * nc; }
+constexpr int64_t recompute_p_ml(int64_t nr, int64_t nc) { return 3 * nr * nc; }
+constexpr int64_t softmax_grad(int64_t nr, int64_t nc) { return 2 * nr * nc; }
+constexpr int64_t rowdot(int64_t nr, int64_t n) { return 2 * nr * n; }
+constexpr int64_t row_stats(int64_t n) { return 3 * n + 4; }
+constexpr int64_t row_normalise(int64_t n) { return 3 * n; }
+constexpr int64_t lse(int64_t nr) { return 2 * nr; }
+}  // namespace cost
+
+class CountingExecutor {
+ public:
+  explicit CountingExecutor(int64_t sram_bytes) : sram_(sram_bytes) {}
+
+  HbmCounters hbm;
+  double matmul_flops = 0;
+  double other_flops = 0;
+  const Sram& sram() const { return sram_; }
+
+  void begin_kernel(const KernelPlan& k) {
+    for (const BufferSpec& b : k.buffers) {
+      handles_.push_back(sram_.alloc(b.name, b.bytes()));
+      shapes_.push_back({b.rows, b.cols});
+    }
+  }
+  void end_kernel() {
+    for (int h : handles_) sram_.free(h);
+    handles_.clear();
+    shapes_.clear();
+  }
+  // Runs body(unit) for one unit and counts it n times (all units are alike).
+  template <class F>
+  void for_units(int64_t n, F&& body) {
+    if (n <= 0) return;
+    mult_ = n;
+    body(int64_t(0));
+    mult_ = 1;
+  }
+
+  void load(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
+    fits(buf, nr, nc);
+    hbm.read(t, nr * nc * mult_);
+  }
+  void store(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
+    fits(buf, nr, nc);
+    hbm.write(t, nr * nc * mult_);
+  }
+  void zero(int buf, int64_t nr, int64_t nc) { fits(buf, nr, nc); }
+  void fill(int buf, int64_t nr, int64_t nc, double) { fits(buf, nr, nc); }
+  void mask(int, int64_t, int64_t, int64_t, int64_t) {}
+  // C = alpha A B^T (m x n, inner k); C += alpha A B; C += alpha A^T B.
+  void gemm_nt(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
+  void gemm_nn(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
+  void gemm_tn(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
+  void online_softmax(int, int, int, int, int64_t nr, int64_t nc, int64_t d) {
+    other(cost::online_softmax(nr, nc, d));
+  }
+  void finalise(int, int, int, int, int64_t nr, int64_t d) { other(cost::finalise(nr, d)); }
+  void flash1_rescale(int, int, int, int, int, int, int64_t nr, int64_t nc, int64_t d) {
+    other(cost::flash1_rescale(nr, nc, d));
+  }
+  void flash1_normalise(int, int, int64_t nr, int64_t d) { other(cost::flash1_normalise(nr, d)); }
+  void recompute_p_lse(int, int, int64_t nr, int64_t nc) { other(cost::recompute_p_lse(nr, nc)); }
+  void recompute_p_ml(int, int, int, int64_t nr, int64_t nc) { other(cost::recompute_p_ml(nr, nc)); }
+  void softmax_grad(int, int, int, int64_t nr, int64_t nc) { other(cost::softmax_grad(nr, nc)); }
+  void rowdot(int, int, int, int64_t nr, int64_t n) { other(cost::rowdot(nr, n)); }
+  void rowdot_acc(int, int, int, int64_t nr, int64_t n) { other(cost::rowdot(nr, n)); }
+  void row_stats(int, int, int, int64_t n) { other(cost::row_stats(n)); }
+  void row_normalise(int, int, int, int64_t n) { other(cost::row_normalise(n)); }
+  void lse(int, int, int, int64_t nr) { other(cost::lse(nr)); }
+
+ private:
+  struct Shape {
+    int64_t rows, cols;
+  };
+  void fits(int buf, int64_t nr, int64_t nc) const {
+    const Shape& s = shapes_[static_cast<size_t>(buf)];
+    if (nr > s.rows || nc > s.cols)
+      throw std::logic_error("tile larger than its SRAM buffer (schedule bug)");
+  }
+  void gemm(int c, int64_t m, int64_t n, int64_t k) {
+    (void)c;
+    matmul_flops += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) *
+                    static_cast<double>(mult_);
+  }
+  void other(int64_t n) { other_flops += static_cast<double>(n) * static_cast<double>(mult_); }
+
+  Sram sram_;
+  std::vector<int> handles_;
+  std::vector<Shape> shapes_;
+  int64_t mult_ = 1;
+};
+
+}  // namespace flashcheck::sim

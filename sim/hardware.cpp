@@ -1,0 +1,58 @@
+#include "sim/hardware.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <stdexcept>
+
+namespace flashcheck::sim {
+
+double Hardware::matmul_flops(DType t) const {
+  return t == DType::f64 ? matmul_flops_64 : t == DType::f32 ? matmul_flops_32 : matmul_flops_16;
+}
+
+const std::vector<Hardware>& hardware_presets() {
+  static const std::vector<Hardware> presets = {
+      // NVIDIA A100 Tensor Core GPU datasheet (2021), A100 80GB SXM column:
+      // GPU memory bandwidth 2,039 GB/s; FP16/BF16 tensor 312 TFLOPS (dense);
+      // TF32 tensor 156 TFLOPS; FP64 tensor 19.5 TFLOPS; FP32 19.5 TFLOPS.
+      // NVIDIA A100 architecture whitepaper: 108 SMs, 192 KB combined L1 /
+      // shared memory per SM. CUDA C++ Programming Guide, "Technical
+      // Specifications per Compute Capability", 8.0: at most 163 KB of shared
+      // memory per thread block.
+      {"A100", 2039e9, 312e12, 156e12, 19.5e12, 19.5e12, 108, 192 * 1024, 163 * 1024,
+       "A100 80GB SXM datasheet; A100 whitepaper; CUDA guide cc 8.0"},
+      // NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: GPU memory
+      // bandwidth 3.35 TB/s; FP16/BF16 tensor 1,979 TFLOPS with sparsity =
+      // 989.4 dense; TF32 tensor 989 sparse = 494.7 dense; FP64 tensor 67
+      // TFLOPS; FP32 67 TFLOPS. NVIDIA H100 architecture whitepaper: 132 SMs
+      // (SXM5), 256 KB combined L1 / shared memory per SM. CUDA C++
+      // Programming Guide, compute capability 9.0: at most 227 KB of shared
+      // memory per thread block.
+      {"H100", 3.35e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024,
+       "H100 SXM datasheet; H100 whitepaper; CUDA guide cc 9.0"},
+  };
+  return presets;
+}
+
+const Hardware& find_preset(const std::string& name) {
+  std::string want = name;
+  std::transform(want.begin(), want.end(), want.begin(), [](unsigned char c) { return std::toupper(c); });
+  for (const Hardware& h : hardware_presets())
+    if (h.name == want) return h;
+  throw std::invalid_argument("unknown hardware preset '" + name + "' (expected a100 or h100)");
+}
+
+Roofline roofline(const RunResult& r, const Hardware& hw) {
+  Roofline out;
+  out.memory_s = static_cast<double>(r.total_bytes()) / hw.hbm_bytes_per_s;
+  out.compute_s = r.matmul_flops / hw.matmul_flops(r.problem.dtype) + r.other_flops / hw.vector_flops;
+  if (r.work_units > 0 && hw.sm_count > 0) {
+    const double waves = std::ceil(static_cast<double>(r.work_units) / static_cast<double>(hw.sm_count));
+    out.utilisation = static_cast<double>(r.work_units) / (waves * static_cast<double>(hw.sm_count));
+  }
+  out.time_s = std::max(out.memory_s, out.compute_s) / out.utilisation;
+  return out;
+}
+
+}  // namespace flashcheck::sim

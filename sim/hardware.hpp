@@ -1,0 +1,42 @@
+// Hardware descriptions for the roofline estimate, with built-in presets
+// (figures from the vendors' datasheets, cited in hardware.cpp) and custom
+// values.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "reference/dtype.hpp"
+#include "sim/analysis.hpp"
+
+namespace flashcheck::sim {
+
+struct Hardware {
+  std::string name;
+  double hbm_bytes_per_s = 0;
+  double matmul_flops_16 = 0;   // dense fp16/bf16 tensor-core peak
+  double matmul_flops_32 = 0;   // dense tf32 tensor-core peak (f32 problems)
+  double matmul_flops_64 = 0;   // dense fp64 tensor-core peak
+  double vector_flops = 0;      // fp32 non-tensor (CUDA core) peak, for softmax etc.
+  int64_t sm_count = 0;
+  int64_t sram_per_sm_bytes = 0;  // combined L1 / shared memory per SM
+  int64_t smem_per_block_bytes = 0;  // largest shared memory one thread block may use: the default M
+  std::string source;
+
+  double matmul_flops(DType t) const;
+};
+
+const std::vector<Hardware>& hardware_presets();
+// "a100" / "A100", "h100"; throws std::invalid_argument listing the presets.
+const Hardware& find_preset(const std::string& name);
+
+struct Roofline {
+  double memory_s = 0;   // HBM bytes / bandwidth
+  double compute_s = 0;  // matmul / tensor peak + other / vector peak
+  double utilisation = 1;  // work units / (waves * SMs): wave quantisation
+  double time_s = 0;       // max(memory, compute) / utilisation
+  bool memory_bound() const { return memory_s >= compute_s; }
+};
+Roofline roofline(const RunResult& r, const Hardware& hw);
+
+}  // namespace flashcheck::sim

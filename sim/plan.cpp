@@ -1,0 +1,129 @@
+// Block rules and capacity planning. The derivations are in sim/README.md.
+#include "sim/plan.hpp"
+
+#include <algorithm>
+
+#include "sim/schedules/flash1.hpp"
+#include "sim/schedules/flash2.hpp"
+#include "sim/schedules/standard.hpp"
+#include "sim/schedules/tiling.hpp"
+
+namespace flashcheck::sim {
+namespace {
+
+// Elements of the widest on-chip type per row of the rule's "big" block, for
+// an upper bound of the declared buffers (see the header of each rule below).
+int64_t rule_divisor(ScheduleKind k, Direction dir, int64_t d) {
+  if (dir == Direction::fwd) return 5 * d + 4;  // flash1 and flash2 forward
+  return k == ScheduleKind::flash1 ? 10 * d + 3 : 9 * d + 2;
+}
+
+std::string label(ScheduleKind k, Direction d) {
+  return std::string(schedule_name(k)) + " " + direction_name(d);
+}
+
+// The widest key span of one row of the standard schedule's tiles.
+int64_t max_span(const Problem& p, int64_t Br, int64_t Bc) {
+  const Tiling t(p, Br, Bc);
+  int64_t w = 0;
+  for (int64_t i = 0; i < t.Tr; ++i) w = std::max(w, t.key_span(i).size());
+  return std::max<int64_t>(w, 1);
+}
+
+std::vector<KernelPlan> standard_kernels(const Problem& p, Direction dir, int64_t Br, int64_t Bc,
+                                         int64_t M, bool* resident) {
+  const int64_t d = p.head_dim, a = acc_bytes(p.dtype);
+  const int64_t span = max_span(p, Br, Bc);
+  // A row (two rows backward) plus its scalars on chip: read once.
+  const int64_t rows = dir == Direction::fwd ? 1 : 2;
+  const int64_t scalars = dir == Direction::fwd ? 3 : 1;
+  *resident = rows * span * a + scalars * a <= M;
+  const int64_t w = *resident ? span : Bc;
+  return dir == Direction::fwd ? standard::forward_kernels(Br, Bc, d, p.dtype, w, *resident)
+                               : standard::backward_kernels(Br, Bc, d, p.dtype, w, *resident);
+}
+
+int64_t max_kernel_bytes(const std::vector<KernelPlan>& ks) {
+  int64_t m = 0;
+  for (const KernelPlan& k : ks) m = std::max(m, k.bytes());
+  return m;
+}
+
+}  // namespace
+
+int64_t sram_elems(int64_t sram_bytes, DType dtype) { return sram_bytes / acc_bytes(dtype); }
+
+BlockOverride rule_blocks(ScheduleKind k, Direction dir, const Problem& p, int64_t M,
+                          BlockRule rule) {
+  const int64_t d = p.head_dim;
+  if (k == ScheduleKind::standard) {
+    // Square tiles B = Br = Bc: the largest B <= 128 whose kernels fit.
+    for (int64_t B = kStandardMaxBlock; B >= 1; --B) {
+      bool resident = false;
+      const int64_t Br = std::min(B, p.seqlen_q), Bc = std::min(B, p.seqlen_k);
+      if (max_kernel_bytes(standard_kernels(p, dir, Br, Bc, M, &resident)) <= M) return {B, B};
+    }
+    throw std::invalid_argument("SRAM of " + std::to_string(M) + " B is too small for any tile of " +
+                                label(k, dir) + " at head_dim " + std::to_string(d));
+  }
+  const ScheduleKind rule_kind = rule == BlockRule::flash1 ? ScheduleKind::flash1 : k;
+  const int64_t div = rule_divisor(rule_kind, dir, d);
+  const int64_t big = sram_elems(M, p.dtype) / div;
+  if (big < 1)
+    throw std::invalid_argument(
+        "SRAM of " + std::to_string(M) + " B is too small for any tile of " + label(k, dir) +
+        " at head_dim " + std::to_string(d) + ": the block rule needs at least " +
+        std::to_string(div * acc_bytes(p.dtype)) + " B");
+  const int64_t small = std::min(big, d);
+  // flash1 (both directions) and the flash2 backward keep the KV block on chip:
+  // Bc is the big block. The flash2 forward keeps the Q block: Br is big.
+  if (rule_kind == ScheduleKind::flash2 && dir == Direction::fwd) return {big, small};
+  return {small, big};
+}
+
+Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, BlockOverride blocks,
+               BlockRule rule) {
+  p.validate();
+  if (M < 1) throw std::invalid_argument("SRAM size must be >= 1 byte, got " + std::to_string(M));
+  if (blocks.Br < 0 || blocks.Bc < 0)
+    throw std::invalid_argument("block sizes must be >= 1 (0 = from the rule)");
+  BlockOverride b = blocks;
+  if (b.Br == 0 || b.Bc == 0) {
+    const BlockOverride r = rule_blocks(k, dir, p, M, rule);
+    if (b.Br == 0) b.Br = r.Br;
+    if (b.Bc == 0) b.Bc = r.Bc;
+  }
+  // A block longer than the sequence only wastes SRAM: clamp it.
+  b.Br = std::min(b.Br, p.seqlen_q);
+  b.Bc = std::min(b.Bc, p.seqlen_k);
+
+  Plan plan;
+  plan.problem = p;
+  plan.desc = describe(k, dir, b.Br, b.Bc);
+  plan.sram_bytes = M;
+  const int64_t d = p.head_dim;
+  const Tiling t(p, b.Br, b.Bc);
+  switch (k) {
+    case ScheduleKind::standard:
+      plan.kernels = standard_kernels(p, dir, b.Br, b.Bc, M, &plan.row_resident);
+      plan.work_units = p.batch * p.heads_q * t.Tr;
+      break;
+    case ScheduleKind::flash1:
+      plan.kernels = dir == Direction::fwd ? flash1::forward_kernels(b.Br, b.Bc, d, p.dtype)
+                                           : flash1::backward_kernels(b.Br, b.Bc, d, p.dtype);
+      // Algorithm 1 / 4 parallelise over batch x heads only.
+      plan.work_units = p.batch * p.heads_kv;
+      break;
+    case ScheduleKind::flash2:
+      plan.kernels = dir == Direction::fwd ? flash2::forward_kernels(b.Br, b.Bc, d, p.dtype)
+                                           : flash2::backward_kernels(b.Br, b.Bc, d, p.dtype);
+      plan.work_units = dir == Direction::fwd ? p.batch * p.heads_q * t.Tr
+                                              : p.batch * p.heads_kv * t.Tc;
+      break;
+  }
+  check_capacity(label(k, dir) + " with Br=" + std::to_string(b.Br) + " Bc=" + std::to_string(b.Bc),
+                 plan.kernels, M);
+  return plan;
+}
+
+}  // namespace flashcheck::sim

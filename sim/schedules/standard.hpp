@@ -1,0 +1,262 @@
+// Standard attention (FlashAttention paper, Algorithm 0 forward, Algorithm 3
+// backward): every step is its own kernel and the N x N matrices S, P (and
+// dP, dS backward) go through HBM. Each kernel is tiled (Br x Bc tiles, fully
+// masked tiles skipped, the same tiles in every kernel) so it fits in any M.
+// The softmax kernels work row by row over the keys a row's tiles cover: when
+// such a row (two rows backward: P and dP) fits on chip it is read once,
+// otherwise it is streamed twice (statistics pass, then output pass).
+// Forward also stores LSE (N floats) so that every schedule returns it.
+#pragma once
+#include <limits>
+
+#include "sim/plan.hpp"
+#include "sim/schedules/tiling.hpp"
+#include "sim/tensors.hpp"
+
+namespace flashcheck::sim::standard {
+
+namespace qk_buf { enum { Qi, Kj, Sij }; }
+namespace softmax_buf { enum { Srow, m, l, LSEr }; }
+namespace pv_buf { enum { Pij, Vj, Oi }; }
+namespace dv_buf { enum { Pij, dOi, dVj }; }
+namespace dp_buf { enum { dOi, Vj, dPij }; }
+namespace ds_buf { enum { Prow, dProw, rowsum }; }
+namespace dq_buf { enum { dSij, Kj, dQi }; }
+namespace dk_buf { enum { dSij, Qi, dKj }; }
+
+// span: the widest key span of a row (resident) or Bc (streamed).
+inline std::vector<KernelPlan> forward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
+                                               int64_t span, bool resident) {
+  const int64_t e = dtype_bytes(t), a = acc_bytes(t);
+  return {{"standard fwd S = QK^T", {{"Q_i", Br, d, e}, {"K_j", Bc, d, e}, {"S_ij", Br, Bc, a}}},
+          {"standard fwd softmax",
+           {{resident ? "S_row" : "S_tile", 1, span, a}, {"m", 1, 1, a}, {"l", 1, 1, a},
+            {"LSE", 1, 1, a}}},
+          {"standard fwd O = PV", {{"P_ij", Br, Bc, e}, {"V_j", Bc, d, e}, {"O_i", Br, d, a}}}};
+}
+
+inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
+                                                int64_t span, bool resident) {
+  const int64_t e = dtype_bytes(t), a = acc_bytes(t);
+  return {{"standard bwd dV = P^T dO", {{"P_ij", Br, Bc, e}, {"dO_i", Br, d, e}, {"dV_j", Bc, d, a}}},
+          {"standard bwd dP = dO V^T", {{"dO_i", Br, d, e}, {"V_j", Bc, d, e}, {"dP_ij", Br, Bc, a}}},
+          {"standard bwd dS = P * (dP - rowsum(P * dP))",
+           {{resident ? "P_row" : "P_tile", 1, span, a},
+            {resident ? "dP_row" : "dP_tile", 1, span, a}, {"rowsum", 1, 1, a}}},
+          {"standard bwd dQ = dS K", {{"dS_ij", Br, Bc, e}, {"K_j", Bc, d, e}, {"dQ_i", Br, d, a}}},
+          {"standard bwd dK = dS^T Q", {{"dS_ij", Br, Bc, e}, {"Q_i", Br, d, e}, {"dK_j", Bc, d, a}}}};
+}
+
+template <class Ex>
+void forward(Ex& ex, const Plan& plan) {
+  const Problem& p = plan.problem;
+  const Tiling t(p, plan.Br(), plan.Bc());
+  const int64_t d = p.head_dim;
+  const double tau = p.softmax_scale();
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  const int64_t units = p.batch * p.heads_q;
+  {
+    using namespace qk_buf;
+    ex.begin_kernel(plan.kernels[0]);
+    ex.for_units(units, [&](int64_t u) {
+      const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
+      for (int64_t i = 0; i < t.Tr; ++i) {
+        const int64_t r0 = t.row0(i), nr = t.rows(i);
+        const Range kv = t.kv_blocks(i);
+        if (kv.empty()) continue;
+        ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
+        for (int64_t j = kv.begin; j < kv.end; ++j) {
+          const int64_t c0 = t.col0(j), nc = t.cols(j);
+          ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
+          ex.gemm_nt(Sij, Qi, Kj, nr, nc, d, tau);
+          if (t.partial(i, j)) ex.mask(Sij, r0, nr, c0, nc);  // masked logits stored as -inf
+          ex.store(Sij, TensorId::S, b, h, r0, nr, c0, nc);
+        }
+      }
+    });
+    ex.end_kernel();
+  }
+  {
+    using namespace softmax_buf;
+    ex.begin_kernel(plan.kernels[1]);
+    ex.for_units(units, [&](int64_t u) {
+      const int64_t b = u / p.heads_q, h = u % p.heads_q;
+      for (int64_t i = 0; i < t.Tr; ++i) {
+        const Range kv = t.kv_blocks(i);
+        const Range span = t.key_span(i);
+        for (int64_t r = t.row0(i); r < t.row0(i) + t.rows(i); ++r) {
+          ex.fill(m, 1, 1, neg_inf);
+          ex.zero(l, 1, 1);
+          if (plan.row_resident && !kv.empty()) {
+            ex.load(Srow, TensorId::S, b, h, r, 1, span.begin, span.size());
+            ex.row_stats(Srow, m, l, span.size());
+            ex.row_normalise(Srow, m, l, span.size());  // S -> P
+            ex.store(Srow, TensorId::P, b, h, r, 1, span.begin, span.size());
+          } else if (!kv.empty()) {
+            for (int64_t j = kv.begin; j < kv.end; ++j) {
+              ex.load(Srow, TensorId::S, b, h, r, 1, t.col0(j), t.cols(j));
+              ex.row_stats(Srow, m, l, t.cols(j));
+            }
+            for (int64_t j = kv.begin; j < kv.end; ++j) {
+              ex.load(Srow, TensorId::S, b, h, r, 1, t.col0(j), t.cols(j));
+              ex.row_normalise(Srow, m, l, t.cols(j));
+              ex.store(Srow, TensorId::P, b, h, r, 1, t.col0(j), t.cols(j));
+            }
+          }
+          ex.lse(LSEr, m, l, 1);  // -inf for a row that sees nothing
+          ex.store(LSEr, TensorId::LSE, b, h, r, 1, 0, 1);
+        }
+      }
+    });
+    ex.end_kernel();
+  }
+  {
+    using namespace pv_buf;
+    ex.begin_kernel(plan.kernels[2]);
+    ex.for_units(units, [&](int64_t u) {
+      const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
+      for (int64_t i = 0; i < t.Tr; ++i) {
+        const int64_t r0 = t.row0(i), nr = t.rows(i);
+        const Range kv = t.kv_blocks(i);
+        ex.zero(Oi, nr, d);
+        for (int64_t j = kv.begin; j < kv.end; ++j) {
+          const int64_t c0 = t.col0(j), nc = t.cols(j);
+          ex.load(Pij, TensorId::P, b, h, r0, nr, c0, nc);
+          ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
+          ex.gemm_nn(Oi, Pij, Vj, nr, d, nc, 1.0);
+        }
+        ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
+      }
+    });
+    ex.end_kernel();
+  }
+}
+
+// Reads P from HBM (saved by the forward).
+template <class Ex>
+void backward(Ex& ex, const Plan& plan) {
+  const Problem& p = plan.problem;
+  const Tiling t(p, plan.Br(), plan.Bc());
+  const int64_t d = p.head_dim, g = p.group_size();
+  const double tau = p.softmax_scale();
+  const int64_t q_units = p.batch * p.heads_q, kv_units = p.batch * p.heads_kv;
+  {
+    using namespace dv_buf;
+    ex.begin_kernel(plan.kernels[0]);
+    ex.for_units(kv_units, [&](int64_t u) {
+      const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
+      for (int64_t j = 0; j < t.Tc; ++j) {
+        const int64_t c0 = t.col0(j), nc = t.cols(j);
+        const Range qb = t.q_blocks(j);
+        ex.zero(dVj, nc, d);
+        for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
+          for (int64_t i = qb.begin; i < qb.end; ++i) {
+            const int64_t r0 = t.row0(i), nr = t.rows(i);
+            ex.load(Pij, TensorId::P, b, h, r0, nr, c0, nc);
+            ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
+            ex.gemm_tn(dVj, Pij, dOi, nc, d, nr, 1.0);
+          }
+        ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
+      }
+    });
+    ex.end_kernel();
+  }
+  {
+    using namespace dp_buf;
+    ex.begin_kernel(plan.kernels[1]);
+    ex.for_units(q_units, [&](int64_t u) {
+      const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
+      for (int64_t i = 0; i < t.Tr; ++i) {
+        const int64_t r0 = t.row0(i), nr = t.rows(i);
+        const Range kv = t.kv_blocks(i);
+        if (kv.empty()) continue;
+        ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
+        for (int64_t j = kv.begin; j < kv.end; ++j) {
+          const int64_t c0 = t.col0(j), nc = t.cols(j);
+          ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
+          ex.gemm_nt(dPij, dOi, Vj, nr, nc, d, 1.0);
+          ex.store(dPij, TensorId::dP, b, h, r0, nr, c0, nc);
+        }
+      }
+    });
+    ex.end_kernel();
+  }
+  {
+    using namespace ds_buf;
+    ex.begin_kernel(plan.kernels[2]);
+    ex.for_units(q_units, [&](int64_t u) {
+      const int64_t b = u / p.heads_q, h = u % p.heads_q;
+      for (int64_t i = 0; i < t.Tr; ++i) {
+        const Range kv = t.kv_blocks(i);
+        const Range span = t.key_span(i);
+        if (kv.empty()) continue;
+        for (int64_t r = t.row0(i); r < t.row0(i) + t.rows(i); ++r) {
+          ex.zero(rowsum, 1, 1);
+          if (plan.row_resident) {
+            ex.load(Prow, TensorId::P, b, h, r, 1, span.begin, span.size());
+            ex.load(dProw, TensorId::dP, b, h, r, 1, span.begin, span.size());
+            ex.rowdot(rowsum, Prow, dProw, 1, span.size());
+            ex.softmax_grad(dProw, Prow, rowsum, 1, span.size());  // dP -> dS
+            ex.store(dProw, TensorId::dS, b, h, r, 1, span.begin, span.size());
+            continue;
+          }
+          for (int64_t j = kv.begin; j < kv.end; ++j) {
+            ex.load(Prow, TensorId::P, b, h, r, 1, t.col0(j), t.cols(j));
+            ex.load(dProw, TensorId::dP, b, h, r, 1, t.col0(j), t.cols(j));
+            ex.rowdot_acc(rowsum, Prow, dProw, 1, t.cols(j));
+          }
+          for (int64_t j = kv.begin; j < kv.end; ++j) {
+            ex.load(Prow, TensorId::P, b, h, r, 1, t.col0(j), t.cols(j));
+            ex.load(dProw, TensorId::dP, b, h, r, 1, t.col0(j), t.cols(j));
+            ex.softmax_grad(dProw, Prow, rowsum, 1, t.cols(j));
+            ex.store(dProw, TensorId::dS, b, h, r, 1, t.col0(j), t.cols(j));
+          }
+        }
+      }
+    });
+    ex.end_kernel();
+  }
+  {
+    using namespace dq_buf;
+    ex.begin_kernel(plan.kernels[3]);
+    ex.for_units(q_units, [&](int64_t u) {
+      const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
+      for (int64_t i = 0; i < t.Tr; ++i) {
+        const int64_t r0 = t.row0(i), nr = t.rows(i);
+        const Range kv = t.kv_blocks(i);
+        ex.zero(dQi, nr, d);
+        for (int64_t j = kv.begin; j < kv.end; ++j) {
+          const int64_t c0 = t.col0(j), nc = t.cols(j);
+          ex.load(dSij, TensorId::dS, b, h, r0, nr, c0, nc);
+          ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
+          ex.gemm_nn(dQi, dSij, Kj, nr, d, nc, tau);
+        }
+        ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
+      }
+    });
+    ex.end_kernel();
+  }
+  {
+    using namespace dk_buf;
+    ex.begin_kernel(plan.kernels[4]);
+    ex.for_units(kv_units, [&](int64_t u) {
+      const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
+      for (int64_t j = 0; j < t.Tc; ++j) {
+        const int64_t c0 = t.col0(j), nc = t.cols(j);
+        const Range qb = t.q_blocks(j);
+        ex.zero(dKj, nc, d);
+        for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
+          for (int64_t i = qb.begin; i < qb.end; ++i) {
+            const int64_t r0 = t.row0(i), nr = t.rows(i);
+            ex.load(dSij, TensorId::dS, b, h, r0, nr, c0, nc);
+            ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
+            ex.gemm_tn(dKj, dSij, Qi, nc, d, nr, tau);
+          }
+        ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
+      }
+    });
+    ex.end_kernel();
+  }
+}
+
+}  // namespace flashcheck::sim::standard
