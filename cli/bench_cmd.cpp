@@ -30,6 +30,8 @@ struct BenchCmdOptions {
   int repeats = 10;
   bool no_flush = false;
   bool memory = false;
+  bool backward = false;
+  bool deterministic = false;
   std::string csv;
   std::string commit;
 };
@@ -47,13 +49,49 @@ std::string csv_field(const std::string& s) {
 
 std::vector<const kernels::Variant*> chosen(const BenchCmdOptions& o) {
   std::vector<const kernels::Variant*> out;
+  const auto dir = o.backward ? kernels::Direction::bwd : kernels::Direction::fwd;
   if (o.variants.empty()) {
     for (const auto& v : kernels::registry())
-      if (v.direction == kernels::Direction::fwd) out.push_back(&v);
+      if (v.direction == dir) out.push_back(&v);
   } else {
     for (const auto& n : o.variants) out.push_back(&kernels::find_variant(n));
   }
   return out;
+}
+
+Problem grid_problem(const BenchCmdOptions& o, int d, int64_t n, const std::string& m) {
+  Problem p;
+  p.head_dim = d;
+  p.heads_q = p.heads_kv = o.hidden / d;
+  p.seqlen_q = p.seqlen_k = n;
+  p.batch = std::max<int64_t>(1, o.tokens / n);
+  p.mask = parse_mask(m);
+  p.dtype = parse_dtype(o.dtype);
+  p.validate();
+  return p;
+}
+
+void run_backward_bench(const BenchCmdOptions& o, std::ostream& csv, const std::string& prefix) {
+  csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
+         "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops\n";
+  kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
+  for (const auto* v : chosen(o))
+    for (int d : o.head_dims)
+      for (const std::string& m : o.masks)
+        for (int64_t n : o.seqlens) {
+          const Problem p = grid_problem(o, d, n, m);
+          const kernels::Variant& f = kernels::paired_forward(*v);
+          if (!v->supports(p) || !f.supports(p)) continue;
+          const kernels::BackwardBenchResult r = kernels::bench_backward(f, *v, p, bo, o.deterministic);
+          csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch << ","
+              << p.heads_q << "," << m << "," << csv_field(kernels::describe_schedule(v->schedule(p)))
+              << "," << o.deterministic << "," << r.bwd.median_ms << "," << r.bwd.tflops << ","
+              << r.fwd_bwd_ms << "," << r.fwd_bwd_tflops << "\n";
+          csv.flush();
+          std::cerr << v->name << " d=" << d << " N=" << n << " mask=" << m << ": bwd "
+                    << r.bwd.median_ms << " ms " << r.bwd.tflops << " TFLOP/s, fwd+bwd "
+                    << r.fwd_bwd_tflops << " TFLOP/s\n";
+        }
 }
 
 void run_bench(const BenchCmdOptions& o) {
@@ -86,6 +124,10 @@ void run_bench(const BenchCmdOptions& o) {
     return;
   }
 
+  if (o.backward) {
+    run_backward_bench(o, csv, prefix);
+    return;
+  }
   csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,median_ms,"
          "min_ms,tflops,sim_hbm_bytes,sim_bytes_per_s\n";
   const int64_t sram = sim::find_preset("h100").smem_per_block_bytes;
@@ -94,14 +136,7 @@ void run_bench(const BenchCmdOptions& o) {
     for (int d : o.head_dims)
       for (const std::string& m : o.masks)
         for (int64_t n : o.seqlens) {
-          Problem p;
-          p.head_dim = d;
-          p.heads_q = p.heads_kv = o.hidden / d;
-          p.seqlen_q = p.seqlen_k = n;
-          p.batch = std::max<int64_t>(1, o.tokens / n);
-          p.mask = parse_mask(m);
-          p.dtype = parse_dtype(o.dtype);
-          p.validate();
+          const Problem p = grid_problem(o, d, n, m);
           const kernels::Support s = v->supports(p);
           if (!s) {
             std::cerr << v->name << ": skipped " << p.describe() << ": " << s.reason << "\n";
@@ -143,6 +178,9 @@ void add_bench_command(CLI::App& app) {
   b->add_flag("--no-flush", o->no_flush, "do not clear L2 before each timed run");
   b->add_flag("--memory", o->memory,
               "report extra device memory of one forward (N 4096, d 64, 16 heads) instead");
+  b->add_flag("--backward", o->backward,
+              "time the backward variants (backward alone and forward + backward) instead");
+  b->add_flag("--deterministic", o->deterministic, "backward in deterministic mode");
   b->add_option("--csv", o->csv, "write CSV here (default: stdout)");
   b->add_option("--commit", o->commit, "commit recorded in the CSV (scripts pass git's)");
   b->callback([o] { run_bench(*o); });

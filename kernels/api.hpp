@@ -46,4 +46,23 @@ struct ForwardArgs {
   cudaStream_t stream = nullptr;
 };
 
+// Device pointers of one backward call: inputs Q, K, V, O, dO (dtype) and the
+// forward's LSE (float32); outputs dQ, dK, dV (dtype). deterministic asks for
+// bitwise-reproducible dQ (variants whose dQ is always reproducible ignore it).
+struct BackwardArgs {
+  const void* Q = nullptr;
+  const void* K = nullptr;
+  const void* V = nullptr;
+  const void* O = nullptr;
+  const void* dO = nullptr;
+  const float* LSE = nullptr;
+  void* dQ = nullptr;
+  void* dK = nullptr;
+  void* dV = nullptr;
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+  cudaStream_t stream = nullptr;
+  bool deterministic = false;
+};
+
 }  // namespace flashcheck::kernels

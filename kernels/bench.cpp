@@ -2,6 +2,7 @@
 #include "kernels/bench.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/device_buffer.hpp"
 #include "kernels/fill.hpp"
@@ -63,6 +64,60 @@ BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions
   r.tflops = forward_flops(p) / (r.median_ms * 1e-3) / 1e12;
   r.workspace_bytes = work.bytes();
   r.lse_bytes = LSE.bytes();
+  return r;
+}
+
+namespace {
+// Median of `repeats` event-timed calls of f after `warmup` untimed ones.
+template <class F>
+std::pair<double, double> time_median(const BenchOptions& o, const DeviceBuffer& flush, F f) {
+  for (int i = 0; i < o.warmup; ++i) f();
+  EventPair ev;
+  std::vector<float> ms;
+  for (int i = 0; i < o.repeats; ++i) {
+    if (o.flush_l2) FC_CUDA(cudaMemsetAsync(flush.get(), i & 0xFF, flush.bytes()));
+    FC_CUDA(cudaEventRecord(ev.start));
+    f();
+    FC_CUDA(cudaEventRecord(ev.stop));
+    FC_CUDA(cudaEventSynchronize(ev.stop));
+    float t = 0;
+    FC_CUDA(cudaEventElapsedTime(&t, ev.start, ev.stop));
+    ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  const double med =
+      ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  return {med, ms.front()};
+}
+}  // namespace
+
+BackwardBenchResult bench_backward(const Variant& fwd, const Variant& bwd, const Problem& p,
+                                   const BenchOptions& o, bool deterministic) {
+  const std::size_t elem = dtype_bytes(p.dtype);
+  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
+  DeviceBuffer O(p.q_elems() * elem), dO(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
+  DeviceBuffer dQ(p.q_elems() * elem), dK(p.kv_elems() * elem), dV(p.kv_elems() * elem);
+  DeviceBuffer fwork(fwd.workspace_bytes(p)), bwork(bwd.workspace_bytes(p));
+  DeviceBuffer flush(o.flush_l2 ? std::size_t(256) << 20 : 0);
+  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
+  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
+  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
+  fill_uniform(dO.get(), p.q_elems(), p.dtype, 4, -1.f, 1.f);
+  const ForwardArgs fa{Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), fwork.get(),
+                       fwork.bytes(), nullptr};
+  BackwardArgs ba;
+  ba.Q = Q.get(); ba.K = K.get(); ba.V = V.get(); ba.O = O.get(); ba.dO = dO.get();
+  ba.LSE = LSE.as<float>(); ba.dQ = dQ.get(); ba.dK = dK.get(); ba.dV = dV.get();
+  ba.workspace = bwork.get(); ba.workspace_bytes = bwork.bytes(); ba.deterministic = deterministic;
+  const auto f = time_median(o, flush, [&] { run_forward(fwd, p, fa); });
+  const auto b = time_median(o, flush, [&] { run_backward(bwd, p, ba); });
+  BackwardBenchResult r;
+  r.bwd.median_ms = b.first;
+  r.bwd.min_ms = b.second;
+  r.bwd.tflops = 2.5 * forward_flops(p) / (b.first * 1e-3) / 1e12;
+  r.bwd.workspace_bytes = bwork.bytes();
+  r.fwd_bwd_ms = f.first + b.first;
+  r.fwd_bwd_tflops = 3.5 * forward_flops(p) / (r.fwd_bwd_ms * 1e-3) / 1e12;
   return r;
 }
 

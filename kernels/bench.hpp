@@ -32,6 +32,17 @@ double forward_flops(const Problem& p);
 // Allocates Q, K, V (uniform [-1, 1)), O, LSE and the workspace, then times.
 BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o);
 
+// Backward timing (same method) of a bwd variant: Q, K, V, dO uniform, O and
+// LSE from `fwd` run once. tflops uses 2.5 x forward_flops (the convention);
+// fwd_bwd_* add the forward's median.
+struct BackwardBenchResult {
+  BenchResult bwd;
+  double fwd_bwd_ms = 0;
+  double fwd_bwd_tflops = 0;  // 3.5 x forward_flops / (fwd + bwd median)
+};
+BackwardBenchResult bench_backward(const Variant& fwd, const Variant& bwd, const Problem& p,
+                                   const BenchOptions& o, bool deterministic);
+
 // Extra device memory of one forward beyond Q, K, V and O: the declared
 // workspace + LSE, and what the device's free memory actually dropped by
 // across allocating them and running once (library workspaces included,

@@ -23,6 +23,9 @@ const std::vector<Variant>& registry() {
        standard_fwd_forward},
       {"flash2_fwd", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        flash2_fwd_schedule, flash2_fwd_supports, flash2_fwd_workspace_bytes, flash2_fwd_forward},
+      {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
+       flash2_bwd_schedule, flash2_bwd_supports, flash2_bwd_workspace_bytes, nullptr,
+       flash2_bwd_backward},
   };
   return variants;
 }
@@ -43,6 +46,13 @@ const Variant& find_variant(const std::string& name) {
   throw std::invalid_argument("unknown kernel variant '" + name + "' (registered: " + names + ")");
 }
 
+const Variant& paired_forward(const Variant& bwd) {
+  const std::string name = bwd.name;
+  if (name.size() > 4 && name.compare(name.size() - 4, 4, "_bwd") == 0)
+    return find_variant(name.substr(0, name.size() - 4) + "_fwd");
+  return find_variant("standard");
+}
+
 namespace {
 void require_pointer(const void* ptr, const char* what, const Variant& v) {
   if (ptr == nullptr)
@@ -50,12 +60,10 @@ void require_pointer(const void* ptr, const char* what, const Variant& v) {
   if (reinterpret_cast<std::uintptr_t>(ptr) % 16 != 0)
     throw std::invalid_argument(std::string(v.name) + ": " + what + " is not 16-byte aligned");
 }
-}  // namespace
 
-void run_forward(const Variant& v, const Problem& p, const ForwardArgs& a) {
+// The checks every run shares: problem, dtype, mask, supports().
+void require_supported(const Variant& v, const Problem& p) {
   p.validate();
-  if (v.direction != Direction::fwd || v.forward == nullptr)
-    throw std::invalid_argument(std::string(v.name) + " is not a forward variant");
   if (!v.has_dtype(p.dtype))
     throw std::invalid_argument(std::string(v.name) + " does not run dtype " + dtype_name(p.dtype));
   if (!v.has_mask(p.mask.kind))
@@ -63,18 +71,45 @@ void run_forward(const Variant& v, const Problem& p, const ForwardArgs& a) {
   const Support s = v.supports(p);
   if (!s) throw std::invalid_argument(std::string(v.name) + " does not support " + p.describe() +
                                       ": " + s.reason);
+}
+
+void require_workspace(const Variant& v, const Problem& p, const void* ptr, std::size_t bytes) {
+  const std::size_t need = v.workspace_bytes(p);
+  if (bytes < need)
+    throw std::invalid_argument(std::string(v.name) + ": workspace of " + std::to_string(bytes) +
+                                " bytes, needs " + std::to_string(need));
+  if (need > 0) require_pointer(ptr, "workspace", v);
+}
+}  // namespace
+
+void run_forward(const Variant& v, const Problem& p, const ForwardArgs& a) {
+  if (v.direction != Direction::fwd || v.forward == nullptr)
+    throw std::invalid_argument(std::string(v.name) + " is not a forward variant");
+  require_supported(v, p);
   require_pointer(a.Q, "Q", v);
   require_pointer(a.K, "K", v);
   require_pointer(a.V, "V", v);
   require_pointer(a.O, "O", v);
   require_pointer(a.LSE, "LSE", v);
-  const std::size_t need = v.workspace_bytes(p);
-  if (a.workspace_bytes < need)
-    throw std::invalid_argument(std::string(v.name) + ": workspace of " +
-                                std::to_string(a.workspace_bytes) + " bytes, needs " +
-                                std::to_string(need));
-  if (need > 0) require_pointer(a.workspace, "workspace", v);
+  require_workspace(v, p, a.workspace, a.workspace_bytes);
   v.forward(p, a);
+}
+
+void run_backward(const Variant& v, const Problem& p, const BackwardArgs& a) {
+  if (v.direction != Direction::bwd || v.backward == nullptr)
+    throw std::invalid_argument(std::string(v.name) + " is not a backward variant");
+  require_supported(v, p);
+  require_pointer(a.Q, "Q", v);
+  require_pointer(a.K, "K", v);
+  require_pointer(a.V, "V", v);
+  require_pointer(a.O, "O", v);
+  require_pointer(a.dO, "dO", v);
+  require_pointer(a.LSE, "LSE", v);
+  require_pointer(a.dQ, "dQ", v);
+  require_pointer(a.dK, "dK", v);
+  require_pointer(a.dV, "dV", v);
+  require_workspace(v, p, a.workspace, a.workspace_bytes);
+  v.backward(p, a);
 }
 
 }  // namespace flashcheck::kernels

@@ -21,8 +21,10 @@ struct Variant {
   Support (*supports)(const Problem&);
   // Device bytes of intermediates beyond Q, K, V, O and LSE.
   std::size_t (*workspace_bytes)(const Problem&);
-  // Enqueues the forward on args.stream (fwd variants only).
+  // Enqueues the forward on args.stream (fwd variants; nullptr otherwise).
   void (*forward)(const Problem&, const ForwardArgs&);
+  // Enqueues the backward on args.stream (bwd variants; nullptr otherwise).
+  void (*backward)(const Problem&, const BackwardArgs&) = nullptr;
 
   bool has_dtype(DType t) const;
   bool has_mask(MaskKind k) const;
@@ -32,10 +34,16 @@ const std::vector<Variant>& registry();
 // Throws std::invalid_argument listing the registered names when unknown.
 const Variant& find_variant(const std::string& name);
 
+// The forward whose O and LSE a backward variant consumes: "<x>_bwd" ->
+// "<x>_fwd", else `standard`.
+const Variant& paired_forward(const Variant& bwd);
+
 // Validates the problem, asks supports() and checks the arguments (non-null,
 // 16-byte aligned, workspace large enough), then launches. Every failure is
 // an exception: std::invalid_argument for the caller's mistakes, CudaError
 // for CUDA's.
 void run_forward(const Variant& v, const Problem& p, const ForwardArgs& args);
+// The same for a backward variant.
+void run_backward(const Variant& v, const Problem& p, const BackwardArgs& args);
 
 }  // namespace flashcheck::kernels

@@ -17,4 +17,10 @@ Support flash2_fwd_supports(const Problem& p);
 std::size_t flash2_fwd_workspace_bytes(const Problem& p);
 void flash2_fwd_forward(const Problem& p, const ForwardArgs& a);
 
+// flash2_bwd.cu
+ScheduleDesc flash2_bwd_schedule(const Problem& p);
+Support flash2_bwd_supports(const Problem& p);
+std::size_t flash2_bwd_workspace_bytes(const Problem& p);
+void flash2_bwd_backward(const Problem& p, const BackwardArgs& a);
+
 }  // namespace flashcheck::kernels

@@ -26,7 +26,7 @@ template <class T>
 class Tensor4 {
  public:
   Tensor4() = default;
-  explicit Tensor4(Shape4 s, T fill = T(0)) : shape_(s), data_(static_cast<size_t>(s.size()), fill) {}
+  explicit Tensor4(Shape4 s, T fill = T(0)) : shape_(checked(s)), data_(static_cast<size_t>(s.size()), fill) {}
 
   const Shape4& shape() const { return shape_; }
   int64_t size() const { return static_cast<int64_t>(data_.size()); }
@@ -46,6 +46,11 @@ class Tensor4 {
   const std::vector<T>& values() const { return data_; }
 
  private:
+  static Shape4 checked(Shape4 s) {
+    if (s.B < 0 || s.H < 0 || s.N < 0 || s.D < 0)
+      throw std::invalid_argument("Tensor4: negative shape " + s.str());
+    return s;
+  }
   Shape4 shape_;
   std::vector<T> data_;
 };

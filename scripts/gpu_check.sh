@@ -13,9 +13,12 @@
 #                                racecheck, initcheck, synccheck) on
 #                                fc_kernel_driver, `flashcheck bench` on the
 #                                ANCHORS.md grid plus --memory, PyTorch SDPA on
-#                                the same grid, and the merged report. Logs go
-#                                to $OUT (default ./gpu-out); a short summary
-#                                is printed last.
+#                                the same grid, and the merged report; then the
+#                                same for the backward (`bench --backward`,
+#                                sdpa_bench.py --backward). $OUT (default
+#                                ./gpu-out) gets summary.txt, report.md and
+#                                gpu_check.tar.gz (every log and CSV); a short
+#                                summary is printed last.
 #
 # Environment: CUDA_ARCHS (build; default 90a), OUT (run), REPEATS (bench,
 # default 10), SKIP_BENCH=1 / SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run).
@@ -28,7 +31,7 @@ BIN=$BUILD/bin
 build() {
   set -e
   cmake -S "$ROOT" -B "$BUILD/tree" -DCMAKE_BUILD_TYPE=Release -DFLASHCHECK_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" \
+    -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" -DFLASHCHECK_TUNING="${TUNING:-OFF}" \
     -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" >/dev/null
   cmake --build "$BUILD/tree" -j"${JOBS:-2}" --target flashcheck fc_kernel_driver kernels_gpu_properties
   mkdir -p "$BIN"
@@ -44,8 +47,10 @@ build() {
 }
 
 run() {
-  OUT=${OUT:-$ROOT/gpu-out}
-  mkdir -p "$OUT"
+  FINAL=${OUT:-$ROOT/gpu-out}
+  OUT=$(mktemp -d)  # everything lands here; FINAL gets the summary, the report and a tarball
+  mkdir -p "$FINAL"
+  trap 'cp "$OUT/summary.txt" "$OUT"/report*.md "$FINAL/" 2>/dev/null; tar -C "$OUT" -czf "$FINAL/gpu_check.tar.gz" .' EXIT
   [ -x "$BIN/flashcheck" ] || { echo "no $BIN/flashcheck: run 'scripts/gpu_check.sh build' first"; exit 2; }
   local commit
   commit=$(sed -n 's/^commit=//p' "$BIN/BUILD_INFO")
@@ -84,6 +89,18 @@ run() {
       --csv "$OUT/sdpa.csv" 2>&1 | tail -60
     python3 scripts/gpu_report.py "$OUT/bench.csv" "$OUT/sdpa.csv" --memory "$OUT/memory.csv" \
       >"$OUT/report.md" && grep -E "ratio to PyTorch flash" "$OUT/report.md" >>"$summary"
+    echo "== bench backward"
+    "$BIN/flashcheck" bench --backward --repeats "${REPEATS:-10}" --commit "$commit" \
+      --csv "$OUT/bench_bwd.csv" 2>&1 | tail -30
+    "$BIN/flashcheck" bench --backward --deterministic --repeats "${REPEATS:-10}" --commit "$commit" \
+      --csv "$OUT/bench_bwd_det.csv" 2>&1 | tail -30
+    PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --repeats "${REPEATS:-10}" \
+      --commit "$commit" --csv "$OUT/sdpa_bwd.csv" 2>&1 | tail -30
+    for m in fwd_bwd_tflops bwd_tflops; do
+      python3 scripts/gpu_report.py "$OUT/bench_bwd.csv" "$OUT/sdpa_bwd.csv" --metric $m \
+        --title "$m (FLOPs: backward 2.5x, forward + backward 3.5x the forward's)" \
+        >"$OUT/report_$m.md" && grep -E "ratio to PyTorch flash" "$OUT/report_$m.md" | sed "s/^/$m: /" >>"$summary"
+    done
   fi
   echo "== summary"
   cat "$summary"

@@ -20,20 +20,24 @@ def main():
     ap.add_argument("bench")
     ap.add_argument("sdpa")
     ap.add_argument("--memory")
+    ap.add_argument("--metric", default="tflops",
+                    help="column to tabulate (backward CSVs: bwd_tflops, fwd_bwd_tflops)")
+    ap.add_argument("--title", default="Forward TFLOP/s (FlashAttention convention: 4 B H N^2 d, "
+                    "halved when causal)")
     a = ap.parse_args()
     rows = load(a.bench) + load(a.sdpa)
     key = lambda r: (int(r["head_dim"]), r["mask"], int(r["seqlen"]))
     table = OrderedDict()
     variants = []
     for r in rows:
-        table.setdefault(key(r), {})[r["variant"]] = float(r["tflops"])
+        table.setdefault(key(r), {})[r["variant"]] = float(r[a.metric])
         if r["variant"] not in variants:
             variants.append(r["variant"])
     ours = [v for v in variants if not v.startswith("torch_")]
     first = rows[0]
     print(f"Device: {first['device']}  \nDate: {first['date']}  \nCommit: {first['commit']}\n")
-    print("Forward TFLOP/s (FlashAttention convention: 4 B H N^2 d, halved when causal), bf16, "
-          "batch x seqlen = 16384, hidden 2048, median of repeats with L2 cleared.\n")
+    print(f"{a.title}, bf16, batch x seqlen = 16384, hidden 2048, median of repeats with L2 "
+          "cleared.\n")
     head = ["d", "mask", "N"] + variants
     for v in ours:
         head += [f"{v}/flash", f"{v}/cuDNN"]

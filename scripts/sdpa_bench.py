@@ -47,6 +47,9 @@ def main():
     ap.add_argument("--seqlens", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--backward", action="store_true",
+                    help="time backward alone and forward + backward (columns as "
+                         "`flashcheck bench --backward`)")
     a = ap.parse_args()
 
     p = torch.cuda.get_device_properties(0)
@@ -54,8 +57,12 @@ def main():
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
     with open(a.csv, "w") as f:
-        f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
-                "median_ms,min_ms,tflops\n")
+        if a.backward:
+            f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
+                    "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops\n")
+        else:
+            f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
+                    "median_ms,min_ms,tflops\n")
         for name, backend in BACKENDS.items():
             for d in a.head_dims:
                 for causal in (False, True):
@@ -64,6 +71,31 @@ def main():
                         gen = torch.Generator(device="cuda").manual_seed(0)
                         q, k, v = (torch.rand(b, h, n, d, device="cuda", dtype=torch.bfloat16,
                                               generator=gen) * 2 - 1 for _ in range(3))
+                        flops = 4 * b * h * n * n * d / (2 if causal else 1)
+                        mask = "causal" if causal else "none"
+                        if a.backward:
+                            try:
+                                with sdpa_kernel(backend):
+                                    for t in (q, k, v):
+                                        t.requires_grad_(True)
+                                    dout = torch.rand_like(q) * 2 - 1
+                                    fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                                    out = fwd()
+                                    bwd = lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
+                                    fmed, _ = time_ms(fwd, a.warmup, a.repeats, flush)
+                                    bmed, _ = time_ms(bwd, a.warmup, a.repeats, flush)
+                            except RuntimeError as e:
+                                print(f"{name} d={d} N={n} causal={causal}: {e}", file=sys.stderr)
+                                continue
+                            btf = 2.5 * flops / (bmed * 1e-3) / 1e12
+                            fbtf = 3.5 * flops / ((fmed + bmed) * 1e-3) / 1e12
+                            f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
+                                    f'sdpa,0,{bmed},{btf},{fmed + bmed},{fbtf}\n')
+                            f.flush()
+                            print(f"{name} d={d} N={n} mask={mask}: bwd {btf:.1f}, fwd+bwd {fbtf:.1f} TFLOP/s",
+                                  file=sys.stderr)
+                            del q, k, v, out, dout
+                            continue
                         try:
                             with sdpa_kernel(backend):
                                 fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
@@ -71,9 +103,7 @@ def main():
                         except RuntimeError as e:
                             print(f"{name} d={d} N={n} causal={causal}: {e}", file=sys.stderr)
                             continue
-                        flops = 4 * b * h * n * n * d / (2 if causal else 1)
                         tf = flops / (med * 1e-3) / 1e12
-                        mask = "causal" if causal else "none"
                         f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
                                 f'sdpa,{med},{mn},{tf}\n')
                         f.flush()

@@ -26,8 +26,8 @@ constexpr int64_t recompute_p_lse(int64_t nr, int64_t nc) { return 2 * nr * nc; 
 constexpr int64_t recompute_p_ml(int64_t nr, int64_t nc) { return 3 * nr * nc; }
 constexpr int64_t softmax_grad(int64_t nr, int64_t nc) { return 2 * nr * nc; }
 constexpr int64_t rowdot(int64_t nr, int64_t n) { return 2 * nr * n; }
-constexpr int64_t row_stats(int64_t n) { return 3 * n + 4; }
-constexpr int64_t row_normalise(int64_t n) { return 3 * n; }
+constexpr int64_t row_stats(int64_t nr, int64_t nc) { return nr * (3 * nc + 4); }
+constexpr int64_t row_normalise(int64_t nr, int64_t nc) { return 3 * nr * nc; }
 constexpr int64_t lse(int64_t nr) { return 2 * nr; }
 }  // namespace cost
 
@@ -88,8 +88,8 @@ class CountingExecutor {
   void softmax_grad(int, int, int, int64_t nr, int64_t nc) { other(cost::softmax_grad(nr, nc)); }
   void rowdot(int, int, int, int64_t nr, int64_t n) { other(cost::rowdot(nr, n)); }
   void rowdot_acc(int, int, int, int64_t nr, int64_t n) { other(cost::rowdot(nr, n)); }
-  void row_stats(int, int, int, int64_t n) { other(cost::row_stats(n)); }
-  void row_normalise(int, int, int, int64_t n) { other(cost::row_normalise(n)); }
+  void row_stats(int, int, int, int64_t nr, int64_t nc) { other(cost::row_stats(nr, nc)); }
+  void row_normalise(int, int, int, int64_t nr, int64_t nc) { other(cost::row_normalise(nr, nc)); }
   void lse(int, int, int, int64_t nr) { other(cost::lse(nr)); }
 
  private:

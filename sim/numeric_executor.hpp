@@ -184,20 +184,24 @@ class NumericExecutor {
     count_.rowdot_acc(out, a, b, nr, n);
     for (int64_t r = 0; r < nr; ++r) at(out, r) += B(a, nr, n).row(r).dot(B(b, nr, n).row(r));
   }
-  // Standard softmax, one row: online max / sum, then P = exp(S - m) / l.
-  void row_stats(int s, int m, int l, int64_t n) {
-    count_.row_stats(s, m, l, n);
-    auto S = B(s, 1, n);
-    const T mnew = std::max(at(m, 0), S.maxCoeff());
-    if (mnew == -kInf) return;
-    at(l, 0) = at(l, 0) * std::exp(at(m, 0) - mnew) + (S.array() - mnew).exp().sum();
-    at(m, 0) = mnew;
+  // Standard softmax over rows: online max / sum, then P = exp(S - m) / l.
+  void row_stats(int s, int m, int l, int64_t nr, int64_t nc) {
+    count_.row_stats(s, m, l, nr, nc);
+    auto S = B(s, nr, nc);
+    for (int64_t r = 0; r < nr; ++r) {
+      const T mnew = std::max(at(m, r), S.row(r).maxCoeff());
+      if (mnew == -kInf) continue;
+      at(l, r) = at(l, r) * std::exp(at(m, r) - mnew) + (S.row(r).array() - mnew).exp().sum();
+      at(m, r) = mnew;
+    }
   }
-  void row_normalise(int s, int m, int l, int64_t n) {
-    count_.row_normalise(s, m, l, n);
-    auto S = B(s, 1, n);
-    if (!(at(l, 0) > 0)) S.setZero();
-    else S = ((S.array() - at(m, 0)).exp() / at(l, 0)).matrix();
+  void row_normalise(int s, int m, int l, int64_t nr, int64_t nc) {
+    count_.row_normalise(s, m, l, nr, nc);
+    auto S = B(s, nr, nc);
+    for (int64_t r = 0; r < nr; ++r) {
+      if (!(at(l, r) > 0)) S.row(r).setZero();
+      else S.row(r) = ((S.row(r).array() - at(m, r)).exp() / at(l, r)).matrix();
+    }
   }
   void lse(int out, int m, int l, int64_t nr) {
     count_.lse(out, m, l, nr);

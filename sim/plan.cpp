@@ -31,16 +31,18 @@ int64_t max_span(const Problem& p, int64_t Br, int64_t Bc) {
 }
 
 std::vector<KernelPlan> standard_kernels(const Problem& p, Direction dir, int64_t Br, int64_t Bc,
-                                         int64_t M, bool* resident) {
+                                         int64_t M, bool* resident, int64_t* chunk_rows) {
   const int64_t d = p.head_dim, a = acc_bytes(p.dtype);
   const int64_t span = max_span(p, Br, Bc);
-  // A row (two rows backward) plus its scalars on chip: read once.
+  // A row (two rows backward: P and dP) plus its scalars on chip: read once.
   const int64_t rows = dir == Direction::fwd ? 1 : 2;
   const int64_t scalars = dir == Direction::fwd ? 3 : 1;
   *resident = rows * span * a + scalars * a <= M;
-  const int64_t w = *resident ? span : Bc;
-  return dir == Direction::fwd ? standard::forward_kernels(Br, Bc, d, p.dtype, w, *resident)
-                               : standard::backward_kernels(Br, Bc, d, p.dtype, w, *resident);
+  // Streamed: chunks of as many rows of Bc-wide tiles as fit (at least one).
+  *chunk_rows = *resident ? 1 : std::clamp<int64_t>(M / ((rows * Bc + scalars) * a), 1, Br);
+  return dir == Direction::fwd
+             ? standard::forward_kernels(Br, Bc, d, p.dtype, span, *resident, *chunk_rows)
+             : standard::backward_kernels(Br, Bc, d, p.dtype, span, *resident, *chunk_rows);
 }
 
 int64_t max_kernel_bytes(const std::vector<KernelPlan>& ks) {
@@ -60,8 +62,9 @@ BlockOverride rule_blocks(ScheduleKind k, Direction dir, const Problem& p, int64
     // Square tiles B = Br = Bc: the largest B <= 128 whose kernels fit.
     for (int64_t B = kStandardMaxBlock; B >= 1; --B) {
       bool resident = false;
+      int64_t chunk = 1;
       const int64_t Br = std::min(B, p.seqlen_q), Bc = std::min(B, p.seqlen_k);
-      if (max_kernel_bytes(standard_kernels(p, dir, Br, Bc, M, &resident)) <= M) return {B, B};
+      if (max_kernel_bytes(standard_kernels(p, dir, Br, Bc, M, &resident, &chunk)) <= M) return {B, B};
     }
     throw std::invalid_argument("SRAM of " + std::to_string(M) + " B is too small for any tile of " +
                                 label(k, dir) + " at head_dim " + std::to_string(d));
@@ -105,7 +108,7 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
   const Tiling t(p, b.Br, b.Bc);
   switch (k) {
     case ScheduleKind::standard:
-      plan.kernels = standard_kernels(p, dir, b.Br, b.Bc, M, &plan.row_resident);
+      plan.kernels = standard_kernels(p, dir, b.Br, b.Bc, M, &plan.row_resident, &plan.softmax_rows);
       plan.work_units = p.batch * p.heads_q * t.Tr;
       break;
     case ScheduleKind::flash1:

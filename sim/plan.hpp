@@ -30,6 +30,8 @@ struct Plan {
   // standard only: a whole row of S (fwd) / of P and dP (bwd) fits on chip,
   // so the softmax kernel reads it once instead of twice.
   bool row_resident = true;
+  // standard only, streamed softmax: rows per chunk (<= Br, as many as fit).
+  int64_t softmax_rows = 1;
   int64_t work_units = 0;  // independent thread blocks of the main kernel
 
   int64_t Br() const { return desc.Br; }

@@ -1,6 +1,8 @@
 #include "sim/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -20,14 +22,34 @@ std::string pad(const std::string& s, size_t w, bool left = false) {
 
 struct Cells {
   std::string schedule, dir, blocks, read, write, total, gflop, extra, peak, time, bound;
+  std::vector<const std::string*> all() const {
+    return {&schedule, &dir, &blocks, &read, &write, &total, &gflop, &extra, &peak, &time, &bound};
+  }
 };
 
-const size_t kW[] = {9, 8, 9, 9, 9, 9, 8, 10, 10, 12, 0};
+// Column widths fitted to a table's cells (two spaces between columns); the
+// first two columns are left-aligned, the numbers right-aligned.
+std::vector<size_t> widths(const std::vector<Cells>& rows) {
+  std::vector<size_t> w(11, 0);
+  for (const Cells& c : rows) {
+    const auto cells = c.all();
+    for (size_t k = 0; k < cells.size(); ++k) w[k] = std::max(w[k], cells[k]->size());
+  }
+  return w;
+}
 
-std::string line(const Cells& c) {
-  return pad(c.schedule, kW[0], true) + pad(c.dir, kW[1], true) + pad(c.blocks, kW[2]) +
-         pad(c.read, kW[3]) + pad(c.write, kW[4]) + pad(c.total, kW[5]) + pad(c.gflop, kW[6]) +
-         pad(c.extra, kW[7]) + pad(c.peak, kW[8]) + pad(c.time, kW[9]) + "  " + c.bound + "\n";
+std::string line(const Cells& c, const std::vector<size_t>& w) {
+  const auto cells = c.all();
+  std::string out;
+  for (size_t k = 0; k < cells.size(); ++k) {
+    if (k == cells.size() - 1) {
+      out += "  " + *cells[k];
+      break;
+    }
+    out += (k == 0 ? "" : "  ") + pad(*cells[k], w[k], k < 2);
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out + "\n";
 }
 
 std::string time_cell(const Roofline& r) {
@@ -60,37 +82,38 @@ std::string format_table(const std::string& title, const std::vector<ReportRow>&
   if (!title.empty()) out << title << "\n";
   const Cells head{"schedule", "dir", "Br x Bc", "read GB", "write GB", "total GB", "GFLOP",
                    "extra HBM", "SRAM peak", "roofline ms", "bound check (elements)"};
-  std::string group;
-  for (size_t n = 0; n < rows.size(); ++n) {
-    const ReportRow& r = rows[n];
-    const std::string g = r.hw.name + "/" + std::to_string(r.run.sram_bytes);
-    if (g != group) {
-      group = g;
-      out << "\n" << r.hw.name << ": HBM " << fmt("%.0f", r.hw.hbm_bytes_per_s / 1e9) << " GB/s, "
-          << fmt("%.0f", r.hw.matmul_flops(r.run.problem.dtype) / 1e12) << " TFLOP/s "
-          << dtype_name(r.run.problem.dtype) << " matmul, "
-          << fmt("%.1f", r.hw.vector_flops / 1e12) << " TFLOP/s fp32, " << r.hw.sm_count
-          << " SMs; SRAM M = " << format_bytes(r.run.sram_bytes) << "\n";
-      out << line(head);
+  // Groups of rows on one hardware and SRAM size, each printed as one table.
+  size_t n = 0;
+  while (n < rows.size()) {
+    const ReportRow& first = rows[n];
+    std::vector<Cells> table{head};
+    for (; n < rows.size() && rows[n].hw.name == first.hw.name &&
+           rows[n].run.sram_bytes == first.run.sram_bytes;
+         ++n) {
+      const ReportRow& r = rows[n];
+      table.push_back(cells(r));
+      // After a fwd row followed by the same schedule's bwd row: their sum.
+      if (table.size() > 2 && r.run.desc.direction == Direction::bwd &&
+          rows[n - 1].run.desc.direction == Direction::fwd &&
+          rows[n - 1].run.desc.kind == r.run.desc.kind && n > 0 &&
+          rows[n - 1].hw.name == r.hw.name && rows[n - 1].run.sram_bytes == r.run.sram_bytes) {
+        const RunResult& f = rows[n - 1].run;
+        const RunResult& b = r.run;
+        table.push_back({"", "fwd+bwd", "",
+                         gb(static_cast<double>(f.read_bytes() + b.read_bytes())),
+                         gb(static_cast<double>(f.write_bytes() + b.write_bytes())),
+                         gb(static_cast<double>(f.total_bytes() + b.total_bytes())),
+                         fmt("%.1f", (f.flops() + b.flops()) / 1e9), "", "",
+                         fmt("%.2f", (rows[n - 1].roof.time_s + r.roof.time_s) * 1e3) + "    ", ""});
+      }
     }
-    out << line(cells(r));
-    // After a fwd row followed by the same schedule's bwd row: their sum.
-    if (n > 0 && r.run.desc.direction == Direction::bwd &&
-        rows[n - 1].run.desc.direction == Direction::fwd &&
-        rows[n - 1].run.desc.kind == r.run.desc.kind && rows[n - 1].hw.name == r.hw.name &&
-        rows[n - 1].run.sram_bytes == r.run.sram_bytes) {
-      const RunResult& f = rows[n - 1].run;
-      const RunResult& b = r.run;
-      Cells s{"", "fwd+bwd", "",
-              gb(static_cast<double>(f.read_bytes() + b.read_bytes())),
-              gb(static_cast<double>(f.write_bytes() + b.write_bytes())),
-              gb(static_cast<double>(f.total_bytes() + b.total_bytes())),
-              fmt("%.1f", (f.flops() + b.flops()) / 1e9),
-              "", "",
-              fmt("%.2f", (rows[n - 1].roof.time_s + r.roof.time_s) * 1e3) + "    ",
-              ""};
-      out << line(s);
-    }
+    out << "\n" << first.hw.name << ": HBM " << fmt("%.0f", first.hw.hbm_bytes_per_s / 1e9)
+        << " GB/s, " << fmt("%.0f", first.hw.matmul_flops(first.run.problem.dtype) / 1e12)
+        << " TFLOP/s " << dtype_name(first.run.problem.dtype) << " matmul, "
+        << fmt("%.1f", first.hw.vector_flops / 1e12) << " TFLOP/s fp32, " << first.hw.sm_count
+        << " SMs; SRAM M = " << format_bytes(first.run.sram_bytes) << "\n";
+    const std::vector<size_t> w = widths(table);
+    for (const Cells& c : table) out << line(c, w);
   }
   return out.str();
 }

@@ -82,6 +82,37 @@ Run run_once(const Variant& v, const Problem& p) {
   return r;
 }
 
+// One backward of a bwd variant after its paired forward; the gradients are
+// only checked for NaN (accuracy is the GPU properties' job).
+bool run_backward_once(const Variant& v, const Problem& p) {
+  const Variant& f = paired_forward(v);
+  const std::size_t elem = dtype_bytes(p.dtype);
+  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
+  DeviceBuffer O(p.q_elems() * elem), dO(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
+  DeviceBuffer dQ(p.q_elems() * elem), dK(p.kv_elems() * elem), dV(p.kv_elems() * elem);
+  DeviceBuffer fw(f.workspace_bytes(p)), bw(v.workspace_bytes(p));
+  fill_uniform(Q.get(), p.q_elems(), p.dtype, 11, -2.f, 2.f);
+  fill_uniform(K.get(), p.kv_elems(), p.dtype, 12, -2.f, 2.f);
+  fill_uniform(V.get(), p.kv_elems(), p.dtype, 13, -1.f, 1.f);
+  fill_uniform(dO.get(), p.q_elems(), p.dtype, 14, -1.f, 1.f);
+  run_forward(f, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), fw.get(), fw.bytes(),
+                     nullptr});
+  BackwardArgs a;
+  a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
+  a.LSE = LSE.as<float>(); a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
+  a.workspace = bw.get(); a.workspace_bytes = bw.bytes();
+  run_backward(v, p, a);
+  FC_CUDA(cudaDeviceSynchronize());
+  bool finite = true;
+  for (const DeviceBuffer* b : {&dQ, &dK, &dV}) {
+    std::vector<unsigned char> h(b->bytes());
+    FC_CUDA(cudaMemcpy(h.data(), b->get(), h.size(), cudaMemcpyDeviceToHost));
+    for (std::size_t i = 0; i < h.size() / elem; ++i)
+      if (!std::isfinite(to_float(h.data() + i * elem, p.dtype))) finite = false;
+  }
+  return finite;
+}
+
 // Problems each variant supports, in each of its dtypes and head dims.
 template <class F>
 void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
@@ -96,17 +127,21 @@ void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
 }
 
 int sanitize() {
-  int runs = 0;
+  int runs = 0, nonfinite = 0;
   for (const Variant& v : registry()) {
-    if (v.direction != Direction::fwd) continue;
     for_each_case(v, small_problems(), [&](const Problem& p) {
-      run_once(v, p);
+      if (v.direction == Direction::fwd) {
+        run_once(v, p);
+      } else if (!run_backward_once(v, p)) {
+        ++nonfinite;
+        std::printf("sanitize: %s: non-finite gradient for %s\n", v.name, p.describe().c_str());
+      }
       ++runs;
     });
     std::printf("sanitize: %s ran\n", v.name);
   }
-  std::printf("sanitize: %d runs done\n", runs);
-  return 0;
+  std::printf("sanitize: %d runs done, %d with non-finite gradients\n", runs, nonfinite);
+  return nonfinite ? 1 : 0;
 }
 
 int compare() {
@@ -141,6 +176,7 @@ int compare() {
 int bench() {
   std::printf("device: %s\n", device_description().c_str());
   for (const Variant& v : registry()) {
+    if (v.direction != Direction::fwd) continue;
     for (int d : {64, 128})
       for (bool causal : {false, true})
         for (int64_t n : {1024, 4096}) {

@@ -2,10 +2,11 @@
 // shape, and a clear NpyError (never an out-of-bounds read) for each kind of
 // malformed file.
 #include <catch2/catch.hpp>
-#include <rapidcheck/catch.h>
+#include <rapidcheck.h>
 
 #include <cstring>
 
+#include "properties/prop.hpp"
 #include "reference/baseline.hpp"
 #include "reference/npy.hpp"
 
@@ -48,7 +49,7 @@ void require_error(const std::string& file, const std::string& fragment) {
 }  // namespace
 
 TEST_CASE("npy round trip") {
-  rc::prop("writing then reading any dtype and shape gives back the same values and shape", [] {
+  flashcheck::prop("writing then reading any dtype and shape gives back the same values and shape", [] {
     const DType t = *rc::gen::element(DType::f64, DType::f32, DType::f16, DType::bf16);
     const auto shape = *rc::gen::container<std::vector<int64_t>>(
         *rc::gen::inRange<size_t>(0, 5), rc::gen::inRange<int64_t>(0, 6));

@@ -105,6 +105,47 @@ ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in)
   return r;
 }
 
+BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& in,
+                                 bool deterministic) {
+  const Problem& p = in.problem;
+  const std::size_t e = dtype_bytes(p.dtype);
+  BackwardRun r;
+  r.fwd = run_forward_guarded(kernels::paired_forward(v), in);
+  const auto q = encode(in.Q, p.dtype), k = encode(in.K, p.dtype), val = encode(in.V, p.dtype);
+  const auto g = encode(in.dO, p.dtype);
+  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), dO = upload(g);
+  GuardedBuffer O = upload(r.fwd.O_bits), LSE = upload(r.fwd.LSE_bits);
+  GuardedBuffer dQ(p.q_elems() * e), dK(p.kv_elems() * e), dV(p.kv_elems() * e);
+  GuardedBuffer work(v.workspace_bytes(p));
+  for (GuardedBuffer* b : {&dQ, &dK, &dV}) FC_CUDA(cudaMemset(b->get(), kernels::kNaNByte, b->bytes()));
+  kernels::BackwardArgs a;
+  a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
+  a.LSE = static_cast<const float*>(LSE.get());
+  a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
+  a.workspace = work.get(); a.workspace_bytes = work.bytes(); a.deterministic = deterministic;
+  kernels::run_backward(v, p, a);
+  FC_CUDA(cudaDeviceSynchronize());
+  r.dQ_bits = dQ.download();
+  r.dK_bits = dK.download();
+  r.dV_bits = dV.download();
+  auto decode_all = [&](const std::vector<unsigned char>& bits) {
+    std::vector<double> out(bits.size() / e);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = decode(&bits[i * e], p.dtype);
+    return out;
+  };
+  r.dQ = decode_all(r.dQ_bits);
+  r.dK = decode_all(r.dK_bits);
+  r.dV = decode_all(r.dV_bits);
+  r.damage = r.fwd.damage + Q.guard_damage("Q") + K.guard_damage("K") + V.guard_damage("V") +
+             dO.guard_damage("dO") + O.guard_damage("O") + LSE.guard_damage("LSE") +
+             dQ.guard_damage("dQ") + dK.guard_damage("dK") + dV.guard_damage("dV") +
+             work.guard_damage("workspace");
+  if (Q.download() != q || K.download() != k || V.download() != val || dO.download() != g ||
+      O.download() != r.fwd.O_bits || LSE.download() != r.fwd.LSE_bits)
+    r.damage += "an input of the backward was modified; ";
+  return r;
+}
+
 gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen) {
   std::vector<int64_t> blocks;
   std::vector<int64_t> dims(v.head_dims.begin(), v.head_dims.end());

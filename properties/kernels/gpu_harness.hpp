@@ -42,6 +42,18 @@ struct ForwardRun {
 // the variant once and downloads everything. Throws what run_forward throws.
 ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in);
 
+struct BackwardRun {
+  ForwardRun fwd;                   // the paired forward's O and LSE, as fed to the backward
+  std::vector<double> dQ, dK, dV;   // as float64
+  std::vector<unsigned char> dQ_bits, dK_bits, dV_bits;
+  std::string damage;
+};
+
+// Runs the paired forward (guarded), then the backward variant with dQ, dK,
+// dV NaN-poisoned and every buffer guarded; dO is in.dO.
+BackwardRun run_backward_guarded(const kernels::Variant& bwd, const gen::Inputs& in,
+                                 bool deterministic);
+
 // Generator limits for a variant: its dtypes and head dims, lengths up to
 // max_seqlen leaning to the edges of its Br and Bc (64 and 128 when unfused).
 gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen);

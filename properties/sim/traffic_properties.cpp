@@ -45,26 +45,42 @@ TEST_CASE("sim traffic: closed forms") {
     RC_ASSERT(r.hbm == want);
   });
 
-  prop("large unmasked problems match the closed form (counting mode, seqlen up to 8192)", [] {
-    Problem p;
-    p.batch = *rc::gen::inRange<int64_t>(1, 9);
-    p.heads_kv = *rc::gen::inRange<int64_t>(1, 5);
-    p.heads_q = p.heads_kv * *rc::gen::inRange<int64_t>(1, 4);
-    p.seqlen_q = *rc::gen::inRange<int64_t>(1, 8193);
-    p.seqlen_k = *rc::gen::inRange<int64_t>(1, 8193);
-    p.head_dim = *rc::gen::element<int64_t>(32, 64, 80, 128);
-    p.dtype = *gen::dtype(kAllDtypes);
-    const ScheduleKind k = *simtest::schedule_kind();
-    const Direction d = *simtest::direction();
-    const Plan plan = make_plan(p, k, d, 96 * 1024 + *rc::gen::inRange<int64_t>(0, 128 * 1024));
-    // No mask: every tile is visited, so the sums are products (README, "No mask").
-    const int64_t Tr = (p.seqlen_q + plan.Br() - 1) / plan.Br(), Tc = (p.seqlen_k + plan.Bc() - 1) / plan.Bc();
-    const RunResult r = count(plan);
-    const HbmCounters want = simtest::closed_form(p, k, d, plan.Br(), plan.Bc(), plan.row_resident);
-    RC_ASSERT(r.hbm == want);
-    RC_ASSERT(Tr >= 1);
-    RC_ASSERT(Tc >= 1);
-  });
+  prop("large unmasked problems match the closed form, and with Nq = Nk = N one head matches "
+       "the summed formulas of sim/README.md (counting mode, seqlen up to 8192)",
+       [] {
+         Problem p;
+         p.batch = *rc::gen::inRange<int64_t>(1, 9);
+         p.heads_kv = *rc::gen::inRange<int64_t>(1, 5);
+         p.heads_q = p.heads_kv * *rc::gen::inRange<int64_t>(1, 4);
+         p.seqlen_q = *rc::gen::inRange<int64_t>(1, 8193);
+         p.seqlen_k = *rc::gen::arbitrary<bool>() ? p.seqlen_q : *rc::gen::inRange<int64_t>(1, 8193);
+         p.head_dim = *rc::gen::element<int64_t>(32, 64, 80, 128);
+         p.dtype = *gen::dtype(kAllDtypes);
+         const ScheduleKind k = *simtest::schedule_kind();
+         const Direction d = *simtest::direction();
+         const Plan plan = make_plan(p, k, d, 96 * 1024 + *rc::gen::inRange<int64_t>(0, 128 * 1024));
+         const RunResult r = count(plan);
+         RC_ASSERT(r.hbm == simtest::closed_form(p, k, d, plan.Br(), plan.Bc(), plan.row_resident));
+         if (p.seqlen_q != p.seqlen_k) return;
+         const int64_t N = p.seqlen_q, hd = p.head_dim;
+         const int64_t Tr = (N + plan.Br() - 1) / plan.Br(), Tc = (N + plan.Bc() - 1) / plan.Bc();
+         const int64_t pp = plan.row_resident ? 1 : 2;
+         const bool fwd = d == Direction::fwd;
+         int64_t per_head = 0;  // README, "Unmasked, Nq = Nk = N, one head, summed"
+         switch (k) {
+           case ScheduleKind::flash2:
+             per_head = fwd ? 2 * N * hd + N + 2 * Tr * N * hd : 7 * N * hd + N + Tc * (4 * N * hd + 2 * N);
+             break;
+           case ScheduleKind::flash1:
+             per_head = fwd ? 3 * N * hd + 2 * N + Tc * (3 * N * hd + 4 * N) : 5 * N * hd + Tc * (5 * N * hd + 2 * N);
+             break;
+           case ScheduleKind::standard:
+             per_head = fwd ? (2 + 2 * Tr) * N * hd + N + (3 + pp) * N * N
+                            : (4 + 2 * Tr + 2 * Tc) * N * hd + (5 + 2 * pp) * N * N;
+             break;
+         }
+         if (p.heads_q == p.heads_kv) RC_ASSERT(r.total_elems() == p.batch * p.heads_q * per_head);
+       });
 
   prop("numeric mode counts the same traffic and FLOPs as counting mode", [] {
     const auto in = *gen::inputs(simtest::sim_limits(24, {DType::f32}), {gen::Values::normal});

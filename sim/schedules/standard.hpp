@@ -2,11 +2,13 @@
 // backward): every step is its own kernel and the N x N matrices S, P (and
 // dP, dS backward) go through HBM. Each kernel is tiled (Br x Bc tiles, fully
 // masked tiles skipped, the same tiles in every kernel) so it fits in any M.
-// The softmax kernels work row by row over the keys a row's tiles cover: when
-// such a row (two rows backward: P and dP) fits on chip it is read once,
-// otherwise it is streamed twice (statistics pass, then output pass).
+// The softmax kernels cover the keys of a row's tiles: when such a row (two
+// rows backward: P and dP) fits on chip they work row by row and read it once,
+// otherwise they stream the tiles of a row block twice (statistics pass, then
+// output pass), in chunks of as many rows as fit (Plan::softmax_rows).
 // Forward also stores LSE (N floats) so that every schedule returns it.
 #pragma once
+#include <algorithm>
 #include <limits>
 
 #include "sim/plan.hpp"
@@ -24,25 +26,27 @@ namespace ds_buf { enum { Prow, dProw, rowsum }; }
 namespace dq_buf { enum { dSij, Kj, dQi }; }
 namespace dk_buf { enum { dSij, Qi, dKj }; }
 
-// span: the widest key span of a row (resident) or Bc (streamed).
+// span: the widest key span of a row; R: rows per chunk when streamed.
 inline std::vector<KernelPlan> forward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
-                                               int64_t span, bool resident) {
+                                               int64_t span, bool resident, int64_t R) {
   const int64_t e = dtype_bytes(t), a = acc_bytes(t);
   return {{"standard fwd S = QK^T", {{"Q_i", Br, d, e}, {"K_j", Bc, d, e}, {"S_ij", Br, Bc, a}}},
           {"standard fwd softmax",
-           {{resident ? "S_row" : "S_tile", 1, span, a}, {"m", 1, 1, a}, {"l", 1, 1, a},
-            {"LSE", 1, 1, a}}},
+           {resident ? BufferSpec{"S_row", 1, span, a} : BufferSpec{"S_tile", R, Bc, a},
+            {"m", resident ? 1 : R, 1, a}, {"l", resident ? 1 : R, 1, a},
+            {"LSE", resident ? 1 : R, 1, a}}},
           {"standard fwd O = PV", {{"P_ij", Br, Bc, e}, {"V_j", Bc, d, e}, {"O_i", Br, d, a}}}};
 }
 
 inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
-                                                int64_t span, bool resident) {
+                                                int64_t span, bool resident, int64_t R) {
   const int64_t e = dtype_bytes(t), a = acc_bytes(t);
   return {{"standard bwd dV = P^T dO", {{"P_ij", Br, Bc, e}, {"dO_i", Br, d, e}, {"dV_j", Bc, d, a}}},
           {"standard bwd dP = dO V^T", {{"dO_i", Br, d, e}, {"V_j", Bc, d, e}, {"dP_ij", Br, Bc, a}}},
           {"standard bwd dS = P * (dP - rowsum(P * dP))",
-           {{resident ? "P_row" : "P_tile", 1, span, a},
-            {resident ? "dP_row" : "dP_tile", 1, span, a}, {"rowsum", 1, 1, a}}},
+           {resident ? BufferSpec{"P_row", 1, span, a} : BufferSpec{"P_tile", R, Bc, a},
+            resident ? BufferSpec{"dP_row", 1, span, a} : BufferSpec{"dP_tile", R, Bc, a},
+            {"rowsum", resident ? 1 : R, 1, a}}},
           {"standard bwd dQ = dS K", {{"dS_ij", Br, Bc, e}, {"K_j", Bc, d, e}, {"dQ_i", Br, d, a}}},
           {"standard bwd dK = dS^T Q", {{"dS_ij", Br, Bc, e}, {"Q_i", Br, d, e}, {"dK_j", Bc, d, a}}}};
 }
@@ -82,29 +86,39 @@ void forward(Ex& ex, const Plan& plan) {
     ex.for_units(units, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
       for (int64_t i = 0; i < t.Tr; ++i) {
+        const int64_t r0 = t.row0(i), nr = t.rows(i);
         const Range kv = t.kv_blocks(i);
         const Range span = t.key_span(i);
-        for (int64_t r = t.row0(i); r < t.row0(i) + t.rows(i); ++r) {
-          ex.fill(m, 1, 1, neg_inf);
-          ex.zero(l, 1, 1);
-          if (plan.row_resident && !kv.empty()) {
-            ex.load(Srow, TensorId::S, b, h, r, 1, span.begin, span.size());
-            ex.row_stats(Srow, m, l, span.size());
-            ex.row_normalise(Srow, m, l, span.size());  // S -> P
-            ex.store(Srow, TensorId::P, b, h, r, 1, span.begin, span.size());
-          } else if (!kv.empty()) {
-            for (int64_t j = kv.begin; j < kv.end; ++j) {
-              ex.load(Srow, TensorId::S, b, h, r, 1, t.col0(j), t.cols(j));
-              ex.row_stats(Srow, m, l, t.cols(j));
+        if (plan.row_resident) {
+          for (int64_t r = r0; r < r0 + nr; ++r) {
+            ex.fill(m, 1, 1, neg_inf);
+            ex.zero(l, 1, 1);
+            if (!kv.empty()) {
+              ex.load(Srow, TensorId::S, b, h, r, 1, span.begin, span.size());
+              ex.row_stats(Srow, m, l, 1, span.size());
+              ex.row_normalise(Srow, m, l, 1, span.size());  // S -> P
+              ex.store(Srow, TensorId::P, b, h, r, 1, span.begin, span.size());
             }
-            for (int64_t j = kv.begin; j < kv.end; ++j) {
-              ex.load(Srow, TensorId::S, b, h, r, 1, t.col0(j), t.cols(j));
-              ex.row_normalise(Srow, m, l, t.cols(j));
-              ex.store(Srow, TensorId::P, b, h, r, 1, t.col0(j), t.cols(j));
-            }
+            ex.lse(LSEr, m, l, 1);  // -inf for a row that sees nothing
+            ex.store(LSEr, TensorId::LSE, b, h, r, 1, 0, 1);
           }
-          ex.lse(LSEr, m, l, 1);  // -inf for a row that sees nothing
-          ex.store(LSEr, TensorId::LSE, b, h, r, 1, 0, 1);
+          continue;
+        }
+        for (int64_t q0 = r0; q0 < r0 + nr; q0 += plan.softmax_rows) {
+          const int64_t n = std::min(plan.softmax_rows, r0 + nr - q0);
+          ex.fill(m, n, 1, neg_inf);
+          ex.zero(l, n, 1);
+          for (int64_t j = kv.begin; j < kv.end; ++j) {
+            ex.load(Srow, TensorId::S, b, h, q0, n, t.col0(j), t.cols(j));
+            ex.row_stats(Srow, m, l, n, t.cols(j));
+          }
+          for (int64_t j = kv.begin; j < kv.end; ++j) {
+            ex.load(Srow, TensorId::S, b, h, q0, n, t.col0(j), t.cols(j));
+            ex.row_normalise(Srow, m, l, n, t.cols(j));
+            ex.store(Srow, TensorId::P, b, h, q0, n, t.col0(j), t.cols(j));
+          }
+          ex.lse(LSEr, m, l, n);  // -inf for a row that sees nothing
+          ex.store(LSEr, TensorId::LSE, b, h, q0, n, 0, 1);
         }
       }
     });
@@ -190,26 +204,30 @@ void backward(Ex& ex, const Plan& plan) {
         const Range kv = t.kv_blocks(i);
         const Range span = t.key_span(i);
         if (kv.empty()) continue;
-        for (int64_t r = t.row0(i); r < t.row0(i) + t.rows(i); ++r) {
-          ex.zero(rowsum, 1, 1);
-          if (plan.row_resident) {
+        const int64_t r0 = t.row0(i), nr = t.rows(i);
+        if (plan.row_resident) {
+          for (int64_t r = r0; r < r0 + nr; ++r) {
             ex.load(Prow, TensorId::P, b, h, r, 1, span.begin, span.size());
             ex.load(dProw, TensorId::dP, b, h, r, 1, span.begin, span.size());
             ex.rowdot(rowsum, Prow, dProw, 1, span.size());
             ex.softmax_grad(dProw, Prow, rowsum, 1, span.size());  // dP -> dS
             ex.store(dProw, TensorId::dS, b, h, r, 1, span.begin, span.size());
-            continue;
+          }
+          continue;
+        }
+        for (int64_t q0 = r0; q0 < r0 + nr; q0 += plan.softmax_rows) {
+          const int64_t n = std::min(plan.softmax_rows, r0 + nr - q0);
+          ex.zero(rowsum, n, 1);
+          for (int64_t j = kv.begin; j < kv.end; ++j) {
+            ex.load(Prow, TensorId::P, b, h, q0, n, t.col0(j), t.cols(j));
+            ex.load(dProw, TensorId::dP, b, h, q0, n, t.col0(j), t.cols(j));
+            ex.rowdot_acc(rowsum, Prow, dProw, n, t.cols(j));
           }
           for (int64_t j = kv.begin; j < kv.end; ++j) {
-            ex.load(Prow, TensorId::P, b, h, r, 1, t.col0(j), t.cols(j));
-            ex.load(dProw, TensorId::dP, b, h, r, 1, t.col0(j), t.cols(j));
-            ex.rowdot_acc(rowsum, Prow, dProw, 1, t.cols(j));
-          }
-          for (int64_t j = kv.begin; j < kv.end; ++j) {
-            ex.load(Prow, TensorId::P, b, h, r, 1, t.col0(j), t.cols(j));
-            ex.load(dProw, TensorId::dP, b, h, r, 1, t.col0(j), t.cols(j));
-            ex.softmax_grad(dProw, Prow, rowsum, 1, t.cols(j));
-            ex.store(dProw, TensorId::dS, b, h, r, 1, t.col0(j), t.cols(j));
+            ex.load(Prow, TensorId::P, b, h, q0, n, t.col0(j), t.cols(j));
+            ex.load(dProw, TensorId::dP, b, h, q0, n, t.col0(j), t.cols(j));
+            ex.softmax_grad(dProw, Prow, rowsum, n, t.cols(j));
+            ex.store(dProw, TensorId::dS, b, h, q0, n, t.col0(j), t.cols(j));
           }
         }
       }

@@ -1,0 +1,114 @@
+// Variant flash2_bwd: FlashAttention-2 backward on tensor cores (mma.sync).
+//
+// Grew from: flash2_fwd (flash2_fwd.cu), whose tiles, swizzle and fragment
+// code it reuses. Instead of reading a stored P (as `standard` would), it
+// recomputes P = exp(scale Q K^T - LSE) from the forward's LSE.
+//
+// Phases (FlashAttention-2 names; kernels in flash2_bwd_kernel.cuh):
+//   1. D = rowsum(dO * O)                          dot_do_o kernel
+//   2. main, KV-outer: dV += P^T dO, dS = P (dP - D), dK += scale dS^T Q,
+//      per KV block, looping over the query heads of its GQA group (so dK,
+//      dV are summed over the group without atomics)    dkdv kernel
+//   3. dQ, Q-outer: dQ += scale dS K per Q block over its KV blocks, P and dS
+//      recomputed                                        dq kernel
+// Phase 3 replaces FlashAttention-2's float32 dQ accumulator updated with
+// atomics from phase 2: each dQ row is summed by one thread in a fixed
+// order, so dQ (and dK, dV) are bitwise reproducible in every mode (the
+// `deterministic` flag costs nothing here), at the price of recomputing S and
+// dP once more (7 instead of 5 matrix products of the FLOP convention's 2.5x).
+//
+// Intermediates in HBM: D (float32, B x heads_q x seqlen_q) only.
+//
+// Schedule: kv_outer for dK, dV with Bc = 64 rows per block (4 warps x 16)
+// and Br = 64 (d 64) or 32 (d 128: registers) queries per inner step; dQ
+// Q-outer with Br = 64, Bc = 64.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <string>
+
+#include "kernels/flash2_bwd_kernel.cuh"
+#include "kernels/variants.hpp"
+
+namespace flashcheck::kernels {
+namespace {
+
+// <head_dim, warps (16 owned rows each), streamed rows per step>
+template <int D>
+using DkdvTraits = flash2::Flash2BwdTraits<D, 4, D == 128 ? 32 : 64>;
+template <int D>
+using DqTraits = flash2::Flash2BwdTraits<D, 4, 64>;
+
+template <class Kernel>
+void set_smem(Kernel k, std::size_t bytes) {
+  FC_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(bytes)));
+}
+
+template <int D, class T>
+void launch(const Problem& pr, const BackwardArgs& a) {
+  using Tk = DkdvTraits<D>;
+  using Tq = DqTraits<D>;
+  static bool configured = false;  // the attributes are per function: set them once
+  if (!configured) {
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dq_kernel<Tq, T>, Tq::kSmemBytes);
+    configured = true;
+  }
+  flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, static_cast<float*>(a.workspace),
+                      a.dQ, a.dK, a.dV,
+                      static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
+                      static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
+                      static_cast<int>(pr.group_size()),
+                      static_cast<float>(pr.softmax_scale()),
+                      static_cast<float>(pr.softmax_scale() * 1.4426950408889634), pr.mask};
+  const int64_t rows = pr.lse_elems();
+  flash2::dot_do_o_kernel<T, D><<<static_cast<unsigned>((rows + 7) / 8), 256, 0, a.stream>>>(p, rows);
+  FC_CHECK_LAUNCH("dot_do_o_kernel");
+  const dim3 gk(static_cast<unsigned>((pr.seqlen_k + Tk::kRows - 1) / Tk::kRows),
+                static_cast<unsigned>(pr.heads_kv), static_cast<unsigned>(pr.batch));
+  flash2::flash2_bwd_dkdv_kernel<Tk, T><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+  FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
+  const dim3 gq(static_cast<unsigned>((pr.seqlen_q + Tq::kRows - 1) / Tq::kRows),
+                static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
+  flash2::flash2_bwd_dq_kernel<Tq, T><<<gq, Tq::kThreads, Tq::kSmemBytes, a.stream>>>(p);
+  FC_CHECK_LAUNCH("flash2_bwd_dq_kernel");
+}
+
+}  // namespace
+
+ScheduleDesc flash2_bwd_schedule(const Problem& p) {
+  const int64_t Bc = p.head_dim == 64 ? DkdvTraits<64>::kRows : DkdvTraits<128>::kRows;
+  const int64_t Br = p.head_dim == 64 ? DkdvTraits<64>::kStream : DkdvTraits<128>::kStream;
+  return sim::describe(ScheduleKind::flash2, Direction::bwd, Br, Bc);
+}
+
+Support flash2_bwd_supports(const Problem& p) {
+  if (p.dtype != DType::f16 && p.dtype != DType::bf16)
+    return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
+  if (p.head_dim != 64 && p.head_dim != 128)
+    return Support::no("flash2_bwd instantiates head dims 64 and 128, not " +
+                       std::to_string(p.head_dim));
+  if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
+    return Support::no("flash2_bwd needs seqlen_q, seqlen_k < 2^30");
+  if (p.heads_q > 65535 || p.batch > 65535)
+    return Support::no("flash2_bwd needs heads_q, batch <= 65535 (grid y, z)");
+  if (p.lse_elems() / 8 >= (int64_t(1) << 31))
+    return Support::no("flash2_bwd: batch x heads_q x seqlen_q too large for the D kernel's grid");
+  return Support::yes();
+}
+
+std::size_t flash2_bwd_workspace_bytes(const Problem& p) {
+  return static_cast<std::size_t>(p.lse_elems()) * sizeof(float);  // D
+}
+
+void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {
+  const bool bf = p.dtype == DType::bf16;
+  if (p.head_dim == 64) {
+    bf ? launch<64, __nv_bfloat16>(p, a) : launch<64, __half>(p, a);
+  } else {
+    bf ? launch<128, __nv_bfloat16>(p, a) : launch<128, __half>(p, a);
+  }
+}
+
+}  // namespace flashcheck::kernels

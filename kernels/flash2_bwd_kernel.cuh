@@ -1,0 +1,350 @@
+// The FlashAttention-2 backward kernel templates behind variant flash2_bwd
+// (see flash2_bwd.cu). Three kernels, named after FlashAttention-2's phases:
+//
+//   dot_do_o   D = rowsum(dO * O), float32, one warp per row.
+//   dkdv       KV-outer: one thread block per (KV block of Bc rows, KV head,
+//              batch); it loops over the query heads of its GQA group and
+//              the Q blocks its mask lets it see (Mask::q_blocks), recomputes
+//              P^T = exp(scale K Q^T - LSE) and
+//              dS^T = P^T * (V dO^T - D), and accumulates dV += P^T dO and
+//              dK += scale dS^T Q in registers; each warp owns 16 rows of the
+//              KV block. dK, dV are written once: summed over the group, no
+//              atomics.
+//   dq         Q-outer: one thread block per (Q block of Br rows, query head,
+//              batch), like the forward: recomputes P and dS for its rows
+//              over the KV blocks it sees and accumulates dQ += scale dS K in
+//              registers; written once, so dQ is deterministic.
+//
+// Operands use the forward's swizzled shared-memory tiles and ldmatrix
+// fragments (flash2_fwd_kernel.cuh): a matrix used as the A operand, or as
+// the B operand of a product over head_dim, is read with ldmatrix; one used
+// as the B operand of a product over rows is read with ldmatrix.trans.
+#pragma once
+#include "kernels/flash2_fwd_kernel.cuh"
+
+namespace flashcheck::kernels::flash2 {
+
+// Tile geometry of one backward kernel: kRows rows owned by the block (16 per
+// warp), streaming blocks of kStream rows through a 2-stage ring.
+template <int kHeadDim_, int kWarps_, int kStream_>
+struct Flash2BwdTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kRows = 16 * kWarps;  // Bc for dkdv, Br for dq
+  static constexpr int kStream = kStream_;   // Br for dkdv, Bc for dq
+  static constexpr int kStages = 2;
+  static constexpr int kChunks = kHeadDim / 8;
+  static constexpr std::size_t kTile = static_cast<std::size_t>(kHeadDim) * 2;  // bytes per row
+  // Two resident tiles of kRows rows, two streamed tensors x 2 stages, and
+  // two float rows (LSE, D) per stage for the streamed block.
+  static constexpr std::size_t kSmemBytes =
+      2 * kRows * kTile + 2 * kStages * kStream * kTile + 2 * kStages * kStream * sizeof(float);
+
+  static_assert(kHeadDim % 64 == 0, "the XOR swizzle needs >= 8 chunks of 16 B per row");
+  static_assert(kStream % 16 == 0, "the streamed block is a whole number of k16 steps");
+  static_assert((kRows * kChunks) % kThreads == 0 && (kStream * kChunks) % kThreads == 0,
+                "every thread copies the same number of chunks");
+  static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
+};
+
+struct BwdParams {
+  const void* Q;
+  const void* K;
+  const void* V;
+  const void* O;
+  const void* dO;
+  const float* LSE;
+  float* D;  // [B][heads_q][seqlen_q], written by dot_do_o
+  void* dQ;
+  void* dK;
+  void* dV;
+  int seqlen_q, seqlen_k, heads_q, heads_kv, group;
+  float scale, scale_log2;
+  Mask mask;
+};
+
+template <class T>
+__device__ __forceinline__ float2 to_float2(uint32_t v);
+template <>
+__device__ __forceinline__ float2 to_float2<__half>(uint32_t v) {
+  return __half22float2(*reinterpret_cast<__half2*>(&v));
+}
+template <>
+__device__ __forceinline__ float2 to_float2<__nv_bfloat16>(uint32_t v) {
+  return __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&v));
+}
+
+// D = rowsum(dO * O) in float32; one warp per row, 16-byte loads.
+template <class T, int D>
+__global__ void __launch_bounds__(256) dot_do_o_kernel(const BwdParams p, int64_t rows) {
+  const int64_t row = blockIdx.x * 8 + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const uint4* o = reinterpret_cast<const uint4*>(static_cast<const T*>(p.O) + row * D);
+  const uint4* g = reinterpret_cast<const uint4*>(static_cast<const T*>(p.dO) + row * D);
+  float acc = 0.f;
+  for (int c = lane; c < D / 8; c += 32) {
+    const uint4 a = o[c], b = g[c];
+    const uint32_t av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 x = to_float2<T>(av[i]), y = to_float2<T>(bv[i]);
+      acc = fmaf(x.x, y.x, fmaf(x.y, y.y, acc));
+    }
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+  if (lane == 0) p.D[row] = acc;
+}
+
+// acc[16 x N] += A[16 x d] * B[N x d]^T: A rows at `a` (a warp's 16 rows of a
+// swizzled tile), B rows at `b` (N rows of a swizzled tile).
+template <class Tr, class T, int N>
+__device__ __forceinline__ void mma_rows_by_rows(float (&acc)[N / 8][4], const T* a, const T* b,
+                                                 int lane) {
+#pragma unroll
+  for (int kk = 0; kk < Tr::kHeadDim / 16; ++kk) {
+    uint32_t af[4];
+    ptx::ldmatrix_x4(af, a + swz<Tr>(lane & 15, kk * 2 + (lane >> 4)));
+#pragma unroll
+    for (int np = 0; np < N / 16; ++np) {
+      uint32_t bf[4];
+      ptx::ldmatrix_x4(bf, b + swz<Tr>(np * 16 + ((lane >> 4) << 3) + (lane & 7),
+                                       kk * 2 + ((lane >> 3) & 1)));
+      ptx::mma_16816<T>(acc[2 * np], af, bf[0], bf[1]);
+      ptx::mma_16816<T>(acc[2 * np + 1], af, bf[2], bf[3]);
+    }
+  }
+}
+
+// acc[16 x d] += P[16 x N] (C fragments in registers) * B[N x d] (rows of a
+// swizzled tile, read with ldmatrix.trans).
+template <class Tr, class T, int N>
+__device__ __forceinline__ void mma_regs_by_tile(float (&acc)[Tr::kHeadDim / 8][4],
+                                                 const float (&p)[N / 8][4], const T* b, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < N / 16; ++kk) {
+    uint32_t pf[4];
+    pf[0] = ptx::pack2<T>(p[2 * kk][0], p[2 * kk][1]);
+    pf[1] = ptx::pack2<T>(p[2 * kk][2], p[2 * kk][3]);
+    pf[2] = ptx::pack2<T>(p[2 * kk + 1][0], p[2 * kk + 1][1]);
+    pf[3] = ptx::pack2<T>(p[2 * kk + 1][2], p[2 * kk + 1][3]);
+#pragma unroll
+    for (int dp = 0; dp < Tr::kHeadDim / 16; ++dp) {
+      uint32_t bf[4];
+      ptx::ldmatrix_x4_trans(bf, b + swz<Tr>(kk * 16 + (lane & 15), dp * 2 + (lane >> 4)));
+      ptx::mma_16816<T>(acc[2 * dp], pf, bf[0], bf[1]);
+      ptx::mma_16816<T>(acc[2 * dp + 1], pf, bf[2], bf[3]);
+    }
+  }
+}
+
+// Writes a block's rows [row0, row0 + kRows) of a [rows][d] tensor from
+// per-warp accumulators (times `mul`), staged through `stage` (kRows x d).
+template <class Tr, class T>
+__device__ __forceinline__ void store_rows(T* g, int row0, int rows, T* stage,
+                                           const float (&acc)[Tr::kHeadDim / 8][4], float mul,
+                                           int warp, int lane, int tid) {
+#pragma unroll
+  for (int d = 0; d < Tr::kHeadDim / 8; ++d)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = warp * 16 + (lane >> 2) + r * 8;
+      const int col = d * 8 + (lane & 3) * 2;
+      *reinterpret_cast<uint32_t*>(stage + swz<Tr>(row, col / 8) + col % 8) =
+          ptx::pack2<T>(acc[d][2 * r] * mul, acc[d][2 * r + 1] * mul);
+    }
+  __syncthreads();
+#pragma unroll
+  for (int it = 0; it < Tr::kRows * Tr::kChunks / Tr::kThreads; ++it) {
+    const int idx = tid + it * Tr::kThreads;
+    const int r = idx / Tr::kChunks, c = idx % Tr::kChunks;
+    if (row0 + r < rows)
+      *reinterpret_cast<uint4*>(g + static_cast<int64_t>(row0 + r) * Tr::kHeadDim + c * 8) =
+          *reinterpret_cast<const uint4*>(stage + swz<Tr>(r, c));
+  }
+}
+
+// LSE * log2(e) for the exponent; a row that sees no key (LSE = -inf) gets
+// +inf so that its P = exp2(s - inf) = 0 instead of NaN.
+__device__ __forceinline__ float lse_log2(float lse) {
+  return lse == -INFINITY ? INFINITY : lse * 1.4426950408889634f;
+}
+
+template <class Tr, class T>
+__global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
+  constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kNT = Br / 8, kDT = D / 8;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* sK = reinterpret_cast<T*>(smem_raw);
+  T* sV = sK + Bc * D;
+  T* sQ = sV + Bc * D;              // [2][Br][D]
+  T* sdO = sQ + 2 * Br * D;         // [2][Br][D]
+  float* sL = reinterpret_cast<float*>(sdO + 2 * Br * D);  // [2][Br] LSE * log2(e)
+  float* sD = sL + 2 * Br;                                 // [2][Br] D
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int kb = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+  const int sq = p.seqlen_q, sk = p.seqlen_k;
+  const int c0 = kb * Bc;
+  const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  const T* K = static_cast<const T*>(p.K) + kv_off;
+  const T* V = static_cast<const T*>(p.V) + kv_off;
+  const Range qblocks = p.mask.q_blocks(c0, min(c0 + Bc, sk), Br, sq, sk);
+  const int nq = static_cast<int>(qblocks.size());
+  const int steps = nq * p.group;  // (query head, Q block) pairs, head-major
+
+  // Loads step s: Q, dO rows of its block, LSE and D of those rows.
+  auto load_step = [&](int s, int stage) {
+    const int h = hk * p.group + s / nq;
+    const int qb = static_cast<int>(qblocks.begin) + s % nq;
+    const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
+    load_tile<Tr, Br>(sQ + stage * Br * D, static_cast<const T*>(p.Q) + q_off * D, qb * Br, sq, tid);
+    load_tile<Tr, Br>(sdO + stage * Br * D, static_cast<const T*>(p.dO) + q_off * D, qb * Br, sq,
+                      tid);
+    for (int r = tid; r < Br; r += Tr::kThreads) {
+      const int row = qb * Br + r;
+      sL[stage * Br + r] = row < sq ? lse_log2(p.LSE[q_off + row]) : INFINITY;
+      sD[stage * Br + r] = row < sq ? p.D[q_off + row] : 0.f;
+    }
+  };
+
+  load_tile<Tr, Bc>(sK, K, c0, sk, tid);
+  load_tile<Tr, Bc>(sV, V, c0, sk, tid);
+  if (steps > 0) load_step(0, 0);
+  ptx::cp_async_commit();
+
+  float dk[kDT][4], dv[kDT][4];
+#pragma unroll
+  for (int i = 0; i < kDT; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
+  const int kr0 = c0 + warp * 16;  // first KV row of this warp
+
+  for (int s = 0; s < steps; ++s) {
+    ptx::cp_async_wait<0>();
+    __syncthreads();  // step s landed; everyone is done with the other stage
+    if (s + 1 < steps) load_step(s + 1, (s + 1) & 1);
+    ptx::cp_async_commit();
+    const int st = s & 1;
+    const T* tQ = sQ + st * Br * D;
+    const T* tdO = sdO + st * Br * D;
+    const float* tL = sL + st * Br;
+    const float* tD = sD + st * Br;
+    const int q0 = (static_cast<int>(qblocks.begin) + s % nq) * Br;
+
+    // S^T = K Q^T and dP^T = V dO^T for the warp's 16 KV rows x Br queries.
+    float st_[kNT][4], dpt[kNT][4];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st_[j][e] = dpt[j][e] = 0.f;
+    mma_rows_by_rows<Tr, T, Br>(st_, sK + warp * 16 * D, tQ, lane);
+    mma_rows_by_rows<Tr, T, Br>(dpt, sV + warp * 16 * D, tdO, lane);
+
+    // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
+    // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
+    const bool full = p.mask.tile_fully_visible(q0, q0 + Br, kr0, kr0 + 16, sq, sk);
+#pragma unroll
+    for (int j = 0; j < kNT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int kv = kr0 + (lane >> 2) + (e >> 1) * 8;
+        const int qc = j * 8 + (lane & 3) * 2 + (e & 1);
+        float pt = exp2_ftz(fmaf(st_[j][e], p.scale_log2, -tL[qc]));
+        if (!full && !p.mask.visible(q0 + qc, kv, sq, sk)) pt = 0.f;
+        st_[j][e] = pt;
+        dpt[j][e] = pt * (dpt[j][e] - tD[qc]);
+      }
+    // dV += P^T dO, dK += dS^T Q (scale applied at the end).
+    mma_regs_by_tile<Tr, T, Br>(dv, st_, tdO, lane);
+    mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
+  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();  // every warp is done with sK, sV: reuse them as staging
+  const int64_t out_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  store_rows<Tr, T>(static_cast<T*>(p.dK) + out_off, c0, sk, sK, dk, p.scale, warp, lane, tid);
+  store_rows<Tr, T>(static_cast<T*>(p.dV) + out_off, c0, sk, sV, dv, 1.f, warp, lane, tid);
+}
+
+template <class Tr, class T>
+__global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdParams p) {
+  constexpr int D = Tr::kHeadDim, Br = Tr::kRows, Bc = Tr::kStream, kNT = Bc / 8, kDT = D / 8;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* sQ = reinterpret_cast<T*>(smem_raw);
+  T* sdO = sQ + Br * D;
+  T* sK = sdO + Br * D;       // [2][Bc][D]
+  T* sV = sK + 2 * Bc * D;    // [2][Bc][D]
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int qb = gridDim.x - 1 - blockIdx.x;  // heaviest first, as the forward
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int sq = p.seqlen_q, sk = p.seqlen_k;
+  const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
+  const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + h / p.group) * sk * D;
+  const T* K = static_cast<const T*>(p.K) + kv_off;
+  const T* V = static_cast<const T*>(p.V) + kv_off;
+  const int r0 = qb * Br;
+  const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
+  const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
+
+  load_tile<Tr, Br>(sQ, static_cast<const T*>(p.Q) + q_off * D, r0, sq, tid);
+  load_tile<Tr, Br>(sdO, static_cast<const T*>(p.dO) + q_off * D, r0, sq, tid);
+  if (nb0 < nb1) {
+    load_tile<Tr, Bc>(sK, K, nb0 * Bc, sk, tid);
+    load_tile<Tr, Bc>(sV, V, nb0 * Bc, sk, tid);
+  }
+  ptx::cp_async_commit();
+
+  const int wr0 = r0 + warp * 16;
+  float lse2[2], drow[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = wr0 + (lane >> 2) + r * 8;
+    lse2[r] = row < sq ? lse_log2(p.LSE[q_off + row]) : INFINITY;
+    drow[r] = row < sq ? p.D[q_off + row] : 0.f;
+  }
+  float dq[kDT][4];
+#pragma unroll
+  for (int i = 0; i < kDT; ++i) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+
+  for (int nb = nb0, i = 0; nb < nb1; ++nb, ++i) {
+    ptx::cp_async_wait<0>();
+    __syncthreads();
+    if (nb + 1 < nb1) {
+      load_tile<Tr, Bc>(sK + ((i + 1) & 1) * Bc * D, K, (nb + 1) * Bc, sk, tid);
+      load_tile<Tr, Bc>(sV + ((i + 1) & 1) * Bc * D, V, (nb + 1) * Bc, sk, tid);
+    }
+    ptx::cp_async_commit();
+    const T* tK = sK + (i & 1) * Bc * D;
+    const T* tV = sV + (i & 1) * Bc * D;
+
+    float s[kNT][4], dp[kNT][4];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[j][e] = dp[j][e] = 0.f;
+    mma_rows_by_rows<Tr, T, Bc>(s, sQ + warp * 16 * D, tK, lane);
+    mma_rows_by_rows<Tr, T, Bc>(dp, sdO + warp * 16 * D, tV, lane);
+
+    const int c0 = nb * Bc;
+    const bool full = p.mask.tile_fully_visible(wr0, wr0 + 16, c0, c0 + Bc, sq, sk);
+#pragma unroll
+    for (int j = 0; j < kNT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e >> 1;
+        float pv = exp2_ftz(fmaf(s[j][e], p.scale_log2, -lse2[r]));
+        if (!full && !p.mask.visible(wr0 + (lane >> 2) + r * 8, c0 + j * 8 + (lane & 3) * 2 + (e & 1),
+                                     sq, sk))
+          pv = 0.f;
+        s[j][e] = pv * (dp[j][e] - drow[r]);  // dS
+      }
+    mma_regs_by_tile<Tr, T, Bc>(dq, s, tK, lane);  // dQ += dS K
+  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();  // every warp is done with sQ: reuse it as staging
+  store_rows<Tr, T>(static_cast<T*>(p.dQ) + q_off * D, r0, sq, sQ, dq, p.scale, warp, lane, tid);
+}
+
+}  // namespace flashcheck::kernels::flash2
