@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 
@@ -74,6 +75,9 @@ std::string index_str(const Shape4& s, int64_t flat) {
   return o.str() + "]";
 }
 
+struct TensorSpec;
+std::string empty_row_note(const Problem& p, const TensorSpec& s, int64_t flat);
+
 struct TensorSpec {
   const char* name;
   Shape4 shape;
@@ -85,6 +89,14 @@ std::vector<TensorSpec> tensor_specs(const Problem& p) {
   return {{"o", q_shape(p), false, kOutputFactor},   {"lse", lse_shape(p), true, kOutputFactor},
           {"dq", q_shape(p), false, kGradientFactor}, {"dk", kv_shape(p), false, kGradientFactor},
           {"dv", kv_shape(p), false, kGradientFactor}};
+}
+
+// Implementations disagree most often on rows that see no key (the reference
+// defines O = 0, LSE = -inf there); say so when the worst element is in one.
+std::string empty_row_note(const Problem& p, const TensorSpec& s, int64_t flat) {
+  if (s.shape.N != p.seqlen_q || s.shape.H != p.heads_q) return "";  // dk, dv: rows are keys
+  const int64_t row = flat / s.shape.D % s.shape.N;
+  return p.key_range(row).empty() ? " (a row that sees no key: the reference defines O = 0, LSE = -inf)" : "";
 }
 
 }  // namespace
@@ -142,6 +154,16 @@ int generate(const GenOptions& o, std::ostream& log) {
   if (limits.head_dims.empty()) throw std::invalid_argument("--max-head-dim must be >= 16");
   limits.max_work = int64_t(1) << 24;
   const auto inputs_gen = gen::inputs(limits);
+  fs::create_directories(o.out_dir);
+  std::ofstream(fs::path(o.out_dir) / "suite.json")
+      << nlohmann::json{{"seed", o.seed}, {"count", o.count}, {"max_seqlen", o.max_seqlen},
+                        {"max_head_dim", o.max_head_dim},
+                        {"command", "flashcheck check gen --seed " + std::to_string(o.seed) +
+                                        " --count " + std::to_string(o.count) + " --max-seqlen " +
+                                        std::to_string(o.max_seqlen) + " --max-head-dim " +
+                                        std::to_string(o.max_head_dim)}}
+             .dump(2)
+      << "\n";
   for (int c = 0; c < o.count; ++c) {
     // RapidCheck's size grows over the suite, so early cases are small.
     const int size = std::min(100, 10 + 90 * c / std::max(1, o.count - 1));
@@ -218,7 +240,9 @@ VerifySummary verify(const VerifyOptions& o, std::ostream& out) {
       const Tensor4<double> base = load(dir / "baseline" / (std::string(s.name) + ".npy"), s.shape, s.is_lse);
       const Verdict v = judge(s.name, cand, base, ref, s.k, s.is_lse ? DType::f32 : p.dtype);
       case_pass = case_pass && v.pass;
-      const double ratio = v.baseline.max_abs > 0 ? v.variant.max_abs / v.baseline.max_abs : 0;
+      const double ratio = v.baseline.max_abs > 0   ? v.variant.max_abs / v.baseline.max_abs
+                           : v.variant.max_abs > 0 ? std::numeric_limits<double>::infinity()
+                                                   : 0.0;
       out << std::left << std::setw(10) << name << std::setw(5) << s.name << std::right
           << std::scientific << std::setprecision(2) << std::setw(12) << v.variant.max_abs
           << std::setw(12) << v.variant.mean_abs << std::setw(12) << v.baseline.max_abs
@@ -227,7 +251,8 @@ VerifySummary verify(const VerifyOptions& o, std::ostream& out) {
       if (v.variant.nan_count > 0)
         out << "  " << v.variant.nan_count << " NaN/Inf, first at " << index_str(s.shape, v.variant.first_nan);
       else if (!v.pass)
-        out << "  worst at " << index_str(s.shape, v.variant.argmax) << ": " << v.reason;
+        out << "  worst at " << index_str(s.shape, v.variant.argmax) << empty_row_note(p, s, v.variant.argmax)
+            << ": " << v.reason;
       out << "\n";
     }
     (case_pass ? summary.passed : summary.failed)++;

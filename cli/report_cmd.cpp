@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/report/gpu_reports.hpp"
 #include "cli/report/sim_reports.hpp"
 
 namespace flashcheck::cli {
@@ -14,7 +15,9 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--out", o->out_dir, "report folder")->capture_default_str();
   cmd->add_flag("!--no-plots", o->plots, "write the gnuplot scripts but do not run gnuplot");
   cmd->add_flag("--png", o->png, "also render every plot as PNG");
-  cmd->callback([o] {
+  auto gpu_dir = std::make_shared<std::string>();
+  cmd->add_option("--gpu-dir", *gpu_dir, "committed GPU CSVs (default: <out>/gpu)");
+  cmd->callback([o, gpu_dir] {
     const report::Writer w(*o);
     std::string index =
         "# flashcheck reports\n\n"
@@ -34,6 +37,10 @@ void add_report_command(CLI::App& app) {
       std::cerr << "report: " << name << "\n";
       index += fn(w);
     }
+    const std::string gpu = gpu_dir->empty() ? w.path("gpu") : *gpu_dir;
+    index += "\n## GPU (re-rendered from reports/gpu/)\n\n" + report::speed(w, gpu) + report::accuracy(w, gpu) +
+             "- [PyTorch SDPA validated](sdpa/README.md): each SDPA backend judged by `flashcheck "
+             "check verify` on a generated suite (written by scripts/sdpa_report.sh).\n";
     w.text("README.md", index);
     std::cout << "reports written to " << o->out_dir << "\n";
   });

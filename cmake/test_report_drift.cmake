@@ -3,6 +3,7 @@
 # committed one under reports/. Needs -DFLASHCHECK, -DSOURCE_DIR, -DSCRATCH.
 file(REMOVE_RECURSE ${SCRATCH})
 execute_process(COMMAND ${FLASHCHECK} report --out ${SCRATCH} --no-plots
+  --gpu-dir ${SOURCE_DIR}/reports/gpu
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "flashcheck report failed (${rc}):\n${out}")
