@@ -106,6 +106,7 @@ void run_bench(const BenchCmdOptions& o) {
   const std::string prefix = csv_field(device) + "," + date + "," + commit + ",";
 
   if (o.memory) {
+    // Forward: beyond Q, K, V, O. Backward: beyond Q, K, V, O, dO, LSE, dQ, dK, dV.
     csv << "device,date,commit,variant,problem,declared_extra_bytes,measured_extra_bytes\n";
     for (const auto* v : chosen(o)) {
       Problem p;
@@ -114,8 +115,9 @@ void run_bench(const BenchCmdOptions& o) {
       p.seqlen_q = p.seqlen_k = 4096;
       p.head_dim = 64;
       p.dtype = parse_dtype(o.dtype);
-      if (!v->supports(p)) continue;
-      const kernels::MemoryResult m = kernels::measure_extra_memory(*v, p);
+      if (!v->supports(p) || (o.backward && !kernels::paired_forward(*v).supports(p))) continue;
+      const kernels::MemoryResult m = o.backward ? kernels::measure_extra_memory_backward(*v, p)
+                                                 : kernels::measure_extra_memory(*v, p);
       csv << prefix << v->name << "," << csv_field(p.describe()) << "," << m.declared_bytes << ","
           << m.measured_bytes << "\n";
       std::cerr << v->name << ": extra " << m.declared_bytes / 1048576.0 << " MiB declared, "
@@ -177,7 +179,8 @@ void add_bench_command(CLI::App& app) {
   b->add_option("--repeats", o->repeats, "timed runs (median reported)")->capture_default_str();
   b->add_flag("--no-flush", o->no_flush, "do not clear L2 before each timed run");
   b->add_flag("--memory", o->memory,
-              "report extra device memory of one forward (N 4096, d 64, 16 heads) instead");
+              "report extra device memory of one forward (N 4096, d 64, 16 heads) instead "
+              "(with --backward: of one backward)");
   b->add_flag("--backward", o->backward,
               "time the backward variants (backward alone and forward + backward) instead");
   b->add_flag("--deterministic", o->deterministic, "backward in deterministic mode");

@@ -144,6 +144,40 @@ MemoryResult measure_extra_memory(const Variant& v, const Problem& p) {
   return r;
 }
 
+MemoryResult measure_extra_memory_backward(const Variant& v, const Problem& p) {
+  const Variant& f = paired_forward(v);
+  const std::size_t elem = dtype_bytes(p.dtype);
+  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
+  DeviceBuffer O(p.q_elems() * elem), dO(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
+  DeviceBuffer dQ(p.q_elems() * elem), dK(p.kv_elems() * elem), dV(p.kv_elems() * elem);
+  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
+  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
+  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
+  fill_uniform(dO.get(), p.q_elems(), p.dtype, 4, -1.f, 1.f);
+  {
+    DeviceBuffer fw(f.workspace_bytes(p));
+    run_forward(f, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), fw.get(), fw.bytes(),
+                       nullptr});
+    FC_CUDA(cudaDeviceSynchronize());
+  }
+  std::size_t free_before = 0, free_after = 0, total = 0;
+  FC_CUDA(cudaMemGetInfo(&free_before, &total));
+  MemoryResult r;
+  {
+    DeviceBuffer work(v.workspace_bytes(p));
+    BackwardArgs a;
+    a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
+    a.LSE = LSE.as<float>(); a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
+    a.workspace = work.get(); a.workspace_bytes = work.bytes();
+    run_backward(v, p, a);
+    FC_CUDA(cudaDeviceSynchronize());
+    FC_CUDA(cudaMemGetInfo(&free_after, &total));
+    r.declared_bytes = work.bytes();
+  }
+  r.measured_bytes = free_before > free_after ? free_before - free_after : 0;
+  return r;
+}
+
 std::string device_description() {
   int dev = 0;
   FC_CUDA(cudaGetDevice(&dev));

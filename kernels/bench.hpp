@@ -52,6 +52,8 @@ struct MemoryResult {
   std::size_t measured_bytes = 0;
 };
 MemoryResult measure_extra_memory(const Variant& v, const Problem& p);
+// The same for one backward beyond Q, K, V, O, dO, LSE, dQ, dK and dV.
+MemoryResult measure_extra_memory_backward(const Variant& bwd, const Problem& p);
 
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)".
 std::string device_description();

@@ -21,6 +21,9 @@ const std::vector<Variant>& registry() {
       {"standard", Direction::fwd, {DType::f32, DType::f16, DType::bf16}, {}, 256, kAllMasks,
        standard_fwd_schedule, standard_fwd_supports, standard_fwd_workspace_bytes,
        standard_fwd_forward},
+      {"standard_bwd", Direction::bwd, {DType::f32, DType::f16, DType::bf16}, {}, 256, kAllMasks,
+       standard_bwd_schedule, standard_bwd_supports, standard_bwd_workspace_bytes, nullptr,
+       standard_bwd_backward},
       {"flash2_fwd", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        flash2_fwd_schedule, flash2_fwd_supports, flash2_fwd_workspace_bytes, flash2_fwd_forward},
       {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
@@ -48,6 +51,7 @@ const Variant& find_variant(const std::string& name) {
 
 const Variant& paired_forward(const Variant& bwd) {
   const std::string name = bwd.name;
+  if (name == "standard_bwd") return find_variant("standard");
   if (name.size() > 4 && name.compare(name.size() - 4, 4, "_bwd") == 0)
     return find_variant(name.substr(0, name.size() - 4) + "_fwd");
   return find_variant("standard");

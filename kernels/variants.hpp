@@ -17,6 +17,12 @@ Support flash2_fwd_supports(const Problem& p);
 std::size_t flash2_fwd_workspace_bytes(const Problem& p);
 void flash2_fwd_forward(const Problem& p, const ForwardArgs& a);
 
+// standard_bwd.cu
+ScheduleDesc standard_bwd_schedule(const Problem& p);
+Support standard_bwd_supports(const Problem& p);
+std::size_t standard_bwd_workspace_bytes(const Problem& p);
+void standard_bwd_backward(const Problem& p, const BackwardArgs& a);
+
 // flash2_bwd.cu
 ScheduleDesc flash2_bwd_schedule(const Problem& p);
 Support flash2_bwd_supports(const Problem& p);

@@ -92,12 +92,14 @@ run() {
     echo "== bench backward"
     "$BIN/flashcheck" bench --backward --repeats "${REPEATS:-10}" --commit "$commit" \
       --csv "$OUT/bench_bwd.csv" 2>&1 | tail -30
+    "$BIN/flashcheck" bench --backward --memory --commit "$commit" --csv "$OUT/memory_bwd.csv"
     "$BIN/flashcheck" bench --backward --deterministic --repeats "${REPEATS:-10}" --commit "$commit" \
       --csv "$OUT/bench_bwd_det.csv" 2>&1 | tail -30
     PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --repeats "${REPEATS:-10}" \
       --commit "$commit" --csv "$OUT/sdpa_bwd.csv" 2>&1 | tail -30
     for m in fwd_bwd_tflops bwd_tflops; do
       python3 scripts/gpu_report.py "$OUT/bench_bwd.csv" "$OUT/sdpa_bwd.csv" --metric $m \
+        --memory "$OUT/memory_bwd.csv" \
         --title "$m (FLOPs: backward 2.5x, forward + backward 3.5x the forward's)" \
         >"$OUT/report_$m.md" && grep -E "ratio to PyTorch flash" "$OUT/report_$m.md" | sed "s/^/$m: /" >>"$summary"
     done

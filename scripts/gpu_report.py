@@ -55,7 +55,9 @@ def main():
         if rs:
             print(f"\n{v}: ratio to PyTorch flash for N >= 2048: min {min(rs):.2f}, max {max(rs):.2f}")
     if a.memory:
-        print("\nExtra device memory of one forward (beyond Q, K, V, O):\n")
+        what = ("one forward (beyond Q, K, V, O)" if a.metric == "tflops" else
+                "one backward (beyond Q, K, V, O, dO, LSE, dQ, dK, dV)")
+        print(f"\nExtra device memory of {what}:\n")
         print("| variant | problem | declared (MiB) | measured (MiB) |\n|---|---|---|---|")
         for r in load(a.memory):
             print(f"| {r['variant']} | {r['problem']} | {int(r['declared_extra_bytes']) / 2**20:.1f} | "

@@ -22,7 +22,7 @@ class NumericExecutor {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Stride = Eigen::OuterStride<>;
 
-  NumericExecutor(const Problem& p, int64_t sram_bytes) : p_(p), count_(sram_bytes) {}
+  NumericExecutor(const Problem& p, int64_t sram_bytes) : p_(p), count_(sram_bytes, false) {}
 
   CountingExecutor& counts() { return count_; }
 
@@ -48,6 +48,10 @@ class NumericExecutor {
   template <class F>
   void for_units(int64_t n, F&& body) {
     for (int64_t u = 0; u < n; ++u) body(u);
+  }
+  template <class F>
+  void for_blocks(Range r, F&& body) {
+    for (int64_t k = r.begin; k < r.end; ++k) body(k);
   }
 
   void load(int buf, TensorId t, int64_t b, int64_t h, int64_t r0, int64_t nr, int64_t c0,

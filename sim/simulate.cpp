@@ -19,8 +19,8 @@ RunResult result_of(const Plan& plan, const CountingExecutor& ex) {
   return r;
 }
 
-RunResult count(const Plan& plan) {
-  CountingExecutor ex(plan.sram_bytes);
+RunResult count(const Plan& plan, bool walk_every_tile) {
+  CountingExecutor ex(plan.sram_bytes, !walk_every_tile);
   run_schedule(ex, plan);
   return result_of(plan, ex);
 }

@@ -10,7 +10,8 @@
 namespace flashcheck::sim {
 
 // Counting mode: traffic, FLOPs and SRAM of one run. Throws as make_plan does.
-RunResult count(const Plan& plan);
+// walk_every_tile: no symmetry shortcuts (counting.hpp); the same counts, slower.
+RunResult count(const Plan& plan, bool walk_every_tile = false);
 RunResult simulate(const Problem& p, ScheduleKind k, Direction d, int64_t sram_bytes,
                    BlockOverride blocks = {}, BlockRule rule = BlockRule::own);
 

@@ -55,6 +55,16 @@ std::string provenance(const std::vector<CsvRow>& rows) {
          "after warm-up, L2 cleared between repeats).\n\n";
 }
 
+// One clause per column after the first: a colour per variant, solid for no
+// mask and dashed for causal (columns alternate none, causal).
+std::string plot_series(const std::string& csv, size_t columns) {
+  std::string out = "plot ";
+  for (size_t i = 2; i <= columns; ++i)
+    out += (i > 2 ? ", \\\n     " : "") + std::string("'") + csv + "' using 1:" + std::to_string(i) +
+           " with linespoints lw 2 pt 7 ps 0.6 lc " + std::to_string(i / 2) + " dt " + (i % 2 ? "2" : "1");
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string speed(const Writer& w, const std::string& gpu_dir) {
@@ -124,9 +134,8 @@ std::string speed(const Writer& w, const std::string& gpu_dir) {
            "set title 'Attention " + dir + " speed, head dim " + std::to_string(d) + ", bf16 (" +
                std::string(rows.front().at("device")) + ")'\n"
            "set xlabel 'sequence length N (batch x N = 16k tokens)'\nset ylabel 'TFLOP/s'\n"
-           "set key outside right top\n"
-           "plot for [i=2:" + std::to_string(p.columns.size()) +
-               "] '" + name + ".csv' using 1:i with linespoints lw 2 pt 7 ps 0.6 lc (i / 2) dt (i % 2 == 0 ? 1 : 2)\n");
+           "set key outside right top\n" +
+           plot_series(name + ".csv", p.columns.size()));
     md += "![](" + name + ".svg)\n\n";
   }
   md += t.markdown();

@@ -28,13 +28,15 @@ void Writer::plot(const std::string& name, const std::string& body, int width, i
   script += "set datafile separator ','\nset key autotitle columnhead\n";
   script += "set terminal svg size " + size + " dynamic font 'Helvetica,13' background rgb 'white'\nset termoption noenhanced\n";
   script += "set output '" + base + ".svg'\n" + body;
-  if (o_.png)
-    script += "\nset terminal pngcairo size " + size + " font 'Helvetica,11'\nset termoption noenhanced\nset output '" + base +
-              ".png'\nreplot\n";
+  // PNG only when gnuplot is run with -e 'png=1' (flashcheck report --png), so
+  // the script itself is the same either way.
+  script += "\nif (exists('png')) {\n  set terminal pngcairo size " + size +
+            " font 'Helvetica,11'\n  set termoption noenhanced\n  set output '" + base +
+            ".png'\n  replot\n}\n";
   text(name + ".gp", script);
   if (!o_.plots) return;
   const fs::path dir = fs::path(path(name)).parent_path();
-  const std::string cmd = "cd '" + dir.string() + "' && gnuplot '" + base + ".gp' 2>&1";
+  const std::string cmd = "cd '" + dir.string() + "' && gnuplot " + (o_.png ? "-e 'png=1' " : "") + "'" + base + ".gp' 2>&1";
   if (std::system(cmd.c_str()) != 0)
     throw std::runtime_error("gnuplot failed on " + path(name + ".gp") +
                              " (is gnuplot installed? scripts/setup.sh installs it)");

@@ -27,7 +27,8 @@ fs::path fresh_dir(const std::string& name) {
 // Copies every case's baseline/*.npy into the case folder as the candidate.
 void baseline_as_candidate(const fs::path& suite) {
   for (const auto& c : fs::directory_iterator(suite))
-    for (const auto& f : fs::directory_iterator(c.path() / "baseline"))
+    if (c.is_directory())
+      for (const auto& f : fs::directory_iterator(c.path() / "baseline"))
       fs::copy_file(f.path(), c.path() / f.path().filename(), fs::copy_options::overwrite_existing);
 }
 

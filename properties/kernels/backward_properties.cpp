@@ -6,8 +6,14 @@
 // reference backward (fed the reference forward's O and LSE), the yardstick
 // being the standard algorithm's backward in the same dtype
 // (reference/baseline.hpp, fed its own forward), plus the dtype's floor.
+// float32 (only standard_bwd runs it): as in the forward suite, two correct
+// float32 implementations may differ by their summation order of q.k, which
+// perturbs every score by about u32 A (A = scale max|q| max|k|) and so every
+// P, dP, dS and gradient by a relative ~2 u32 A each way; the float32 floor
+// adds 4 u32 A max|gradient| for that.
 // Hygiene as in the forward suite: gradients NaN-poisoned before the run,
 // guard regions around every buffer, inputs unchanged.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -36,6 +42,35 @@ std::vector<const Variant*> backward_variants() {
   return out;
 }
 
+double max_norm(const Tensor4<double>& t) {
+  double best = 0;
+  const int64_t d = t.shape().D;
+  for (int64_t r = 0; r < t.size() / d; ++r) {
+    double s = 0;
+    for (int64_t i = 0; i < d; ++i) s += t.values()[r * d + i] * t.values()[r * d + i];
+    best = std::max(best, s);
+  }
+  return std::sqrt(best);
+}
+
+// The accuracy rule, with the float32 score-rounding floor (see top).
+Verdict judge_gradient(const char* what, const gen::Inputs& in, const std::vector<double>& x,
+                       const Tensor4<double>& base, const Tensor4<double>& ref) {
+  const Problem& p = in.problem;
+  Verdict v = judge(what, x, base.values(), ref.values(), kGradientFactor, p.dtype);
+  if (p.dtype == DType::f32 && !v.pass && v.variant.nan_count == 0) {
+    double rmax = 0;
+    for (double r : ref.values()) rmax = std::max(rmax, std::fabs(r));
+    const double A = p.softmax_scale() * max_norm(in.Q) * max_norm(in.K);
+    const double extra = 4 * 0x1p-24 * A * rmax;
+    if (v.variant.max_abs <= v.bound + extra) {
+      v.pass = true;
+      v.reason += " -> pass with the float32 score-rounding floor " + std::to_string(extra);
+    }
+  }
+  return v;
+}
+
 struct GradientVerdicts {
   Verdict dQ, dK, dV;
   bool pass() const { return dQ.pass && dK.pass && dV.pass; }
@@ -47,9 +82,9 @@ GradientVerdicts judge_gradients(const gen::Inputs& in, const gputest::BackwardR
   const Gradients ref = reference_backward(p, in.Q, in.K, in.V, ref_f.O, ref_f.LSE, in.dO);
   const ForwardResult base_f = baseline_forward(p, in.Q, in.K, in.V);
   const Gradients base = baseline_backward(p, in.Q, in.K, in.V, base_f.O, base_f.LSE, in.dO);
-  return {judge("dQ", run.dQ, base.dQ.values(), ref.dQ.values(), kGradientFactor, p.dtype),
-          judge("dK", run.dK, base.dK.values(), ref.dK.values(), kGradientFactor, p.dtype),
-          judge("dV", run.dV, base.dV.values(), ref.dV.values(), kGradientFactor, p.dtype)};
+  return {judge_gradient("dQ", in, run.dQ, base.dQ, ref.dQ),
+          judge_gradient("dK", in, run.dK, base.dK, ref.dK),
+          judge_gradient("dV", in, run.dV, base.dV, ref.dV)};
 }
 
 int cases_run = 0;
@@ -88,8 +123,9 @@ TEST_CASE("backward variants give finite, accurate gradients on edge shapes", "[
                                    {gen::Values::large_logits, 3000, 5}};
   for (const Variant* v : backward_variants()) {
     int cases = 0;
+    const std::vector<int> dims = v->head_dims.empty() ? std::vector<int>{64, 80} : v->head_dims;
     for (DType t : v->dtypes)
-      for (int d : v->head_dims)
+      for (int d : dims)
         for (const Mask& m : masks)
           for (const auto& l : lens)
             for (const auto& val : values) {

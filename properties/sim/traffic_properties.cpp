@@ -82,6 +82,18 @@ TEST_CASE("sim traffic: closed forms") {
          if (p.heads_q == p.heads_kv) RC_ASSERT(r.total_elems() == p.batch * p.heads_q * per_head);
        });
 
+  prop("counting mode's symmetry shortcuts count exactly what a walk over every tile and head counts",
+       [] {
+         const Problem p = *gen::problem(simtest::sim_limits(200, kAllDtypes));
+         const RunConfig c = *simtest::run_config(p);
+         const Plan plan = simtest::plan_of(p, c);
+         const RunResult fast = count(plan), slow = count(plan, true);
+         RC_ASSERT(fast.hbm == slow.hbm);
+         RC_ASSERT(fast.matmul_flops == slow.matmul_flops);
+         RC_ASSERT(fast.other_flops == slow.other_flops);
+         RC_ASSERT(fast.sram_peak_bytes == slow.sram_peak_bytes);
+       });
+
   prop("numeric mode counts the same traffic and FLOPs as counting mode", [] {
     const auto in = *gen::inputs(simtest::sim_limits(24, {DType::f32}), {gen::Values::normal});
     const Problem& p = in.problem;

@@ -13,3 +13,10 @@ set xlabel 'Bc (keys per block)'
 set ylabel 'HBM traffic (GB)'
 set yrange [0:*]
 plot 'block_sweep.csv' using 1:2 with linespoints pt 7 lw 2, '' using 1:3 with linespoints pt 5 lw 2
+
+if (exists('png')) {
+  set terminal pngcairo size 860,540 font 'Helvetica,11'
+  set termoption noenhanced
+  set output 'block_sweep.png'
+  replot
+}

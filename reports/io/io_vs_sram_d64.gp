@@ -15,3 +15,10 @@ set arrow from 16, graph 0 to 16, graph 1 nohead dt 3 lc rgb 'gray40'
 set label 'M = d²' at 16, graph 0.95 offset 0.5,0 tc rgb 'gray30'
 plot for [i=2:7] 'io_vs_sram_d64.csv' using 1:i with linespoints pt 7 ps 0.5 lw 2, \
      'io_vs_sram_d64.csv' using 1:8 with lines dt 2 lw 2 lc rgb 'black' title 'N²d²/M'
+
+if (exists('png')) {
+  set terminal pngcairo size 860,540 font 'Helvetica,11'
+  set termoption noenhanced
+  set output 'io_vs_sram_d64.png'
+  replot
+}

@@ -13,3 +13,10 @@ set xlabel 'sequence length N'
 set ylabel 'bytes'
 set key outside right top
 plot for [i=3:8] 'seqlen.csv' using ($1==128 ? $2 : 1/0):i with linespoints pt 7 ps 0.6 lw 2
+
+if (exists('png')) {
+  set terminal pngcairo size 860,540 font 'Helvetica,11'
+  set termoption noenhanced
+  set output 'seqlen_d128.png'
+  replot
+}

@@ -19,3 +19,10 @@ set ylabel 'FLOPs per HBM byte'
 set xtics rotate by -20
 set key top right
 plot for [i=2:3] 'intensity_plot.csv' using i:xtic(1)
+
+if (exists('png')) {
+  set terminal pngcairo size 860,540 font 'Helvetica,11'
+  set termoption noenhanced
+  set output 'intensity.png'
+  replot
+}

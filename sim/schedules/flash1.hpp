@@ -73,7 +73,7 @@ void forward(Ex& ex, const Plan& plan) {
       ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
       ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
       for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
-        for (int64_t i = qb.begin; i < qb.end; ++i) {
+        ex.for_blocks(qb, [&](int64_t i) {
           const int64_t r0 = t.row0(i), nr = t.rows(i);
           ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
           ex.load(Oi, TensorId::O, b, h, r0, nr, 0, d);
@@ -89,7 +89,7 @@ void forward(Ex& ex, const Plan& plan) {
           ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
           ex.store(li, TensorId::l, b, h, r0, nr, 0, 1);
           ex.store(mi, TensorId::m, b, h, r0, nr, 0, 1);
-        }
+        });
     }
   });
   ex.end_kernel();
@@ -127,7 +127,7 @@ void backward(Ex& ex, const Plan& plan) {
         ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
       }
       for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
-        for (int64_t i = qb.begin; i < qb.end; ++i) {
+        ex.for_blocks(qb, [&](int64_t i) {
           const int64_t r0 = t.row0(i), nr = t.rows(i);
           ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
           ex.load(Oi, TensorId::O, b, h, r0, nr, 0, d);
@@ -145,7 +145,7 @@ void backward(Ex& ex, const Plan& plan) {
           ex.gemm_nn(dQi, dPij, Kj, nr, d, nc, tau);  // dQ_i += tau dS K_j
           ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
           ex.gemm_tn(dKj, dPij, Qi, nc, d, nr, tau);  // dK_j += tau dS^T Q_i
-        }
+        });
       ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
       ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
     }

@@ -53,7 +53,7 @@ void forward(Ex& ex, const Plan& plan) {
       ex.fill(mi, nr, 1, -std::numeric_limits<double>::infinity());
       ex.zero(li, nr, 1);
       if (!kv.empty()) ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
-      for (int64_t j = kv.begin; j < kv.end; ++j) {
+      ex.for_blocks(kv, [&](int64_t j) {
         const int64_t c0 = t.col0(j), nc = t.cols(j);
         ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
         ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
@@ -61,7 +61,7 @@ void forward(Ex& ex, const Plan& plan) {
         if (t.partial(i, j)) ex.mask(Sij, r0, nr, c0, nc);
         ex.online_softmax(Sij, mi, li, Oi, nr, nc, d);  // S -> P, rescale O_i, l_i
         ex.gemm_nn(Oi, Sij, Vj, nr, d, nc, 1.0);        // O_i += P V_j
-      }
+      });
       ex.finalise(Oi, mi, li, LSEi, nr, d);  // O_i /= l_i, LSE_i = m_i + log l_i
       ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
       ex.store(LSEi, TensorId::LSE, b, h, r0, nr, 0, 1);
@@ -107,7 +107,7 @@ void backward(Ex& ex, const Plan& plan) {
         ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
       }
       for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
-        for (int64_t i = qb.begin; i < qb.end; ++i) {
+        ex.for_blocks(qb, [&](int64_t i) {
           const int64_t r0 = t.row0(i), nr = t.rows(i);
           ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
           ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
@@ -123,7 +123,7 @@ void backward(Ex& ex, const Plan& plan) {
           ex.gemm_nn(dQi, dPij, Kj, nr, d, nc, tau);     // dQ_i += tau dS K_j
           ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
           ex.gemm_tn(dKj, dPij, Qi, nc, d, nr, tau);     // dK_j += tau dS^T Q_i
-        }
+        });
       ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
       ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
     }

@@ -69,13 +69,13 @@ void forward(Ex& ex, const Plan& plan) {
         const Range kv = t.kv_blocks(i);
         if (kv.empty()) continue;
         ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
-        for (int64_t j = kv.begin; j < kv.end; ++j) {
+        ex.for_blocks(kv, [&](int64_t j) {
           const int64_t c0 = t.col0(j), nc = t.cols(j);
           ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
           ex.gemm_nt(Sij, Qi, Kj, nr, nc, d, tau);
           if (t.partial(i, j)) ex.mask(Sij, r0, nr, c0, nc);  // masked logits stored as -inf
           ex.store(Sij, TensorId::S, b, h, r0, nr, c0, nc);
-        }
+        });
       }
     });
     ex.end_kernel();
@@ -90,7 +90,7 @@ void forward(Ex& ex, const Plan& plan) {
         const Range kv = t.kv_blocks(i);
         const Range span = t.key_span(i);
         if (plan.row_resident) {
-          for (int64_t r = r0; r < r0 + nr; ++r) {
+          ex.for_blocks(Range{r0, r0 + nr}, [&](int64_t r) {
             ex.fill(m, 1, 1, neg_inf);
             ex.zero(l, 1, 1);
             if (!kv.empty()) {
@@ -101,22 +101,22 @@ void forward(Ex& ex, const Plan& plan) {
             }
             ex.lse(LSEr, m, l, 1);  // -inf for a row that sees nothing
             ex.store(LSEr, TensorId::LSE, b, h, r, 1, 0, 1);
-          }
+          });
           continue;
         }
         for (int64_t q0 = r0; q0 < r0 + nr; q0 += plan.softmax_rows) {
           const int64_t n = std::min(plan.softmax_rows, r0 + nr - q0);
           ex.fill(m, n, 1, neg_inf);
           ex.zero(l, n, 1);
-          for (int64_t j = kv.begin; j < kv.end; ++j) {
+          ex.for_blocks(kv, [&](int64_t j) {
             ex.load(Srow, TensorId::S, b, h, q0, n, t.col0(j), t.cols(j));
             ex.row_stats(Srow, m, l, n, t.cols(j));
-          }
-          for (int64_t j = kv.begin; j < kv.end; ++j) {
+          });
+          ex.for_blocks(kv, [&](int64_t j) {
             ex.load(Srow, TensorId::S, b, h, q0, n, t.col0(j), t.cols(j));
             ex.row_normalise(Srow, m, l, n, t.cols(j));
             ex.store(Srow, TensorId::P, b, h, q0, n, t.col0(j), t.cols(j));
-          }
+          });
           ex.lse(LSEr, m, l, n);  // -inf for a row that sees nothing
           ex.store(LSEr, TensorId::LSE, b, h, q0, n, 0, 1);
         }
@@ -133,12 +133,12 @@ void forward(Ex& ex, const Plan& plan) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         const Range kv = t.kv_blocks(i);
         ex.zero(Oi, nr, d);
-        for (int64_t j = kv.begin; j < kv.end; ++j) {
+        ex.for_blocks(kv, [&](int64_t j) {
           const int64_t c0 = t.col0(j), nc = t.cols(j);
           ex.load(Pij, TensorId::P, b, h, r0, nr, c0, nc);
           ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
           ex.gemm_nn(Oi, Pij, Vj, nr, d, nc, 1.0);
-        }
+        });
         ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
       }
     });
@@ -164,12 +164,12 @@ void backward(Ex& ex, const Plan& plan) {
         const Range qb = t.q_blocks(j);
         ex.zero(dVj, nc, d);
         for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
-          for (int64_t i = qb.begin; i < qb.end; ++i) {
+          ex.for_blocks(qb, [&](int64_t i) {
             const int64_t r0 = t.row0(i), nr = t.rows(i);
             ex.load(Pij, TensorId::P, b, h, r0, nr, c0, nc);
             ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
             ex.gemm_tn(dVj, Pij, dOi, nc, d, nr, 1.0);
-          }
+          });
         ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
       }
     });
@@ -185,12 +185,12 @@ void backward(Ex& ex, const Plan& plan) {
         const Range kv = t.kv_blocks(i);
         if (kv.empty()) continue;
         ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
-        for (int64_t j = kv.begin; j < kv.end; ++j) {
+        ex.for_blocks(kv, [&](int64_t j) {
           const int64_t c0 = t.col0(j), nc = t.cols(j);
           ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
           ex.gemm_nt(dPij, dOi, Vj, nr, nc, d, 1.0);
           ex.store(dPij, TensorId::dP, b, h, r0, nr, c0, nc);
-        }
+        });
       }
     });
     ex.end_kernel();
@@ -206,29 +206,29 @@ void backward(Ex& ex, const Plan& plan) {
         if (kv.empty()) continue;
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         if (plan.row_resident) {
-          for (int64_t r = r0; r < r0 + nr; ++r) {
+          ex.for_blocks(Range{r0, r0 + nr}, [&](int64_t r) {
             ex.load(Prow, TensorId::P, b, h, r, 1, span.begin, span.size());
             ex.load(dProw, TensorId::dP, b, h, r, 1, span.begin, span.size());
             ex.rowdot(rowsum, Prow, dProw, 1, span.size());
             ex.softmax_grad(dProw, Prow, rowsum, 1, span.size());  // dP -> dS
             ex.store(dProw, TensorId::dS, b, h, r, 1, span.begin, span.size());
-          }
+          });
           continue;
         }
         for (int64_t q0 = r0; q0 < r0 + nr; q0 += plan.softmax_rows) {
           const int64_t n = std::min(plan.softmax_rows, r0 + nr - q0);
           ex.zero(rowsum, n, 1);
-          for (int64_t j = kv.begin; j < kv.end; ++j) {
+          ex.for_blocks(kv, [&](int64_t j) {
             ex.load(Prow, TensorId::P, b, h, q0, n, t.col0(j), t.cols(j));
             ex.load(dProw, TensorId::dP, b, h, q0, n, t.col0(j), t.cols(j));
             ex.rowdot_acc(rowsum, Prow, dProw, n, t.cols(j));
-          }
-          for (int64_t j = kv.begin; j < kv.end; ++j) {
+          });
+          ex.for_blocks(kv, [&](int64_t j) {
             ex.load(Prow, TensorId::P, b, h, q0, n, t.col0(j), t.cols(j));
             ex.load(dProw, TensorId::dP, b, h, q0, n, t.col0(j), t.cols(j));
             ex.softmax_grad(dProw, Prow, rowsum, n, t.cols(j));
             ex.store(dProw, TensorId::dS, b, h, q0, n, t.col0(j), t.cols(j));
-          }
+          });
         }
       }
     });
@@ -243,12 +243,12 @@ void backward(Ex& ex, const Plan& plan) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         const Range kv = t.kv_blocks(i);
         ex.zero(dQi, nr, d);
-        for (int64_t j = kv.begin; j < kv.end; ++j) {
+        ex.for_blocks(kv, [&](int64_t j) {
           const int64_t c0 = t.col0(j), nc = t.cols(j);
           ex.load(dSij, TensorId::dS, b, h, r0, nr, c0, nc);
           ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
           ex.gemm_nn(dQi, dSij, Kj, nr, d, nc, tau);
-        }
+        });
         ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
       }
     });
@@ -264,12 +264,12 @@ void backward(Ex& ex, const Plan& plan) {
         const Range qb = t.q_blocks(j);
         ex.zero(dKj, nc, d);
         for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
-          for (int64_t i = qb.begin; i < qb.end; ++i) {
+          ex.for_blocks(qb, [&](int64_t i) {
             const int64_t r0 = t.row0(i), nr = t.rows(i);
             ex.load(dSij, TensorId::dS, b, h, r0, nr, c0, nc);
             ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
             ex.gemm_tn(dKj, dSij, Qi, nc, d, nr, tau);
-          }
+          });
         ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
       }
     });
