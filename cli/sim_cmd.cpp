@@ -180,7 +180,7 @@ void run_sim(const SimOptions& o) {
   title << (o.problem_changed() ? "Attention" : "GPT-2 medium attention") << ": " << p.describe()
         << "\nHBM traffic in GB (1e9 B); FLOPs include recomputation; extra HBM = tensors "
            "beyond inputs/outputs; roofline = max(bytes/BW, FLOPs/peak) / wave utilisation";
-  std::cout << format_table(title.str(), rows);
+  std::cout << format_table(title.str(), rows, o.sweep.has_value());
   if (!o.problem_changed() && !o.sweep)
     std::cout << "\nFlashAttention paper, Figure 2 (A100, GPT-2 medium, fwd+bwd, with dropout and "
                  "its own kernels): standard 40.3 GB, 66.6 GFLOPs, 41.7 ms; FlashAttention 4.4 GB, "

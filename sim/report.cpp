@@ -22,15 +22,17 @@ std::string pad(const std::string& s, size_t w, bool left = false) {
 
 struct Cells {
   std::string schedule, dir, blocks, read, write, total, gflop, extra, peak, time, bound;
+  std::string m;  // SRAM size: a column of its own only in a sweep table
   std::vector<const std::string*> all() const {
-    return {&schedule, &dir, &blocks, &read, &write, &total, &gflop, &extra, &peak, &time, &bound};
+    return {&m, &schedule, &dir, &blocks, &read, &write, &total, &gflop, &extra, &peak, &time, &bound};
   }
 };
 
 // Column widths fitted to a table's cells (two spaces between columns); the
-// first two columns are left-aligned, the numbers right-aligned.
+// M, schedule and direction columns are left-aligned, the numbers
+// right-aligned; an all-empty column (M outside sweeps) is left out.
 std::vector<size_t> widths(const std::vector<Cells>& rows) {
-  std::vector<size_t> w(11, 0);
+  std::vector<size_t> w(12, 0);
   for (const Cells& c : rows) {
     const auto cells = c.all();
     for (size_t k = 0; k < cells.size(); ++k) w[k] = std::max(w[k], cells[k]->size());
@@ -46,7 +48,8 @@ std::string line(const Cells& c, const std::vector<size_t>& w) {
       out += "  " + *cells[k];
       break;
     }
-    out += (k == 0 ? "" : "  ") + pad(*cells[k], w[k], k < 2);
+    if (w[k] == 0) continue;
+    out += (out.empty() ? "" : "  ") + pad(*cells[k], w[k], k < 3);
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out + "\n";
@@ -68,7 +71,8 @@ Cells cells(const ReportRow& r) {
           format_bytes(x.extra_hbm_bytes()),
           format_bytes(x.sram_peak_bytes),
           time_cell(r.roof),
-          r.bound.text};
+          r.bound.text,
+          ""};
 }
 
 }  // namespace
@@ -77,21 +81,24 @@ ReportRow make_row(const RunResult& r, const Hardware& hw) {
   return {r, hw, roofline(r, hw), check_bound(r)};
 }
 
-std::string format_table(const std::string& title, const std::vector<ReportRow>& rows) {
+std::string format_table(const std::string& title, const std::vector<ReportRow>& rows, bool sweep) {
   std::ostringstream out;
   if (!title.empty()) out << title << "\n";
   const Cells head{"schedule", "dir", "Br x Bc", "read GB", "write GB", "total GB", "GFLOP",
-                   "extra HBM", "SRAM peak", "roofline ms", "bound check (elements)"};
-  // Groups of rows on one hardware and SRAM size, each printed as one table.
+                   "extra HBM", "SRAM peak", "roofline ms", "bound check (elements)",
+                   sweep ? "M" : ""};
+  // Groups of rows on one hardware (and, outside sweeps, one SRAM size), each
+  // printed as one table; a sweep table has a row per M instead.
   size_t n = 0;
   while (n < rows.size()) {
     const ReportRow& first = rows[n];
     std::vector<Cells> table{head};
     for (; n < rows.size() && rows[n].hw.name == first.hw.name &&
-           rows[n].run.sram_bytes == first.run.sram_bytes;
+           (sweep || rows[n].run.sram_bytes == first.run.sram_bytes);
          ++n) {
       const ReportRow& r = rows[n];
       table.push_back(cells(r));
+      if (sweep) table.back().m = format_bytes(r.run.sram_bytes);
       // After a fwd row followed by the same schedule's bwd row: their sum.
       if (table.size() > 2 && r.run.desc.direction == Direction::bwd &&
           rows[n - 1].run.desc.direction == Direction::fwd &&
@@ -104,14 +111,17 @@ std::string format_table(const std::string& title, const std::vector<ReportRow>&
                          gb(static_cast<double>(f.write_bytes() + b.write_bytes())),
                          gb(static_cast<double>(f.total_bytes() + b.total_bytes())),
                          fmt("%.1f", (f.flops() + b.flops()) / 1e9), "", "",
-                         fmt("%.2f", (rows[n - 1].roof.time_s + r.roof.time_s) * 1e3) + "    ", ""});
+                         fmt("%.2f", (rows[n - 1].roof.time_s + r.roof.time_s) * 1e3) + "    ", "",
+                         ""});
       }
     }
     out << "\n" << first.hw.name << ": HBM " << fmt("%.0f", first.hw.hbm_bytes_per_s / 1e9)
         << " GB/s, " << fmt("%.0f", first.hw.matmul_flops(first.run.problem.dtype) / 1e12)
         << " TFLOP/s " << dtype_name(first.run.problem.dtype) << " matmul, "
         << fmt("%.1f", first.hw.vector_flops / 1e12) << " TFLOP/s fp32, " << first.hw.sm_count
-        << " SMs; SRAM M = " << format_bytes(first.run.sram_bytes) << "\n";
+        << " SMs";
+    if (!sweep) out << "; SRAM M = " << format_bytes(first.run.sram_bytes);
+    out << "\n";
     const std::vector<size_t> w = widths(table);
     for (const Cells& c : table) out << line(c, w);
   }

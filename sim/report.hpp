@@ -19,7 +19,9 @@ ReportRow make_row(const RunResult& r, const Hardware& hw);
 
 // Rows grouped by hardware and SRAM size; a schedule's fwd and bwd rows are
 // followed by their sum. `title` heads the table.
-std::string format_table(const std::string& title, const std::vector<ReportRow>& rows);
+// sweep: one table per hardware with a row per SRAM size (an M column).
+std::string format_table(const std::string& title, const std::vector<ReportRow>& rows,
+                         bool sweep = false);
 std::string format_csv(const std::vector<ReportRow>& rows);
 // An array of runs with the fields the CLI documents (sim/README.md).
 std::string format_json(const std::vector<ReportRow>& rows);
