@@ -77,68 +77,94 @@ std::string speed(const Writer& w, const std::string& gpu_dir) {
   std::map<Key, std::map<std::string, double>> tflops;
   std::set<std::string> ours, theirs;
   for (const auto& r : rows) {
-    const std::string v = field(r, "variant");
-    const Key k{field(r, "direction", "fwd"), std::stoi(field(r, "head_dim")), field(r, "mask"),
-                std::stoi(field(r, "seqlen"))};
-    tflops[k][v] = std::stod(field(r, "tflops"));
-    (v.rfind("torch_", 0) == 0 ? theirs : ours).insert(v);
+    // Forward files carry `tflops`; backward files `bwd_tflops` and
+    // `fwd_bwd_tflops`, with a `deterministic` flag (" det" variants).
+    const std::string v = field(r, "variant") + (field(r, "deterministic") == "1" ? " det" : "");
+    const int d = std::stoi(field(r, "head_dim")), n = std::stoi(field(r, "seqlen"));
+    const std::string mask = field(r, "mask");
+    for (const auto& [direction, column] : {std::pair<const char*, const char*>{"fwd", "tflops"},
+                                            {"bwd", "bwd_tflops"},
+                                            {"fwd+bwd", "fwd_bwd_tflops"}}) {
+      const std::string value = field(r, column);
+      if (value.empty()) continue;
+      tflops[Key{direction, d, mask, n}][v] = std::stod(value);
+      (v.rfind("torch_", 0) == 0 ? theirs : ours).insert(v);
+    }
   }
-  Table t;
-  t.columns = {"direction", "head_dim", "mask", "seqlen"};
-  for (const auto& v : ours) t.columns.push_back(v);
-  for (const auto& v : theirs) t.columns.push_back(v);
-  for (const auto& v : ours)
-    for (const auto& o : theirs) t.columns.push_back(v + "/" + o);
-  for (const auto& [k, by] : tflops) {
-    std::vector<std::string> row{std::get<0>(k), integer(std::get<1>(k)), std::get<2>(k), integer(std::get<3>(k))};
-    auto get = [&](const std::string& v) { auto it = by.find(v); return it == by.end() ? std::nan("") : it->second; };
-    for (const auto& v : ours) row.push_back(num(get(v)));
-    for (const auto& v : theirs) row.push_back(num(get(v)));
-    for (const auto& v : ours)
-      for (const auto& o : theirs) row.push_back(num(get(v) / get(o)));
-    t.add(row);
-  }
-  w.csv("speed/speed.csv", t);
-
   std::string md = std::string(kHeader) + "# Speed: our kernels beside PyTorch SDPA\n\n" + provenance(rows) +
                    "TFLOP/s by the FlashAttention benchmark convention (forward 4·B·H·N²·d, halved "
-                   "when causal; backward 2.5x forward), bf16, batch x seqlen = 16k tokens, hidden "
-                   "2048. Ratios are ours over PyTorch's (torch_flash: SDPA flash backend; "
-                   "torch_cudnn: SDPA cuDNN backend), all timed in the same run on the same GPU.\n\n";
-  // One plot per direction and head dim: TFLOP/s against N, one line per variant and mask.
-  std::set<std::pair<std::string, int>> panels;
-  for (const auto& [k, by] : tflops) panels.insert({std::get<0>(k), std::get<1>(k)});
-  for (const auto& [dir, d] : panels) {
-    Table p;
-    p.columns = {"seqlen"};
-    std::vector<std::pair<std::string, std::string>> series;  // (variant, mask)
-    for (const auto& v : ours) for (const char* m : {"none", "causal"}) series.push_back({v, m});
-    for (const auto& v : theirs) for (const char* m : {"none", "causal"}) series.push_back({v, m});
-    for (const auto& s : series) p.columns.push_back(s.first + (s.second == "none" ? "" : " causal"));
-    std::set<int> lengths;
+                   "when causal; backward 2.5x forward; forward + backward 3.5x), bf16, batch x "
+                   "seqlen = 16k tokens, hidden 2048. Ratios are ours over PyTorch's (torch_flash: "
+                   "SDPA flash backend; torch_cudnn: SDPA cuDNN backend), all timed in the same run "
+                   "on the same GPU. `det`: deterministic mode.\n\n";
+  Table all;  // every direction, for the CSV
+  all.columns = {"direction", "head_dim", "mask", "seqlen", "variant", "tflops"};
+  for (const auto& [k, by] : tflops)
+    for (const auto& [v, x] : by)
+      all.add({std::get<0>(k), integer(std::get<1>(k)), std::get<2>(k), integer(std::get<3>(k)), v, num(x)});
+  w.csv("speed/speed.csv", all);
+
+  for (const char* dir : {"fwd", "bwd", "fwd+bwd"}) {
+    std::set<std::string> mine, refs;  // variants with data in this direction
     for (const auto& [k, by] : tflops)
-      if (std::get<0>(k) == dir && std::get<1>(k) == d) lengths.insert(std::get<3>(k));
-    for (int n : lengths) {
-      std::vector<std::string> row{integer(n)};
-      for (const auto& s : series) {
-        auto it = tflops.find(Key{dir, d, s.second, n});
-        auto jt = it == tflops.end() ? std::map<std::string, double>::const_iterator{} : it->second.find(s.first);
-        row.push_back(it != tflops.end() && jt != it->second.end() ? num(jt->second) : "-");
-      }
-      p.add(row);
+      if (std::get<0>(k) == dir)
+        for (const auto& [v, x] : by) (theirs.count(v) ? refs : mine).insert(v);
+    if (mine.empty()) continue;
+    Table t;
+    t.columns = {"head_dim", "mask", "seqlen"};
+    for (const auto& v : mine) t.columns.push_back(v);
+    for (const auto& v : refs) t.columns.push_back(v);
+    for (const auto& v : mine)
+      for (const auto& o : refs) t.columns.push_back(v + " / " + o);
+    std::set<int> dims;
+    for (const auto& [k, by] : tflops) {
+      if (std::get<0>(k) != dir) continue;
+      dims.insert(std::get<1>(k));
+      auto get = [&](const std::string& v) { auto it = by.find(v); return it == by.end() ? std::nan("") : it->second; };
+      std::vector<std::string> row{integer(std::get<1>(k)), std::get<2>(k), integer(std::get<3>(k))};
+      for (const auto& v : mine) row.push_back(num(get(v)));
+      for (const auto& v : refs) row.push_back(num(get(v)));
+      for (const auto& v : mine)
+        for (const auto& o : refs) row.push_back(fixed2(get(v) / get(o)));
+      t.add(row);
     }
-    const std::string name = "speed_" + dir + "_d" + std::to_string(d);
-    w.csv("speed/" + name + ".csv", p);
-    w.plot("speed/" + name,
-           "set datafile missing '-'\nset logscale x 2\nset grid\nset yrange [0:*]\n"
-           "set title 'Attention " + dir + " speed, head dim " + std::to_string(d) + ", bf16 (" +
-               std::string(rows.front().at("device")) + ")'\n"
-           "set xlabel 'sequence length N (batch x N = 16k tokens)'\nset ylabel 'TFLOP/s'\n"
-           "set key outside right top\n" +
-           plot_series(name + ".csv", p.columns.size()));
-    md += "![](" + name + ".svg)\n\n";
+    md += std::string("## ") + dir + "\n\n";
+    // One plot per head dim: TFLOP/s against N, one line per variant and mask.
+    for (int d : dims) {
+      Table p;
+      p.columns = {"seqlen"};
+      std::vector<std::pair<std::string, std::string>> series;  // (variant, mask)
+      for (const auto* group : {&mine, &refs})
+        for (const auto& v : *group)
+          for (const char* m : {"none", "causal"}) series.push_back({v, m});
+      for (const auto& sr : series) p.columns.push_back(sr.first + (sr.second == "none" ? "" : " causal"));
+      std::set<int> lengths;
+      for (const auto& [k, by] : tflops)
+        if (std::get<0>(k) == dir && std::get<1>(k) == d) lengths.insert(std::get<3>(k));
+      for (int n : lengths) {
+        std::vector<std::string> row{integer(n)};
+        for (const auto& sr : series) {
+          const auto at = tflops.find(Key{dir, d, sr.second, n});
+          const auto it = at == tflops.end() ? decltype(at->second.end()){} : at->second.find(sr.first);
+          row.push_back(at != tflops.end() && it != at->second.end() ? num(it->second) : "-");
+        }
+        p.add(row);
+      }
+      std::string slug = dir;
+      std::replace(slug.begin(), slug.end(), '+', '_');
+      const std::string name = "speed_" + slug + "_d" + std::to_string(d);
+      w.csv("speed/" + name + ".csv", p);
+      w.plot("speed/" + name,
+             "set datafile missing '-'\nset logscale x 2\nset grid\nset yrange [0:*]\n"
+             "set title 'Attention " + std::string(dir) + " speed, head dim " + std::to_string(d) +
+                 ", bf16'\n"
+             "set xlabel 'sequence length N (batch x N = 16k tokens)'\nset ylabel 'TFLOP/s'\n"
+             "set key outside right top\n" +
+                 plot_series(name + ".csv", p.columns.size()));
+      md += "![](" + name + ".svg)\n\n";
+    }
+    md += t.markdown() + "\n";
   }
-  md += t.markdown();
   w.text("speed/README.md", md);
   return "- [Speed](speed/README.md): our kernels beside PyTorch SDPA flash and cuDNN on the "
          "benchmark grid, with the device, date and commit of the run.\n";

@@ -16,6 +16,13 @@ std::string num(double x) {
 
 std::string integer(int64_t x) { return std::to_string(x); }
 
+std::string fixed2(double x) {
+  if (std::isnan(x)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", x);
+  return buf;
+}
+
 void Table::add(std::vector<std::string> row) {
   if (row.size() != columns.size())
     throw std::logic_error("report table row has " + std::to_string(row.size()) + " cells, expected " +

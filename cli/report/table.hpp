@@ -12,6 +12,7 @@ namespace flashcheck::report {
 // %.4g, or whole numbers from 1e4 up; "-" for NaN: the one number format of reports.
 std::string num(double x);
 std::string integer(int64_t x);
+std::string fixed2(double x);  // ratios: two decimals, "-" for NaN
 
 struct Table {
   std::vector<std::string> columns;

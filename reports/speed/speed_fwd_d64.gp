@@ -8,7 +8,7 @@ set datafile missing '-'
 set logscale x 2
 set grid
 set yrange [0:*]
-set title 'Attention fwd speed, head dim 64, bf16 (NVIDIA H100 80GB HBM3 (sm_90, 132 SMs))'
+set title 'Attention fwd speed, head dim 64, bf16'
 set xlabel 'sequence length N (batch x N = 16k tokens)'
 set ylabel 'TFLOP/s'
 set key outside right top
