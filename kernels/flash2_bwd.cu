@@ -9,15 +9,21 @@
 //   2. main, KV-outer: dV += P^T dO, dS = P (dP - D), dK += scale dS^T Q,
 //      per KV block, looping over the query heads of its GQA group (so dK,
 //      dV are summed over the group without atomics)    dkdv kernel
-//   3. dQ, Q-outer: dQ += scale dS K per Q block over its KV blocks, P and dS
-//      recomputed                                        dq kernel
-// Phase 3 replaces FlashAttention-2's float32 dQ accumulator updated with
-// atomics from phase 2: each dQ row is summed by one thread in a fixed
-// order, so dQ (and dK, dV) are bitwise reproducible in every mode (the
-// `deterministic` flag costs nothing here), at the price of recomputing S and
-// dP once more (7 instead of 5 matrix products of the FLOP convention's 2.5x).
+//   3. deterministic mode: dQ, Q-outer: dQ += scale dS K per Q block over its
+//      KV blocks, P and dS recomputed                   dq kernel
+//      default mode: dQ = scale * dQaccum                dq_convert kernel
+// dQ has two modes:
+//   default (FlashAttention-2's): phase 2 also forms dS K for each (Q block,
+//     KV block) pair from dS^T staged in shared memory and adds it into a
+//     float32 dQ accumulator with atomics; a last pass scales and rounds it.
+//     The order of the atomic adds varies, so dQ is not bitwise reproducible
+//     (dK, dV are: each is summed by one thread block in a fixed order).
+//   deterministic: phase 2 skips dQ and phase 3 computes it Q-outer, each dQ
+//     row summed by one thread in a fixed order; it recomputes S and dP once
+//     more (7 instead of 5 matrix products).
 //
-// Intermediates in HBM: D (float32, B x heads_q x seqlen_q) only.
+// Intermediates in HBM: D (float32, B x heads_q x seqlen_q) and the float32
+// dQ accumulator (B x heads_q x seqlen_q x d) of the default mode.
 //
 // Schedule: kv_outer for dK, dV with Bc = 64 rows per block (4 warps x 16)
 // and Br = 64 (d 64) or 32 (d 128: registers) queries per inner step; dQ
@@ -39,6 +45,10 @@ using DkdvTraits = flash2::Flash2BwdTraits<D, 4, D == 128 ? 32 : 64>;
 template <int D>
 using DqTraits = flash2::Flash2BwdTraits<D, 4, 64>;
 
+// Floats of D in the workspace, rounded up to 16 bytes so dQaccum after it
+// stays aligned for float2 atomics.
+int64_t d_floats(const Problem& p) { return (p.lse_elems() + 3) / 4 * 4; }
+
 template <class Kernel>
 void set_smem(Kernel k, std::size_t bytes) {
   FC_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -51,12 +61,14 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   using Tq = DqTraits<D>;
   static bool configured = false;  // the attributes are per function: set them once
   if (!configured) {
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true>, Tk::kSmemBytes);
     set_smem(flash2::flash2_bwd_dq_kernel<Tq, T>, Tq::kSmemBytes);
     configured = true;
   }
-  flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, static_cast<float*>(a.workspace),
-                      a.dQ, a.dK, a.dV,
+  float* Dbuf = static_cast<float*>(a.workspace);
+  float* dqa = Dbuf + d_floats(pr);  // 16-byte aligned: float2 atomics
+  flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, Dbuf, a.dQ, a.dK, a.dV, dqa,
                       static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                       static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
                       static_cast<int>(pr.group_size()),
@@ -67,7 +79,20 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   FC_CHECK_LAUNCH("dot_do_o_kernel");
   const dim3 gk(static_cast<unsigned>((pr.seqlen_k + Tk::kRows - 1) / Tk::kRows),
                 static_cast<unsigned>(pr.heads_kv), static_cast<unsigned>(pr.batch));
-  flash2::flash2_bwd_dkdv_kernel<Tk, T><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+  if (!a.deterministic) {
+    // FlashAttention-2's way: dkdv adds every dS K product into a float32
+    // dQ with atomics (order varies run to run), then one conversion pass.
+    FC_CUDA(cudaMemsetAsync(dqa, 0, pr.q_elems() * sizeof(float), a.stream));
+    flash2::flash2_bwd_dkdv_kernel<Tk, T, true><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+    FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
+    const int64_t n = pr.q_elems();
+    const int64_t blocks = (n + 255) / 256;
+    flash2::dq_convert_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
+                                   a.stream>>>(dqa, static_cast<T*>(a.dQ), n, p.scale);
+    FC_CHECK_LAUNCH("dq_convert_kernel");
+    return;
+  }
+  flash2::flash2_bwd_dkdv_kernel<Tk, T, false><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
   FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
   const dim3 gq(static_cast<unsigned>((pr.seqlen_q + Tq::kRows - 1) / Tq::kRows),
                 static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
@@ -99,7 +124,8 @@ Support flash2_bwd_supports(const Problem& p) {
 }
 
 std::size_t flash2_bwd_workspace_bytes(const Problem& p) {
-  return static_cast<std::size_t>(p.lse_elems()) * sizeof(float);  // D
+  // D, and the float32 dQ accumulator of the atomic (default) mode.
+  return static_cast<std::size_t>(d_floats(p) + p.q_elems()) * sizeof(float);
 }
 
 void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {

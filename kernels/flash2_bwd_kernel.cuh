@@ -10,10 +10,13 @@
 //              dK += scale dS^T Q in registers; each warp owns 16 rows of the
 //              KV block. dK, dV are written once: summed over the group, no
 //              atomics.
-//   dq         Q-outer: one thread block per (Q block of Br rows, query head,
-//              batch), like the forward: recomputes P and dS for its rows
-//              over the KV blocks it sees and accumulates dQ += scale dS K in
-//              registers; written once, so dQ is deterministic.
+//              With kAtomicDQ it also stages dS^T in shared memory and adds
+//              dS K into a float32 dQ accumulator with atomics (dq_atomic),
+//              converted by dq_convert.
+//   dq         deterministic mode, Q-outer: one thread block per (Q block of
+//              Br rows, query head, batch), like the forward: recomputes P
+//              and dS for its rows over the KV blocks it sees and accumulates
+//              dQ += scale dS K in registers; written once, in a fixed order.
 //
 // Operands use the forward's swizzled shared-memory tiles and ldmatrix
 // fragments (flash2_fwd_kernel.cuh): a matrix used as the A operand, or as
@@ -38,14 +41,18 @@ struct Flash2BwdTraits {
   static constexpr std::size_t kTile = static_cast<std::size_t>(kHeadDim) * 2;  // bytes per row
   // Two resident tiles of kRows rows, two streamed tensors x 2 stages, and
   // two float rows (LSE, D) per stage for the streamed block.
-  static constexpr std::size_t kSmemBytes =
-      2 * kRows * kTile + 2 * kStages * kStream * kTile + 2 * kStages * kStream * sizeof(float);
+  // dkdv with atomic dQ also keeps dS^T (kRows x kStream, 16-bit) on chip.
+  static constexpr std::size_t kSmemDS = static_cast<std::size_t>(kRows) * kStream * 2;
+  static constexpr std::size_t kSmemBytes = 2 * kRows * kTile + 2 * kStages * kStream * kTile +
+                                            2 * kStages * kStream * sizeof(float) + kSmemDS;
+  static constexpr int kDSChunks = kStream / 8;  // 16-byte chunks per row of dS^T
 
   static_assert(kHeadDim % 64 == 0, "the XOR swizzle needs >= 8 chunks of 16 B per row");
   static_assert(kStream % 16 == 0, "the streamed block is a whole number of k16 steps");
   static_assert((kRows * kChunks) % kThreads == 0 && (kStream * kChunks) % kThreads == 0,
                 "every thread copies the same number of chunks");
   static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
+  static_assert(kDSChunks == 4 || kDSChunks >= 8, "the dS^T swizzle handles 4 or >= 8 chunks");
 };
 
 struct BwdParams {
@@ -59,6 +66,7 @@ struct BwdParams {
   void* dQ;
   void* dK;
   void* dV;
+  float* dQaccum;  // atomic mode: float32 [B][heads_q][seqlen_q][d], zeroed before dkdv
   int seqlen_q, seqlen_k, heads_q, heads_kv, group;
   float scale, scale_log2;
   Mask mask;
@@ -172,7 +180,69 @@ __device__ __forceinline__ float lse_log2(float lse) {
   return lse == -INFINITY ? INFINITY : lse * 1.4426950408889634f;
 }
 
+// Element offset of (row, chunk) in the dS^T tile (rows of kStream 16-bit
+// values). 8+ chunks per row: chunk ^ (row % 8); 4 chunks (64-byte rows, two
+// rows per 128 bytes): chunk ^ ((row / 2) % 4). Either way the 8 rows an
+// ldmatrix reads at one chunk land in 8 different bank groups.
+template <class Tr>
+__device__ __forceinline__ int swz_ds(int row, int chunk) {
+  const int x = Tr::kDSChunks >= 8 ? (row & 7) : ((row >> 1) & 3);
+  return row * Tr::kStream + ((chunk ^ x) << 3);
+}
+
+// Atomic-mode dQ: dQaccum[q0 .., :] += dS (kStream x kRows, from the dS^T
+// tile) * K (kRows x d). The kStream / 16 row tiles x d / 64 column groups
+// are spread over the warps (the configurations make that exactly kWarps).
 template <class Tr, class T>
+__device__ __forceinline__ void dq_atomic(float* dqa, int q0, int sq, const T* sDS, const T* sK,
+                                          int warp, int lane) {
+  constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, kCols = 64;
+  static_assert((Tr::kStream / 16) * (D / kCols) == Tr::kWarps, "one dQ tile per warp");
+  const int mt = warp % (Tr::kStream / 16), cg = warp / (Tr::kStream / 16);
+  float acc[kCols / 8][4];
+#pragma unroll
+  for (int j = 0; j < kCols / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < Bc / 16; ++kk) {
+    uint32_t af[4];  // A[m = query][k = key] = dS^T[key][query]: ldmatrix.trans
+    ptx::ldmatrix_x4_trans(af, sDS + swz_ds<Tr>(kk * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                mt * 2 + ((lane >> 3) & 1)));
+#pragma unroll
+    for (int dp = 0; dp < kCols / 16; ++dp) {
+      uint32_t bf[4];
+      ptx::ldmatrix_x4_trans(bf, sK + swz<Tr>(kk * 16 + (lane & 15),
+                                              (cg * kCols) / 8 + dp * 2 + (lane >> 4)));
+      ptx::mma_16816<T>(acc[2 * dp], af, bf[0], bf[1]);
+      ptx::mma_16816<T>(acc[2 * dp + 1], af, bf[2], bf[3]);
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int q = q0 + mt * 16 + (lane >> 2) + r * 8;
+    if (q >= sq) continue;
+    float* row = dqa + static_cast<int64_t>(q) * D + cg * kCols + (lane & 3) * 2;
+#pragma unroll
+    for (int j = 0; j < kCols / 8; ++j) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      atomicAdd(reinterpret_cast<float2*>(row + j * 8), make_float2(acc[j][2 * r], acc[j][2 * r + 1]));
+#else
+      atomicAdd(row + j * 8, acc[j][2 * r]);
+      atomicAdd(row + j * 8 + 1, acc[j][2 * r + 1]);
+#endif
+    }
+  }
+}
+
+// dQ = scale * dQaccum, rounded to the dtype (atomic mode's last step).
+template <class T>
+__global__ void __launch_bounds__(256)
+    dq_convert_kernel(const float* dqa, T* dq, int64_t n, float scale) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dq[i] = static_cast<T>(dqa[i] * scale);
+}
+
+template <class Tr, class T, bool kAtomicDQ>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kNT = Br / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -182,6 +252,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   T* sdO = sQ + 2 * Br * D;         // [2][Br][D]
   float* sL = reinterpret_cast<float*>(sdO + 2 * Br * D);  // [2][Br] LSE * log2(e)
   float* sD = sL + 2 * Br;                                 // [2][Br] D
+  T* sDS = reinterpret_cast<T*>(sD + 2 * Br);              // [Bc][Br] dS^T (atomic mode)
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int kb = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
@@ -256,9 +327,26 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
         st_[j][e] = pt;
         dpt[j][e] = pt * (dpt[j][e] - tD[qc]);
       }
+    if constexpr (kAtomicDQ) {  // dS^T to shared memory for the dQ product below
+#pragma unroll
+      for (int j = 0; j < kNT; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int row = warp * 16 + (lane >> 2) + r * 8;
+          const int col = j * 8 + (lane & 3) * 2;
+          *reinterpret_cast<uint32_t*>(sDS + swz_ds<Tr>(row, col / 8) + col % 8) =
+              ptx::pack2<T>(dpt[j][2 * r], dpt[j][2 * r + 1]);
+        }
+    }
     // dV += P^T dO, dK += dS^T Q (scale applied at the end).
     mma_regs_by_tile<Tr, T, Br>(dv, st_, tdO, lane);
     mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
+    if constexpr (kAtomicDQ) {
+      __syncthreads();  // every warp's rows of dS^T are in
+      const int h = hk * p.group + s / nq;
+      dq_atomic<Tr, T>(p.dQaccum + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D, q0, sq, sDS,
+                       sK, warp, lane);
+    }
   }
   ptx::cp_async_wait<0>();
   __syncthreads();  // every warp is done with sK, sV: reuse them as staging

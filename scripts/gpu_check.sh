@@ -20,8 +20,9 @@
 #                                gpu_check.tar.gz (every log and CSV); a short
 #                                summary is printed last.
 #
-# Environment: CUDA_ARCHS (build; default 90a), OUT (run), REPEATS (bench,
-# default 10), SKIP_BENCH=1 / SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run).
+# Environment: CUDA_ARCHS (build; default 90a), TUNING=ON (build flash2_tune),
+# OUT (run), REPEATS (bench, default 10), SKIP_BENCH=1 / SKIP_FWD_BENCH=1 /
+# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -64,7 +65,8 @@ run() {
 
   if [ -z "${SKIP_PROPERTIES:-}" ]; then
     echo "== GPU properties"
-    timeout 900 "$BIN/kernels_gpu_properties" --durations yes 2>&1 | tee "$OUT/properties.log"
+    FLASHCHECK_ACCURACY_CSV="$OUT/accuracy.csv" FLASHCHECK_COMMIT="$commit" \
+      timeout 900 "$BIN/kernels_gpu_properties" --durations yes 2>&1 | tee "$OUT/properties.log"
     echo "properties: rc=${PIPESTATUS[0]}; $(grep -E 'test cases|All tests passed' "$OUT/properties.log" | tail -1)" >>"$summary"
   fi
 
@@ -81,7 +83,7 @@ run() {
     done
   fi
 
-  if [ -z "${SKIP_BENCH:-}" ]; then
+  if [ -z "${SKIP_BENCH:-}" ] && [ -z "${SKIP_FWD_BENCH:-}" ]; then
     echo "== bench"
     "$BIN/flashcheck" bench --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench.csv" 2>&1 | tail -60
     "$BIN/flashcheck" bench --memory --commit "$commit" --csv "$OUT/memory.csv"
@@ -89,6 +91,8 @@ run() {
       --csv "$OUT/sdpa.csv" 2>&1 | tail -60
     python3 scripts/gpu_report.py "$OUT/bench.csv" "$OUT/sdpa.csv" --memory "$OUT/memory.csv" \
       >"$OUT/report.md" && grep -E "ratio to PyTorch flash" "$OUT/report.md" >>"$summary"
+  fi
+  if [ -z "${SKIP_BENCH:-}" ]; then
     echo "== bench backward"
     "$BIN/flashcheck" bench --backward --repeats "${REPEATS:-10}" --commit "$commit" \
       --csv "$OUT/bench_bwd.csv" 2>&1 | tail -30
@@ -97,6 +101,16 @@ run() {
       --csv "$OUT/bench_bwd_det.csv" 2>&1 | tail -30
     PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --repeats "${REPEATS:-10}" \
       --commit "$commit" --csv "$OUT/sdpa_bwd.csv" 2>&1 | tail -30
+    python3 - "$OUT/bench_bwd.csv" "$OUT/bench_bwd_det.csv" >>"$summary" <<'PY'
+import csv, statistics, sys
+rows = [list(csv.DictReader(open(f))) for f in sys.argv[1:3]]
+key = lambda r: (r["variant"], r["head_dim"], r["mask"], r["seqlen"])
+det = {key(r): float(r["bwd_median_ms"]) for r in rows[1]}
+for v in sorted({r["variant"] for r in rows[0]}):
+    x = [det[key(r)] / float(r["bwd_median_ms"]) for r in rows[0] if r["variant"] == v and key(r) in det]
+    if x:
+        print(f"deterministic-mode cost {v}: backward time x{statistics.median(x):.2f} (median over the grid; min {min(x):.2f}, max {max(x):.2f})")
+PY
     for m in fwd_bwd_tflops bwd_tflops; do
       python3 scripts/gpu_report.py "$OUT/bench_bwd.csv" "$OUT/sdpa_bwd.csv" --metric $m \
         --memory "$OUT/memory_bwd.csv" \

@@ -54,6 +54,19 @@ def main():
               if n >= 2048 and v in vals and "torch_flash" in vals]
         if rs:
             print(f"\n{v}: ratio to PyTorch flash for N >= 2048: min {min(rs):.2f}, max {max(rs):.2f}")
+    traffic = [r for r in load(a.bench) if r.get("sim_hbm_bytes")]
+    if traffic:
+        print("\nHBM traffic the simulator predicts for each variant's own schedule (Br, Bc; "
+              "counting mode, no L2), beside the measured time:\n")
+        print("| variant | schedule | d | mask | N | predicted HBM (GB) | median (ms) | "
+              "implied (TB/s) |\n|---|---|---|---|---|---|---|---|")
+        for r in traffic:
+            gb = float(r["sim_hbm_bytes"]) / 1e9
+            print(f"| {r['variant']} | {r['schedule']} | {r['head_dim']} | {r['mask']} | "
+                  f"{r['seqlen']} | {gb:.2f} | {float(r['median_ms']):.3f} | "
+                  f"{float(r['sim_bytes_per_s']) / 1e12:.2f} |")
+        print("\nAn implied rate above the HBM's 3.35 TB/s means the L2 served part of the "
+              "predicted traffic (the simulator has no L2).")
     if a.memory:
         what = ("one forward (beyond Q, K, V, O)" if a.metric == "tflops" else
                 "one backward (beyond Q, K, V, O, dO, LSE, dQ, dK, dV)")

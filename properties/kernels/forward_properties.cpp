@@ -179,6 +179,7 @@ void check_accuracy(const Variant& v, const gen::Inputs& in) {
   const ForwardResult ref = reference_forward(in.problem, in.Q, in.K, in.V);
   const ForwardResult base = baseline_forward(in.problem, in.Q, in.K, in.V);
   const Verdict o = judge_output(in, run.O, base, ref);
+  gputest::record_accuracy(v.name, "fwd", "O", in.problem, o);
   RC_LOG() << o.reason << "\n";
   RC_ASSERT(o.pass);
   const LseCheck l = check_lse(v, in, run.LSE, ref.LSE);
@@ -247,6 +248,7 @@ TEST_CASE("forward variants pass fixed awkward shapes", "[gpu]") {
             const ForwardResult ref = reference_forward(p, in.Q, in.K, in.V);
             const ForwardResult base = baseline_forward(p, in.Q, in.K, in.V);
             const Verdict o = judge_output(in, run.O, base, ref);
+            gputest::record_accuracy(v->name, "fwd", "O", p, o);
             INFO(o.reason);
             CHECK(o.pass);
             const LseCheck lse = check_lse(*v, in, run.LSE, ref.LSE);

@@ -5,8 +5,14 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <tuple>
 
+#include "kernels/bench.hpp"
 #include "kernels/fill.hpp"
 
 namespace flashcheck::gputest {
@@ -144,6 +150,50 @@ BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& i
       O.download() != r.fwd.O_bits || LSE.download() != r.fwd.LSE_bits)
     r.damage += "an input of the backward was modified; ";
   return r;
+}
+
+namespace {
+struct AccuracyRecord {
+  int cases = 0, passed = 0;
+  double max_err = 0, mean_err = 0, baseline_max_err = 0, ratio = 0;
+};
+using AccuracyKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+std::map<AccuracyKey, AccuracyRecord>& accuracy_records() {
+  static std::map<AccuracyKey, AccuracyRecord> records;
+  return records;
+}
+}  // namespace
+
+void record_accuracy(const std::string& variant, const char* direction, const char* output,
+                     const Problem& p, const Verdict& v) {
+  AccuracyRecord& r = accuracy_records()[AccuracyKey{variant, direction, output,
+                                                     dtype_name(p.dtype),
+                                                     mask_kind_name(p.mask.kind)}];
+  ++r.cases;
+  r.passed += v.pass;
+  r.max_err = std::max(r.max_err, v.variant.max_abs);
+  r.mean_err = std::max(r.mean_err, v.variant.mean_abs);
+  r.baseline_max_err = std::max(r.baseline_max_err, v.baseline.max_abs);
+  if (v.baseline.max_abs > 0) r.ratio = std::max(r.ratio, v.variant.max_abs / v.baseline.max_abs);
+}
+
+void write_accuracy_csv(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  const char* commit = std::getenv("FLASHCHECK_COMMIT");
+  const std::time_t t = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  const std::string prefix = "\"" + kernels::device_description() + "\"," + date + "," +
+                             (commit ? commit : "unknown") + ",";
+  out << "device,date,commit,variant,direction,output,dtype,mask,cases,max_err,mean_err,"
+         "baseline_max_err,ratio_to_baseline,passed\n";
+  out.precision(4);
+  for (const auto& [k, r] : accuracy_records())
+    out << prefix << std::get<0>(k) << "," << std::get<1>(k) << "," << std::get<2>(k) << ","
+        << std::get<3>(k) << "," << std::get<4>(k) << "," << r.cases << "," << r.max_err << ","
+        << r.mean_err << "," << r.baseline_max_err << "," << r.ratio << "," << r.passed << "/"
+        << r.cases << "\n";
 }
 
 gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen) {

@@ -9,6 +9,7 @@
 #include "kernels/device_buffer.hpp"
 #include "kernels/registry.hpp"
 #include "properties/generators.hpp"
+#include "reference/accuracy.hpp"
 
 namespace flashcheck::gputest {
 
@@ -53,6 +54,15 @@ struct BackwardRun {
 // dV NaN-poisoned and every buffer guarded; dO is in.dO.
 BackwardRun run_backward_guarded(const kernels::Variant& bwd, const gen::Inputs& in,
                                  bool deterministic);
+
+// Accuracy record for reports/gpu/accuracy.csv (read by `flashcheck report`):
+// per (variant, direction, output, dtype, mask kind) the case count, worst
+// max and mean |x - ref64|, the baseline's worst max error, the largest
+// per-case ratio err(variant) / err(baseline), and how many cases passed.
+void record_accuracy(const std::string& variant, const char* direction, const char* output,
+                     const Problem& p, const Verdict& v);
+// Writes the records as CSV with device, date and commit (FLASHCHECK_COMMIT).
+void write_accuracy_csv(const std::string& path);
 
 // Generator limits for a variant: its dtypes and head dims, lengths up to
 // max_seqlen leaning to the edges of its Br and Bc (64 and 128 when unfused).

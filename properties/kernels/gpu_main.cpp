@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 #include "properties/kernels/gpu_harness.hpp"
 
@@ -29,5 +30,15 @@ int main(int argc, char** argv) {
     }
   }
   if (std::getenv("RC_PARAMS") == nullptr) setenv("RC_PARAMS", "max_success=100", 1);
-  return Catch::Session().run(argc, argv);
+  const int rc = Catch::Session().run(argc, argv);
+  // FLASHCHECK_ACCURACY_CSV=path: the accuracy records for reports/gpu/.
+  if (const char* path = std::getenv("FLASHCHECK_ACCURACY_CSV"); path && !listing) {
+    try {
+      flashcheck::gputest::write_accuracy_csv(path);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return rc ? rc : 1;
+    }
+  }
+  return rc;
 }
