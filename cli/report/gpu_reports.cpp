@@ -38,7 +38,7 @@ std::string field(const CsvRow& r, const char* name, const char* fallback = "") 
   return it == r.end() ? fallback : it->second;
 }
 
-std::string provenance(const std::vector<CsvRow>& rows) {
+std::string provenance(const std::vector<CsvRow>& rows, const std::string& how) {
   std::set<std::string> devices, dates, commits;
   for (const auto& r : rows) {
     devices.insert(field(r, "device"));
@@ -51,8 +51,7 @@ std::string provenance(const std::vector<CsvRow>& rows) {
     return out;
   };
   return "Device: " + join(devices) + ". Date: " + join(dates) + ". Commit: " + join(commits) +
-         ". Measured by `scripts/gpu_check.sh run` (timed with CUDA events, median of repeats "
-         "after warm-up, L2 cleared between repeats).\n\n";
+         ". " + how + "\n\n";
 }
 
 // One clause per column after the first: a colour per variant, solid for no
@@ -91,7 +90,9 @@ std::string speed(const Writer& w, const std::string& gpu_dir) {
       (v.rfind("torch_", 0) == 0 ? theirs : ours).insert(v);
     }
   }
-  std::string md = std::string(kHeader) + "# Speed: our kernels beside PyTorch SDPA\n\n" + provenance(rows) +
+  std::string md = std::string(kHeader) + "# Speed: our kernels beside PyTorch SDPA\n\n" +
+                   provenance(rows, "Measured by `scripts/gpu_check.sh run` (timed with CUDA events, "
+                                    "median of repeats after warm-up, L2 cleared between repeats).") +
                    "TFLOP/s by the FlashAttention benchmark convention (forward 4·B·H·N²·d, halved "
                    "when causal; backward 2.5x forward; forward + backward 3.5x), bf16, batch x "
                    "seqlen = 16k tokens, hidden 2048. Ratios are ours over PyTorch's (torch_flash: "
@@ -182,12 +183,18 @@ std::string accuracy(const Writer& w, const std::string& gpu_dir) {
     t.add(row);
   }
   w.csv("accuracy/accuracy.csv", t);
-  std::string md = std::string(kHeader) + "# Accuracy against the float64 reference\n\n" + provenance(rows) +
-                   "Every registered variant x dtype x mask on the GPU properties' generated problems: "
-                   "the worst max |x - ref64| and mean |x - ref64| over the cases, the baseline's "
-                   "(standard attention in the same dtype) worst error, and the largest per-case "
-                   "ratio err(variant) / err(baseline). The accuracy rule passes at ratio <= k "
-                   "(2 outputs, 3 gradients) plus the dtype's floor.\n\n" + t.markdown();
+  std::string md = std::string(kHeader) + "# Accuracy against the float64 reference\n\n" +
+                   provenance(rows, "Written by the GPU property suite (`kernels_gpu_properties`, run by "
+                                    "`scripts/gpu_check.sh run`).") +
+                   "Every registered variant x direction x output x dtype x mask over the GPU "
+                   "properties' generated problems. max_err: the worst max |x - ref64| over the "
+                   "cases; mean_err: the largest per-case mean |x - ref64|; baseline_max_err: the "
+                   "worst error of the baseline (the `standard` variant in the same dtype on the "
+                   "GPU, which stores S, P and dS in that dtype, hence its large errors at large "
+                   "logits); ratio_to_baseline: the largest per-case ratio err(variant) / "
+                   "err(baseline) (for the baseline itself, 1). The accuracy rule passes at "
+                   "ratio <= k (2 for outputs, 3 for gradients) plus the dtype's floor.\n\n" +
+                   t.markdown();
   w.text("accuracy/README.md", md);
   return "- [Accuracy](accuracy/README.md): every registered variant x dtype x mask against the "
          "float64 reference, as a ratio to the same-dtype baseline.\n";
