@@ -9,6 +9,8 @@
 #include <tuple>
 
 #include "cli/report/csv_reader.hpp"
+#include "sim/hardware.hpp"
+#include "sim/simulate.hpp"
 
 namespace fs = std::filesystem;
 
@@ -198,6 +200,65 @@ std::string accuracy(const Writer& w, const std::string& gpu_dir) {
   w.text("accuracy/README.md", md);
   return "- [Accuracy](accuracy/README.md): every registered variant x dtype x mask against the "
          "float64 reference, as a ratio to the same-dtype baseline.\n";
+}
+
+namespace {
+
+// "... Br=64 Bc=128" in a bench CSV's schedule column -> the value after key=.
+int64_t block_of(const std::string& schedule, const std::string& key) {
+  const size_t at = schedule.find(key + "=");
+  if (at == std::string::npos) return 0;
+  return std::stoll(schedule.substr(at + key.size() + 1));
+}
+
+}  // namespace
+
+std::string traffic(const Writer& w, const std::string& gpu_dir) {
+  using namespace flashcheck::sim;
+  std::vector<CsvRow> rows = rows_of(gpu_dir, "bench");
+  rows.erase(std::remove_if(rows.begin(), rows.end(),
+                            [](const CsvRow& r) { return field(r, "variant").rfind("flash2", 0) != 0; }),
+             rows.end());
+  if (rows.empty()) return "- Traffic beside time: no flash2 GPU results committed yet.\n";
+  const Hardware& h100 = find_preset("h100");
+  Table t;
+  t.columns = {"variant", "det", "head_dim", "mask", "seqlen", "Br", "Bc", "sim_hbm_gb", "measured_ms",
+               "implied_gb_per_s", "of_h100_hbm"};
+  for (const auto& r : rows) {
+    const bool bwd = !field(r, "bwd_median_ms").empty();
+    Problem p;
+    p.batch = std::stoll(field(r, "batch"));
+    p.heads_q = p.heads_kv = std::stoll(field(r, "heads"));
+    p.seqlen_q = p.seqlen_k = std::stoll(field(r, "seqlen"));
+    p.head_dim = std::stoll(field(r, "head_dim"));
+    p.mask = parse_mask(field(r, "mask"));
+    p.dtype = parse_dtype(field(r, "dtype"));
+    const std::string sched = field(r, "schedule");
+    const BlockOverride blocks{block_of(sched, "Br"), block_of(sched, "Bc")};
+    // The kernel's own tiles; M large enough that the simulator's buffer
+    // accounting never rejects them (traffic does not depend on M once Br, Bc are fixed).
+    const RunResult run = simulate(p, ScheduleKind::flash2, bwd ? Direction::bwd : Direction::fwd,
+                                   int64_t(1) << 24, blocks);
+    const double ms = std::stod(field(r, bwd ? "bwd_median_ms" : "median_ms"));
+    const double bps = double(run.total_bytes()) / (ms * 1e-3);
+    t.add({field(r, "variant"), field(r, "deterministic", "0") == "1" ? "yes" : "no", field(r, "head_dim"),
+           field(r, "mask"), field(r, "seqlen"), integer(blocks.Br), integer(blocks.Bc),
+           num(double(run.total_bytes()) / 1e9), num(ms), num(bps / 1e9), fixed2(bps / h100.hbm_bytes_per_s)});
+  }
+  w.csv("traffic/traffic.csv", t);
+  std::string md = std::string(kHeader) + "# Simulated traffic beside measured time\n\n" +
+                   provenance(rows, "Times from `scripts/gpu_check.sh run`; traffic from the simulator.") +
+                   "For each flash2 kernel run of the benchmark grid: the HBM traffic the simulator's "
+                   "`flash2` schedule predicts for the kernel's own Br and Bc (read from the "
+                   "benchmark's schedule column), the measured median time, the bandwidth that "
+                   "traffic would need at that time, and its fraction of the H100 preset's " +
+                   num(h100.hbm_bytes_per_s / 1e9) +
+                   " GB/s. The simulator has no L2 cache: a fraction above 1 means thread blocks "
+                   "shared K/V (forward) or Q/dO (backward) tiles through L2, which real kernels "
+                   "rely on; well below 1 means the kernel is compute-bound.\n\n" + t.markdown();
+  w.text("traffic/README.md", md);
+  return "- [Simulated traffic beside measured time](traffic/README.md): the simulator's flash2 "
+         "traffic for each kernel's own tiles, and the bandwidth it implies at the measured speed.\n";
 }
 
 }  // namespace flashcheck::report
