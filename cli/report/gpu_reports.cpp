@@ -255,7 +255,10 @@ std::string traffic(const Writer& w, const std::string& gpu_dir) {
                    num(h100.hbm_bytes_per_s / 1e9) +
                    " GB/s. The simulator has no L2 cache: a fraction above 1 means thread blocks "
                    "shared K/V (forward) or Q/dO (backward) tiles through L2, which real kernels "
-                   "rely on; well below 1 means the kernel is compute-bound.\n\n" + t.markdown();
+                   "rely on; well below 1 means the kernel is compute-bound. The kernels' dQ differs from the "
+                   "schedule's: flash2_bwd accumulates dQ with float32 atomics (deterministic mode: a "
+                   "separate Q-outer dQ pass), where the schedule read-modify-writes dQ per KV block; "
+                   "the simulated bytes are the schedule's.\n\n" + t.markdown();
   w.text("traffic/README.md", md);
   return "- [Simulated traffic beside measured time](traffic/README.md): the simulator's flash2 "
          "traffic for each kernel's own tiles, and the bandwidth it implies at the measured speed.\n";
