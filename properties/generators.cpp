@@ -270,6 +270,20 @@ Inputs make_inputs(const Problem& p, const ValueSpec& v) {
   return in;
 }
 
+double max_scaled_score(const Inputs& in) {
+  const Problem& p = in.problem;
+  double m = 0;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads_q; ++h)
+      for (int64_t i = 0; i < p.seqlen_q; ++i)
+        for (int64_t j = 0; j < p.seqlen_k; ++j) {
+          double s = 0;
+          for (int64_t c = 0; c < p.head_dim; ++c) s += in.Q(b, h, i, c) * in.K(b, p.kv_head_of(h), j, c);
+          m = std::max(m, std::fabs(s * p.softmax_scale()));
+        }
+  return m;
+}
+
 rc::Gen<Inputs> inputs(ShapeLimits limits, std::vector<Values> kinds) {
   return rc::gen::apply(make_inputs, problem(std::move(limits)), value_spec(std::move(kinds)));
 }

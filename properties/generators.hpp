@@ -129,6 +129,10 @@ void showValue(const Inputs& in, std::ostream& os);
 // platform (own PRNG, no std:: distributions). For fp16, large_logits is
 // capped at 1000 so the stored scores stay below fp16's 65504.
 Inputs make_inputs(const Problem& p, const ValueSpec& v);
+// max |scale * q.k| over every (query, key) pair, masked or not: rounding
+// errors of the scores are relative to it, and exp turns an absolute score
+// error into a relative probability error, so tolerances scale with it.
+double max_scaled_score(const Inputs& in);
 rc::Gen<Inputs> inputs(ShapeLimits limits = {},
                        std::vector<Values> kinds = {Values::normal, Values::uniform,
                                                     Values::large_logits, Values::dominant_key});

@@ -13,19 +13,12 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-void check_inputs(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
-                  const Tensor4<double>& V) {
-  p.validate();
-  require_shape(Q.shape(), q_shape(p), "Q");
-  require_shape(K.shape(), kv_shape(p), "K");
-  require_shape(V.shape(), kv_shape(p), "V");
-}
 
 }  // namespace
 
 ForwardResult reference_forward(const Problem& p, const Tensor4<double>& Q,
                                 const Tensor4<double>& K, const Tensor4<double>& V) {
-  check_inputs(p, Q, K, V);
+  require_qkv(p, Q, K, V);
   ForwardResult r{Tensor4<double>(q_shape(p)), Tensor4<double>(lse_shape(p))};
   const double scale = p.softmax_scale();
   Eigen::VectorXd s;
@@ -66,7 +59,7 @@ Tensor4<double> backward_D(const Problem& p, const Tensor4<double>& O, const Ten
 BackwardMain backward_main(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
                            const Tensor4<double>& V, const Tensor4<double>& LSE,
                            const Tensor4<double>& dO, const Tensor4<double>& D) {
-  check_inputs(p, Q, K, V);
+  require_qkv(p, Q, K, V);
   require_shape(LSE.shape(), lse_shape(p), "LSE");
   require_shape(dO.shape(), q_shape(p), "dO");
   require_shape(D.shape(), lse_shape(p), "D");

@@ -67,13 +67,6 @@ void store_rounded(const FloatMatrix& src, HeadMap dst, DType t) {
 
 float rounded(float x, DType t) { return static_cast<float>(round_to_dtype(x, t)); }
 
-void check_inputs(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
-                  const Tensor4<double>& V) {
-  p.validate();
-  require_shape(Q.shape(), q_shape(p), "Q");
-  require_shape(K.shape(), kv_shape(p), "K");
-  require_shape(V.shape(), kv_shape(p), "V");
-}
 
 // S = round(scale * Q K^T) with masked entries -inf, then P = round(softmax(S))
 // row by row in float32. Also returns each row's LSE (float32). Shared by the
@@ -131,7 +124,7 @@ void round_to_dtype(Tensor4<double>& x, DType t) {
 ForwardResult baseline_forward(const Problem& p, const Tensor4<double>& Q,
                                const Tensor4<double>& K, const Tensor4<double>& V) {
   if (p.dtype == DType::f64) return reference_forward(p, Q, K, V);
-  check_inputs(p, Q, K, V);
+  require_qkv(p, Q, K, V);
   ForwardResult r{Tensor4<double>(q_shape(p)), Tensor4<double>(lse_shape(p))};
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t h = 0; h < p.heads_q; ++h) {
@@ -147,7 +140,7 @@ Gradients baseline_backward(const Problem& p, const Tensor4<double>& Q, const Te
                             const Tensor4<double>& V, const Tensor4<double>& O,
                             const Tensor4<double>& LSE, const Tensor4<double>& dO) {
   if (p.dtype == DType::f64) return reference_backward(p, Q, K, V, O, LSE, dO);
-  check_inputs(p, Q, K, V);
+  require_qkv(p, Q, K, V);
   require_shape(O.shape(), q_shape(p), "O");
   require_shape(LSE.shape(), lse_shape(p), "LSE");
   require_shape(dO.shape(), q_shape(p), "dO");

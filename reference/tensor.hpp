@@ -57,5 +57,8 @@ class Tensor4 {
 
 // Throws std::invalid_argument "<what>: shape [..] expected [..]" on mismatch.
 void require_shape(const Shape4& got, const Shape4& want, const char* what);
+// Validates the problem, then the shapes of Q, K and V against it.
+void require_qkv(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
+                 const Tensor4<double>& V);
 
 }  // namespace flashcheck

@@ -122,4 +122,12 @@ void require_shape(const Shape4& got, const Shape4& want, const char* what) {
                                 want.str());
 }
 
+void require_qkv(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
+                 const Tensor4<double>& V) {
+  p.validate();
+  require_shape(Q.shape(), q_shape(p), "Q");
+  require_shape(K.shape(), kv_shape(p), "K");
+  require_shape(V.shape(), kv_shape(p), "V");
+}
+
 }  // namespace flashcheck

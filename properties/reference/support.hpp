@@ -45,22 +45,8 @@ inline bool all_finite(const Tensor4<double>& a) {
   return std::all_of(a.values().begin(), a.values().end(), [](double x) { return std::isfinite(x); });
 }
 
-// max |scale * q.k| over every (query, key) pair, masked or not: rounding
-// errors of the scores are relative to it, and exp turns an absolute score
-// error into a relative probability error, so tolerances scale with it.
-inline double max_scaled_score(const gen::Inputs& in) {
-  const Problem& p = in.problem;
-  double m = 0;
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads_q; ++h)
-      for (int64_t i = 0; i < p.seqlen_q; ++i)
-        for (int64_t j = 0; j < p.seqlen_k; ++j) {
-          double s = 0;
-          for (int64_t c = 0; c < p.head_dim; ++c) s += in.Q(b, h, i, c) * in.K(b, p.kv_head_of(h), j, c);
-          m = std::max(m, std::fabs(s * p.softmax_scale()));
-        }
-  return m;
-}
+// max |scale * q.k| over every (query, key) pair: see gen::max_scaled_score.
+using gen::max_scaled_score;
 
 // Shapes for the float64 reference properties: small, every edge case.
 inline gen::ShapeLimits reference_limits() {

@@ -62,16 +62,7 @@ TermScales term_scales(const gen::Inputs& in) {
 // score error into a relative one): large-logit inputs get 1e-12 per unit
 // of the largest |scale * q.k| beyond 8.
 double tolerance(const gen::Inputs& in) {
-  const Problem& p = in.problem;
-  double smax = 0;
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads_q; ++h)
-      for (int64_t i = 0; i < p.seqlen_q; ++i)
-        for (int64_t j = 0; j < p.seqlen_k; ++j) {
-          double s = 0;
-          for (int64_t c = 0; c < p.head_dim; ++c) s += in.Q(b, h, i, c) * in.K(b, p.kv_head_of(h), j, c);
-          smax = std::max(smax, std::fabs(s * p.softmax_scale()));
-        }
+  const double smax = gen::max_scaled_score(in);
   return 1e-12 * std::max(1.0, smax / 8);
 }
 
