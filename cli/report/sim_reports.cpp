@@ -119,7 +119,12 @@ std::string seqlen_scaling(const Writer& w) {
                    " KiB (the H100 preset's shared memory per thread block). Extra memory is HBM "
                    "beyond the inputs and outputs: S and P for standard attention, LSE (or l, m) "
                    "for FlashAttention. Standard attention's traffic and extra memory grow as N²; "
-                   "FlashAttention's extra memory grows as N.\n\n";
+                   "FlashAttention's extra memory grows as N. Traffic depends on M / d²: this M "
+                   "holds " + num(double(sram_elems(m, DType::f16)) / (64.0 * 64.0)) + " d² float32 "
+                   "elements at d = 64 but only " +
+                   num(double(sram_elems(m, DType::f16)) / (128.0 * 128.0)) +
+                   " d² at d = 128, where the model (which has no L2 cache) gives flash2 little "
+                   "traffic advantage; its extra memory stays Θ(N).\n\n";
   Table t;
   t.columns = {"head_dim", "seqlen", "standard_fwd_bytes", "flash2_fwd_bytes", "standard_bwd_bytes",
                "flash2_bwd_bytes", "standard_extra_bytes", "flash2_extra_bytes"};
