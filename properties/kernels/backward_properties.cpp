@@ -49,29 +49,7 @@ namespace {
 // under a second.
 constexpr int64_t kMaxSeqlen = 1025;
 
-std::vector<const Variant*> backward_variants() {
-  std::vector<const Variant*> out;
-  for (const Variant& v : kernels::registry())
-    if (v.direction == kernels::Direction::bwd) out.push_back(&v);
-  return out;
-}
-
-double max_norm(const Tensor4<double>& t) {
-  double best = 0;
-  const int64_t d = t.shape().D;
-  for (int64_t r = 0; r < t.size() / d; ++r) {
-    double s = 0;
-    for (int64_t i = 0; i < d; ++i) s += t.values()[r * d + i] * t.values()[r * d + i];
-    best = std::max(best, s);
-  }
-  return std::sqrt(best);
-}
-
-double max_abs(const Tensor4<double>& t) {
-  double m = 0;
-  for (double x : t.values()) m = std::max(m, std::fabs(x));
-  return m;
-}
+using gputest::max_abs;
 
 // dD of the comment at the top: the error of D from the stored O.
 double d_error(const gen::Inputs& in, const Tensor4<double>& O) {
@@ -123,7 +101,7 @@ Verdict judge_gradient(Grad g, const gen::Inputs& in, const std::vector<double>&
   if (v.pass || v.variant.nan_count > 0) return v;
   double extra = 0;
   if (p.dtype == DType::f32)
-    extra += 4 * 0x1p-24 * p.softmax_scale() * max_norm(in.Q) * max_norm(in.K) * max_abs(ref);
+    extra += 4 * 0x1p-24 * p.softmax_scale() * gputest::max_row_norm(in.Q) * gputest::max_row_norm(in.K) * max_abs(ref);
   if (g == Grad::dQ) extra += p.softmax_scale() * d_error(in, ref_f.O) * max_abs(in.K);
   if (g == Grad::dK)
     extra += p.softmax_scale() * d_error(in, ref_f.O) * max_key_mass(in, ref_f.LSE) * max_abs(in.Q);
@@ -160,7 +138,7 @@ int cases_run = 0;
 }  // namespace
 
 TEST_CASE("backward variants agree with the float64 reference", "[gpu]") {
-  for (const Variant* v : backward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::bwd)) {
     const auto limits = gputest::limits_for(*v, kMaxSeqlen);
     const std::string name = std::string(v->name) +
                              ": dQ, dK, dV within the accuracy rule (k = 3), lengths 1..1025";
@@ -189,7 +167,7 @@ TEST_CASE("backward variants give finite, accurate gradients on edge shapes", "[
                         Mask::sliding_window(0, 0), Mask::sliding_window(5, 2)};
   const gen::ValueSpec values[] = {{gen::Values::normal, 1, 3}, {gen::Values::large_logits, 300, 4},
                                    {gen::Values::large_logits, 3000, 5}};
-  for (const Variant* v : backward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::bwd)) {
     int cases = 0;
     const std::vector<int> dims = v->head_dims.empty() ? std::vector<int>{64, 80} : v->head_dims;
     for (DType t : v->dtypes)
@@ -225,7 +203,7 @@ TEST_CASE("backward variants give finite, accurate gradients on edge shapes", "[
 }
 
 TEST_CASE("backward variants are deterministic", "[gpu]") {
-  for (const Variant* v : backward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::bwd)) {
     const auto limits = gputest::limits_for(*v, 400);
     for (bool deterministic : {false, true}) {
       const std::string name =

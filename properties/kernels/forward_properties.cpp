@@ -52,23 +52,7 @@ namespace {
 
 constexpr int64_t kMaxSeqlen = 2049;
 
-std::vector<const Variant*> forward_variants() {
-  std::vector<const Variant*> out;
-  for (const Variant& v : kernels::registry())
-    if (v.direction == kernels::Direction::fwd) out.push_back(&v);
-  return out;
-}
-
-double max_row_norm(const Tensor4<double>& t) {
-  double best = 0;
-  const int64_t d = t.shape().D;
-  for (int64_t r = 0; r < t.size() / d; ++r) {
-    double s = 0;
-    for (int64_t i = 0; i < d; ++i) s += t.values()[r * d + i] * t.values()[r * d + i];
-    best = std::max(best, s);
-  }
-  return std::sqrt(best);
-}
+using gputest::max_row_norm;
 
 struct LseCheck {
   bool pass = true;
@@ -160,8 +144,7 @@ Verdict judge_output(const gen::Inputs& in, const std::vector<double>& O, const 
   const Problem& p = in.problem;
   Verdict o = judge("O", O, base.O.values(), ref.O.values(), kOutputFactor, p.dtype);
   if (p.dtype == DType::f32 && !o.pass && o.variant.nan_count == 0) {
-    double vmax = 0;
-    for (double x : in.V.values()) vmax = std::max(vmax, std::fabs(x));
+    const double vmax = gputest::max_abs(in.V);
     const double extra = 2 * 0x1p-24 * p.softmax_scale() * max_row_norm(in.Q) *
                          max_row_norm(in.K) * vmax;
     if (o.variant.max_abs <= o.bound + extra) {
@@ -198,7 +181,7 @@ void accuracy_property(const Variant& v, const rc::Gen<gen::Inputs>& inputs) {
 }  // namespace
 
 TEST_CASE("forward variants agree with the float64 reference", "[gpu]") {
-  for (const Variant* v : forward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
     const auto limits = gputest::limits_for(*v, kMaxSeqlen);
     prop_with_coverage(std::string(v->name) +
              ": O within the accuracy rule and LSE within the float32 bound, on lengths 1..2049",
@@ -210,7 +193,7 @@ TEST_CASE("forward variants agree with the float64 reference", "[gpu]") {
 }
 
 TEST_CASE("forward variants stay finite and accurate for large logits", "[gpu]") {
-  for (const Variant* v : forward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
     const auto limits = gputest::limits_for(*v, 300);
     prop_with_coverage(std::string(v->name) + ": no NaN or Inf and the accuracy rule holds for logits up to 1e4",
          [v, limits] { accuracy_property(*v, gen::inputs(limits, {gen::Values::large_logits})); });
@@ -224,7 +207,7 @@ TEST_CASE("forward variants pass fixed awkward shapes", "[gpu]") {
                              {1023, 1025}};
   const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
                         Mask::sliding_window(100, 0), Mask::sliding_window(3, 17)};
-  for (const Variant* v : forward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
     int cases = 0;
     const std::vector<int> dims = v->head_dims.empty() ? std::vector<int>{64, 80} : v->head_dims;
     for (DType t : v->dtypes)
@@ -261,7 +244,7 @@ TEST_CASE("forward variants pass fixed awkward shapes", "[gpu]") {
 }
 
 TEST_CASE("forward variants are deterministic", "[gpu]") {
-  for (const Variant* v : forward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
     const auto limits = gputest::limits_for(*v, 600);
     prop(std::string(v->name) + ": 20 reruns give bitwise identical O and LSE", [v, limits] {
       const gen::Inputs in = *gen::inputs(limits);
@@ -279,7 +262,7 @@ TEST_CASE("forward variants are deterministic", "[gpu]") {
 }
 
 TEST_CASE("unsupported problems are reported as errors, never run", "[gpu]") {
-  for (const Variant* v : forward_variants()) {
+  for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
     Problem p;
     p.dtype = DType::f64;  // no GPU variant runs float64
     CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);

@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -213,6 +214,30 @@ gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen) {
   l.max_heads_kv = 2;
   l.max_group = 3;
   return l;
+}
+
+std::vector<const kernels::Variant*> variants(kernels::Direction d) {
+  std::vector<const kernels::Variant*> out;
+  for (const kernels::Variant& v : kernels::registry())
+    if (v.direction == d) out.push_back(&v);
+  return out;
+}
+
+double max_row_norm(const Tensor4<double>& t) {
+  double best = 0;
+  const int64_t d = t.shape().D;
+  for (int64_t r = 0; r < t.size() / d; ++r) {
+    double s = 0;
+    for (int64_t i = 0; i < d; ++i) s += t.values()[r * d + i] * t.values()[r * d + i];
+    best = std::max(best, s);
+  }
+  return std::sqrt(best);
+}
+
+double max_abs(const Tensor4<double>& t) {
+  double m = 0;
+  for (double x : t.values()) m = std::max(m, std::fabs(x));
+  return m;
 }
 
 }  // namespace flashcheck::gputest

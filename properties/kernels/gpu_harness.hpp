@@ -68,4 +68,11 @@ void write_accuracy_csv(const std::string& path);
 // max_seqlen leaning to the edges of its Br and Bc (64 and 128 when unfused).
 gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen);
 
+// The registered variants of one direction.
+std::vector<const kernels::Variant*> variants(kernels::Direction d);
+// Largest Euclidean norm of a row (the last dimension) / largest |element|:
+// the magnitudes the derived error floors scale with.
+double max_row_norm(const Tensor4<double>& t);
+double max_abs(const Tensor4<double>& t);
+
 }  // namespace flashcheck::gputest
