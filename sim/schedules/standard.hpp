@@ -19,11 +19,11 @@ namespace flashcheck::sim::standard {
 
 namespace qk_buf { enum { Qi, Kj, Sij }; }
 namespace softmax_buf { enum { Srow, m, l, LSEr }; }
-namespace pv_buf { enum { Pij, Vj, Oi }; }
+// O = P V and dQ = dS K share one kernel shape (row_block_product).
+namespace product_buf { enum { Aij, Bj, Ci }; }
 namespace dv_buf { enum { Pij, dOi, dVj }; }
 namespace dp_buf { enum { dOi, Vj, dPij }; }
 namespace ds_buf { enum { Prow, dProw, rowsum }; }
-namespace dq_buf { enum { dSij, Kj, dQi }; }
 namespace dk_buf { enum { dSij, Qi, dKj }; }
 
 // span: the widest key span of a row; R: rows per chunk when streamed.
@@ -49,6 +49,33 @@ inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t 
             {"rowsum", resident ? 1 : R, 1, a}}},
           {"standard bwd dQ = dS K", {{"dS_ij", Br, Bc, e}, {"K_j", Bc, d, e}, {"dQ_i", Br, d, a}}},
           {"standard bwd dK = dS^T Q", {{"dS_ij", Br, Bc, e}, {"Q_i", Br, d, e}, {"dK_j", Bc, d, a}}}};
+}
+
+// C_i = scale * sum_j A_ij B_j for every Q block i over the KV blocks j it
+// visits: A is [Hq][Nq][Nk] (P or dS), B a KV tensor (V or K), C a Q tensor
+// (O or dQ). The unfused O = P V and dQ = dS K kernels are both this loop.
+template <class Ex>
+void row_block_product(Ex& ex, const Plan& plan, const Tiling& t, const KernelPlan& kernel,
+                       TensorId A, TensorId B, TensorId C, double scale) {
+  using namespace product_buf;
+  const Problem& p = plan.problem;
+  const int64_t d = p.head_dim;
+  ex.begin_kernel(kernel);
+  ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
+    const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
+    for (int64_t i = 0; i < t.Tr; ++i) {
+      const int64_t r0 = t.row0(i), nr = t.rows(i);
+      ex.zero(Ci, nr, d);
+      ex.for_blocks(t.kv_blocks(i), [&](int64_t j) {
+        const int64_t c0 = t.col0(j), nc = t.cols(j);
+        ex.load(Aij, A, b, h, r0, nr, c0, nc);
+        ex.load(Bj, B, b, hk, c0, nc, 0, d);
+        ex.gemm_nn(Ci, Aij, Bj, nr, d, nc, scale);
+      });
+      ex.store(Ci, C, b, h, r0, nr, 0, d);
+    }
+  });
+  ex.end_kernel();
 }
 
 template <class Ex>
@@ -124,26 +151,8 @@ void forward(Ex& ex, const Plan& plan) {
     });
     ex.end_kernel();
   }
-  {
-    using namespace pv_buf;
-    ex.begin_kernel(plan.kernels[2]);
-    ex.for_units(units, [&](int64_t u) {
-      const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-      for (int64_t i = 0; i < t.Tr; ++i) {
-        const int64_t r0 = t.row0(i), nr = t.rows(i);
-        const Range kv = t.kv_blocks(i);
-        ex.zero(Oi, nr, d);
-        ex.for_blocks(kv, [&](int64_t j) {
-          const int64_t c0 = t.col0(j), nc = t.cols(j);
-          ex.load(Pij, TensorId::P, b, h, r0, nr, c0, nc);
-          ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
-          ex.gemm_nn(Oi, Pij, Vj, nr, d, nc, 1.0);
-        });
-        ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
-      }
-    });
-    ex.end_kernel();
-  }
+  // O_i = sum_j P_ij V_j.
+  row_block_product(ex, plan, t, plan.kernels[2], TensorId::P, TensorId::V, TensorId::O, 1.0);
 }
 
 // Reads P from HBM (saved by the forward).
@@ -234,26 +243,8 @@ void backward(Ex& ex, const Plan& plan) {
     });
     ex.end_kernel();
   }
-  {
-    using namespace dq_buf;
-    ex.begin_kernel(plan.kernels[3]);
-    ex.for_units(q_units, [&](int64_t u) {
-      const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-      for (int64_t i = 0; i < t.Tr; ++i) {
-        const int64_t r0 = t.row0(i), nr = t.rows(i);
-        const Range kv = t.kv_blocks(i);
-        ex.zero(dQi, nr, d);
-        ex.for_blocks(kv, [&](int64_t j) {
-          const int64_t c0 = t.col0(j), nc = t.cols(j);
-          ex.load(dSij, TensorId::dS, b, h, r0, nr, c0, nc);
-          ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
-          ex.gemm_nn(dQi, dSij, Kj, nr, d, nc, tau);
-        });
-        ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
-      }
-    });
-    ex.end_kernel();
-  }
+  // dQ_i = scale * sum_j dS_ij K_j.
+  row_block_product(ex, plan, t, plan.kernels[3], TensorId::dS, TensorId::K, TensorId::dQ, tau);
   {
     using namespace dk_buf;
     ex.begin_kernel(plan.kernels[4]);
