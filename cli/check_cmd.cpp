@@ -2,7 +2,7 @@
 // repository (see case_files.hpp).
 #include <iostream>
 
-#include "cli/case_files.hpp"
+#include "cases/case_files.hpp"
 #include "cli/commands.hpp"
 
 namespace flashcheck::cli {

@@ -14,8 +14,8 @@ install(TARGETS flashcheck_vocabulary flashcheck_reference flashcheck_generators
 install(TARGETS flashcheck RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY reference/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/flashcheck/reference
   FILES_MATCHING PATTERN "*.hpp")
-install(FILES properties/generators.hpp properties/prop.hpp
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/flashcheck/properties)
+install(FILES cases/generators.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/flashcheck/cases)
+install(FILES properties/prop.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/flashcheck/properties)
 install(EXPORT flashcheckTargets NAMESPACE flashcheck::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/flashcheck)
 configure_package_config_file(cmake/flashcheckConfig.cmake.in

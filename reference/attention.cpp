@@ -36,7 +36,7 @@ ForwardResult reference_forward(const Problem& p, const Tensor4<double>& Q,
         }
         s = scale * (k.middleRows(keys.begin, keys.size()) * q.row(i).transpose());
         const double m = s.maxCoeff();
-        s = (s.array() - m).exp();
+        s = exact_exp(s.array() - m);
         const double l = s.sum();
         o.row(i) = (s.transpose() / l) * v.middleRows(keys.begin, keys.size());
         r.LSE(b, h, i) = m + std::log(l);
@@ -83,7 +83,7 @@ BackwardMain backward_main(const Problem& p, const Tensor4<double>& Q, const Ten
         auto kb = k.middleRows(keys.begin, keys.size());
         auto vb = v.middleRows(keys.begin, keys.size());
         // P recomputed from the saved statistics, as FlashAttention does.
-        prob = ((scale * (q.row(i) * kb.transpose())).array() - LSE(b, h, i)).exp();
+        prob = exact_exp((scale * (q.row(i) * kb.transpose())).array() - LSE(b, h, i));
         dS = prob.array() * ((dout.row(i) * vb.transpose()).array() - D(b, h, i));
         dv.middleRows(keys.begin, keys.size()).noalias() += prob.transpose() * dout.row(i);
         dq.row(i).noalias() = scale * (dS * kb);

@@ -105,7 +105,7 @@ class NumericExecutor {
         continue;
       }
       const T alpha = std::exp(mi - mnew);  // 0 when mi = -inf
-      S.row(r) = (S.row(r).array() - mnew).exp().matrix();
+      S.row(r) = exp0(S.row(r).array() - mnew).matrix();
       at(l, r) = alpha * at(l, r) + S.row(r).sum();
       buf_[o].row(r).head(d) *= alpha;
       at(m, r) = mnew;
@@ -137,7 +137,7 @@ class NumericExecutor {
         S.row(r).setZero();
         at(lt, r) = 0;
       } else {
-        S.row(r) = (S.row(r).array() - at(mt, r)).exp().matrix();
+        S.row(r) = exp0(S.row(r).array() - at(mt, r)).matrix();
         at(lt, r) = S.row(r).sum();
       }
       const T mnew = std::max(at(m, r), at(mt, r));
@@ -161,7 +161,7 @@ class NumericExecutor {
     for (int64_t r = 0; r < nr; ++r) {
       const T L = at(lse_buf, r);
       if (L == -kInf) S.row(r).setZero();
-      else S.row(r) = (S.row(r).array() - L).exp().matrix();
+      else S.row(r) = exp0(S.row(r).array() - L).matrix();
     }
   }
   void recompute_p_ml(int s, int m, int l, int64_t nr, int64_t nc) {
@@ -169,7 +169,7 @@ class NumericExecutor {
     auto S = B(s, nr, nc);
     for (int64_t r = 0; r < nr; ++r) {
       if (at(m, r) == -kInf || !(at(l, r) > 0)) S.row(r).setZero();
-      else S.row(r) = ((S.row(r).array() - at(m, r)).exp() / at(l, r)).matrix();
+      else S.row(r) = (exp0(S.row(r).array() - at(m, r)) / at(l, r)).matrix();
     }
   }
   // dP -> dS = P * (dP - D) in place.
@@ -195,7 +195,7 @@ class NumericExecutor {
     for (int64_t r = 0; r < nr; ++r) {
       const T mnew = std::max(at(m, r), S.row(r).maxCoeff());
       if (mnew == -kInf) continue;
-      at(l, r) = at(l, r) * std::exp(at(m, r) - mnew) + (S.row(r).array() - mnew).exp().sum();
+      at(l, r) = at(l, r) * std::exp(at(m, r) - mnew) + exp0(S.row(r).array() - mnew).sum();
       at(m, r) = mnew;
     }
   }
@@ -204,7 +204,7 @@ class NumericExecutor {
     auto S = B(s, nr, nc);
     for (int64_t r = 0; r < nr; ++r) {
       if (!(at(l, r) > 0)) S.row(r).setZero();
-      else S.row(r) = ((S.row(r).array() - at(m, r)).exp() / at(l, r)).matrix();
+      else S.row(r) = (exp0(S.row(r).array() - at(m, r)) / at(l, r)).matrix();
     }
   }
   void lse(int out, int m, int l, int64_t nr) {
@@ -215,6 +215,12 @@ class NumericExecutor {
 
  private:
   static constexpr T kInf = std::numeric_limits<T>::infinity();
+  // exp element-wise with exp(-inf) = 0 exactly: Eigen's vectorised exp
+  // clamps its argument near -709 and returns a denormal for a masked logit.
+  template <class A>
+  static auto exp0(const A& x) {
+    return x.unaryExpr([](T v) { return v == -kInf ? T(0) : std::exp(v); });
+  }
 
   auto B(int buf, int64_t nr, int64_t nc) { return buf_[static_cast<size_t>(buf)].topLeftCorner(nr, nc); }
   T& at(int buf, int64_t r) { return buf_[static_cast<size_t>(buf)](r, 0); }

@@ -7,10 +7,11 @@
 #include <iostream>
 #include <limits>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "reference/accuracy.hpp"
 #include "reference/attention.hpp"
 #include "reference/baseline.hpp"
+#include "reference/oracle.hpp"
 
 using namespace flashcheck;
 
@@ -48,10 +49,11 @@ int main() {
   const bool ok = rc::check("my float32 attention passes flashcheck's accuracy rule", [&] {
     const gen::Inputs in = *gen::inputs(limits);
     const Problem& p = in.problem;
-    const auto ref = reference_forward(p, in.Q, in.K, in.V);
-    const auto base = baseline_forward(p, in.Q, in.K, in.V);
-    const Verdict v = judge("O", my_attention(p, in.Q, in.K, in.V), base.O, ref.O, kOutputFactor, p.dtype);
-    RC_LOG() << v.reason << "\n";
+    const Oracle oracle = make_oracle(p, OracleInputs{in.Q, in.K, in.V, {}});
+    Outputs out;
+    out.O = my_attention(p, in.Q, in.K, in.V);
+    const CaseVerdict v = judge_case(p, oracle, out, {"o"});
+    RC_LOG() << v.tensors.at(0).reason << "\n";
     RC_ASSERT(v.pass);
   });
   return ok ? 0 : 1;

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/case_files.hpp"
+#include "cases/case_files.hpp"
 #include "reference/npy.hpp"
 
 namespace fs = std::filesystem;

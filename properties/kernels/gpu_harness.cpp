@@ -166,16 +166,16 @@ std::map<AccuracyKey, AccuracyRecord>& accuracy_records() {
 }  // namespace
 
 void record_accuracy(const std::string& variant, const char* direction, const char* output,
-                     const Problem& p, const Verdict& v) {
+                     const Problem& p, const TensorVerdict& v) {
   AccuracyRecord& r = accuracy_records()[AccuracyKey{variant, direction, output,
                                                      dtype_name(p.dtype),
                                                      mask_kind_name(p.mask.kind)}];
   ++r.cases;
   r.passed += v.pass;
-  r.max_err = std::max(r.max_err, v.variant.max_abs);
-  r.mean_err = std::max(r.mean_err, v.variant.mean_abs);
+  r.max_err = std::max(r.max_err, v.candidate.max_abs);
+  r.mean_err = std::max(r.mean_err, v.candidate.mean_abs);
   r.baseline_max_err = std::max(r.baseline_max_err, v.baseline.max_abs);
-  if (v.baseline.max_abs > 0) r.ratio = std::max(r.ratio, v.variant.max_abs / v.baseline.max_abs);
+  if (v.baseline.max_abs > 0) r.ratio = std::max(r.ratio, v.candidate.max_abs / v.baseline.max_abs);
 }
 
 void write_accuracy_csv(const std::string& path) {

@@ -8,7 +8,7 @@
 
 #include "kernels/device_buffer.hpp"
 #include "kernels/registry.hpp"
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "reference/accuracy.hpp"
 
 namespace flashcheck::gputest {
@@ -60,7 +60,7 @@ BackwardRun run_backward_guarded(const kernels::Variant& bwd, const gen::Inputs&
 // max and mean |x - ref64|, the baseline's worst max error, the largest
 // per-case ratio err(variant) / err(baseline), and how many cases passed.
 void record_accuracy(const std::string& variant, const char* direction, const char* output,
-                     const Problem& p, const Verdict& v);
+                     const Problem& p, const TensorVerdict& v);
 // Writes the records as CSV with device, date and commit (FLASHCHECK_COMMIT).
 void write_accuracy_csv(const std::string& path);
 

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "reference/accuracy.hpp"
+#include "reference/oracle.hpp"
 #include "reference/attention.hpp"
 #include "reference/baseline.hpp"
 
@@ -132,11 +133,18 @@ TEST_CASE("reference functions reject invalid problems") {
 TEST_CASE("accuracy functions reject mismatched sizes") {
   const std::vector<double> a(3), b(4);
   using Catch::Matchers::Contains;
-  CHECK_THROWS_WITH(judge("O", a, a, b, kOutputFactor, DType::f16), Contains("sizes differ"));
-  CHECK_THROWS_WITH(judge("O", a, b, a, kOutputFactor, DType::f16), Contains("sizes differ"));
+  CHECK_THROWS_WITH(judge_tensor("o", a, a, b, b, kOutputFactor), Contains("sizes differ"));
+  CHECK_THROWS_WITH(judge_tensor("o", a, b, a, a, kOutputFactor), Contains("sizes differ"));
+  CHECK_THROWS_WITH(judge_tensor("o", a, a, a, b, kOutputFactor), Contains("sizes differ"));
   CHECK_THROWS_AS(error_stats(a.data(), a.data(), -1), std::invalid_argument);
-  const Tensor4<double> x({1, 1, 3, 1}), y({1, 1, 1, 3});
-  CHECK_THROWS_WITH(judge("dK", x, x, y, kGradientFactor, DType::bf16), Contains("dK candidate"));
+  Problem p;
+  p.seqlen_q = 3, p.seqlen_k = 3, p.head_dim = 1, p.dtype = DType::bf16;
+  const Tensor4<double> x(q_shape(p), 0.5), y({1, 1, 1, 3});
+  const Oracle o = make_oracle(p, OracleInputs{x, x, x, x});
+  CHECK_THROWS_WITH(judge_case(p, o, Outputs{y, {}, {}, {}, {}}, {"o"}), Contains("o: shape"));
+  CHECK_THROWS_WITH(judge_case(p, o, Outputs{x, {}, {}, {}, {}}, {"dx"}), Contains("unknown tensor"));
+  const Oracle fwd_only = make_oracle(p, OracleInputs{x, x, x, {}});
+  CHECK_THROWS_WITH(judge_case(p, fwd_only, Outputs{}, {"dq"}), Contains("no dO"));
 }
 
 TEST_CASE("parse_dtype: accepted spellings and errors") {

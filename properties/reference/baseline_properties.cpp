@@ -9,12 +9,13 @@
 #include <cstring>
 #include <limits>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "properties/reference/baseline_bound.hpp"
 #include "properties/reference/support.hpp"
 #include "reference/accuracy.hpp"
 #include "reference/baseline.hpp"
+#include "reference/oracle.hpp"
 
 namespace flashcheck {
 namespace {
@@ -142,50 +143,58 @@ Tensor4<double> plain_attention(const Problem& p, const gen::Inputs& in) {
   return O;
 }
 
+OracleInputs oracle_inputs(const gen::Inputs& in) { return {in.Q, in.K, in.V, in.dO}; }
+
 TEST_CASE("accuracy rule") {
   prop("the rule passes an independent plain implementation in each dtype", [] {
     const auto in = *gen::inputs(baseline_limits({DType::f32, DType::f16, DType::bf16}));
     const Problem& p = in.problem;
-    const Both r = run_both(in);
-    const Verdict v = judge("O", plain_attention(p, in), r.base.fwd.O, r.ref.fwd.O, kOutputFactor, p.dtype);
-    RC_LOG() << v.reason << "\n";
+    const Oracle o = make_oracle(p, oracle_inputs(in));
+    Outputs out;
+    out.O = plain_attention(p, in);
+    const CaseVerdict v = judge_case(p, o, out, {"o"});
+    RC_LOG() << v.tensors.at(0).reason << "\n";
     RC_ASSERT(v.pass);
   });
   prop("the rule passes each baseline (forward and backward) judged against itself", [] {
     const auto in = *gen::inputs(baseline_limits({DType::f64, DType::f32, DType::f16, DType::bf16}));
-    const DType t = in.problem.dtype;
-    const Both r = run_both(in);
-    const Verdict v[] = {
-        judge("O", r.base.fwd.O, r.base.fwd.O, r.ref.fwd.O, kOutputFactor, t),
-        judge("LSE", r.base.fwd.LSE, r.base.fwd.LSE, r.ref.fwd.LSE, kOutputFactor, t),
-        judge("dQ", r.base.grad.dQ, r.base.grad.dQ, r.ref.grad.dQ, kGradientFactor, t),
-        judge("dK", r.base.grad.dK, r.base.grad.dK, r.ref.grad.dK, kGradientFactor, t),
-        judge("dV", r.base.grad.dV, r.base.grad.dV, r.ref.grad.dV, kGradientFactor, t)};
-    for (const Verdict& x : v) {
-      RC_LOG() << x.reason << "\n";
-      RC_ASSERT(x.pass);
-    }
+    const Problem& p = in.problem;
+    const Oracle o = make_oracle(p, oracle_inputs(in));
+    const Outputs out{o.base.O, o.base.LSE, o.base_grad->dQ, o.base_grad->dK, o.base_grad->dV};
+    const CaseVerdict v = judge_case(p, o, out);
+    for (const TensorVerdict& x : v.tensors) RC_LOG() << x.reason << "\n";
+    RC_ASSERT(v.pass);
+    RC_ASSERT(v.tensors.size() == 5u);
   });
-  prop("the rule fails an output with one element visibly off, NaN or Inf, and says why", [] {
+  prop("the rule fails an output with one element visibly off, NaN or Inf, and says where", [] {
     const auto in = *gen::inputs(baseline_limits({DType::f64, DType::f32, DType::f16, DType::bf16}));
-    const DType t = in.problem.dtype;
-    const Both r = run_both(in);
-    const Tensor4<double>& ref = r.ref.fwd.O;
-    const Verdict ok = judge("O", r.base.fwd.O, r.base.fwd.O, ref, kOutputFactor, t);
-    const int64_t at = *rc::gen::inRange<int64_t>(0, ref.size());
+    const Problem& p = in.problem;
+    const Oracle o = make_oracle(p, oracle_inputs(in));
+    const TensorVerdict ok = judge_case(p, o, Outputs{o.base.O, {}, {}, {}, {}}, {"o"}).tensors.at(0);
+    const int64_t at = *rc::gen::inRange<int64_t>(0, o.ref.O.size());
     const int kind = *rc::gen::inRange(0, 3);
-    Tensor4<double> wrong = r.base.fwd.O;
+    Tensor4<double> wrong = o.base.O;
     double& x = wrong.values()[static_cast<size_t>(at)];
-    // "Visibly": off by twice the bound plus 1% of the output's size.
-    x = kind == 0 ? x + 2 * ok.bound + 0.01 * std::max(1.0, ok.variant.max_ref)
+    // "Visibly": off by twice the largest bound plus 1% of the output's size.
+    const double bound = kOutputFactor * ok.baseline.max_abs +
+                         ok.c * *std::max_element(o.allow.O.values().begin(), o.allow.O.values().end());
+    x = kind == 0 ? x + 2 * bound + 0.01 * std::max(1.0, ok.candidate.max_ref)
         : kind == 1 ? std::numeric_limits<double>::quiet_NaN()
                     : std::numeric_limits<double>::infinity();
-    const Verdict v = judge("O", wrong, r.base.fwd.O, ref, kOutputFactor, t);
+    const TensorVerdict v = judge_case(p, o, Outputs{wrong, {}, {}, {}, {}}, {"o"}).tensors.at(0);
     RC_LOG() << v.reason << "\n";
     RC_ASSERT(!v.pass);
     RC_ASSERT(v.reason.find("FAIL") != std::string::npos);
-    if (kind == 0) RC_ASSERT(v.variant.argmax == at);
-    else RC_ASSERT(v.variant.first_nan == at);
+    RC_ASSERT(v.worst == at);
+  });
+  prop("a missing output fails the case and is named", [] {
+    const auto in = *gen::inputs(baseline_limits({DType::f32, DType::bf16}));
+    const Problem& p = in.problem;
+    const Oracle o = make_oracle(p, oracle_inputs(in));
+    const CaseVerdict v = judge_case(p, o, Outputs{o.base.O, {}, {}, {}, {}});
+    RC_ASSERT(!v.pass);
+    RC_ASSERT(v.missing.size() == 4u);
+    RC_ASSERT(v.summary().find("lse(MISSING)") != std::string::npos);
   });
 }
 

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <random>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "properties/reference/support.hpp"
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <map>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "reference/baseline.hpp"
 

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck.h>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "properties/reference/support.hpp"
 

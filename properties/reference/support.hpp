@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "reference/attention.hpp"
 
 namespace flashcheck {

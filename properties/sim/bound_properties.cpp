@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "properties/sim/support.hpp"
 #include "sim/simulate.hpp"

@@ -6,7 +6,7 @@
 
 #include <map>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "properties/sim/support.hpp"
 #include "sim/simulate.hpp"

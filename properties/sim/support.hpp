@@ -6,7 +6,7 @@
 
 #include <rapidcheck.h>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "sim/plan.hpp"
 
 namespace flashcheck::simtest {

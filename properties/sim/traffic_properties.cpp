@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "properties/sim/closed_form.hpp"
 #include "properties/sim/support.hpp"

@@ -1,5 +1,9 @@
 // Writing and judging case folders (see case_files.hpp).
-#include "cli/case_files.hpp"
+#include "cases/case_files.hpp"
+
+#include <optional>
+
+#include "reference/oracle.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,7 +13,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "reference/accuracy.hpp"
 #include "reference/attention.hpp"
 #include "reference/baseline.hpp"
@@ -231,27 +235,38 @@ VerifySummary verify(const VerifyOptions& o, std::ostream& out) {
     }
     if (!fs::exists(cand_dir / "o.npy"))
       throw std::invalid_argument((cand_dir / "o.npy").string() + ": missing (o.npy is required)");
-    bool case_pass = true;
-    for (const TensorSpec& s : tensor_specs(p)) {
-      const fs::path cand_path = cand_dir / (std::string(s.name) + ".npy");
+    // The oracle is recomputed from the inputs: the rule needs the
+    // per-element allowance, and stale or edited ref/ files cannot mislead.
+    OracleInputs oin{load(dir / "q.npy", q_shape(p), false), load(dir / "k.npy", kv_shape(p), false),
+                     load(dir / "v.npy", kv_shape(p), false), load(dir / "do.npy", q_shape(p), false)};
+    const Oracle oracle = make_oracle(p, oin);
+    Outputs outs;
+    std::optional<Tensor4<double>>* slots[] = {&outs.O, &outs.LSE, &outs.dQ, &outs.dK, &outs.dV};
+    std::vector<std::string> present;
+    const auto specs = tensor_specs(p);
+    for (size_t t = 0; t < specs.size(); ++t) {
+      const fs::path cand_path = cand_dir / (std::string(specs[t].name) + ".npy");
       if (!fs::exists(cand_path)) continue;  // optional outputs
-      const Tensor4<double> cand = load(cand_path, s.shape, s.is_lse);
-      const Tensor4<double> ref = load(dir / "ref" / (std::string(s.name) + ".npy"), s.shape, s.is_lse);
-      const Tensor4<double> base = load(dir / "baseline" / (std::string(s.name) + ".npy"), s.shape, s.is_lse);
-      const Verdict v = judge(s.name, cand, base, ref, s.k, s.is_lse ? DType::f32 : p.dtype);
-      case_pass = case_pass && v.pass;
-      const double ratio = v.baseline.max_abs > 0   ? v.variant.max_abs / v.baseline.max_abs
-                           : v.variant.max_abs > 0 ? std::numeric_limits<double>::infinity()
-                                                   : 0.0;
+      *slots[t] = load(cand_path, specs[t].shape, specs[t].is_lse);
+      present.push_back(specs[t].name);
+    }
+    const CaseVerdict cv = judge_case(p, oracle, outs, present);
+    const bool case_pass = cv.pass;
+    for (const TensorVerdict& v : cv.tensors) {
+      const TensorSpec& s = *std::find_if(specs.begin(), specs.end(),
+                                          [&](const TensorSpec& x) { return v.name == x.name; });
+      const double ratio = v.baseline.max_abs > 0   ? v.candidate.max_abs / v.baseline.max_abs
+                           : v.candidate.max_abs > 0 ? std::numeric_limits<double>::infinity()
+                                                     : 0.0;
       out << std::left << std::setw(10) << name << std::setw(5) << s.name << std::right
-          << std::scientific << std::setprecision(2) << std::setw(12) << v.variant.max_abs
-          << std::setw(12) << v.variant.mean_abs << std::setw(12) << v.baseline.max_abs
-          << std::setw(12) << v.bound << std::fixed << std::setw(8) << ratio << "  "
+          << std::scientific << std::setprecision(2) << std::setw(12) << v.candidate.max_abs
+          << std::setw(12) << v.candidate.mean_abs << std::setw(12) << v.baseline.max_abs
+          << std::setw(12) << v.worst_bound << std::fixed << std::setw(8) << ratio << "  "
           << (v.pass ? "pass" : "FAIL");
-      if (v.variant.nan_count > 0)
-        out << "  " << v.variant.nan_count << " NaN/Inf, first at " << index_str(s.shape, v.variant.first_nan);
+      if (v.candidate.nan_count > 0)
+        out << "  " << v.candidate.nan_count << " NaN/Inf, first at " << index_str(s.shape, v.candidate.first_nan);
       else if (!v.pass)
-        out << "  worst at " << index_str(s.shape, v.variant.argmax) << empty_row_note(p, s, v.variant.argmax)
+        out << "  worst at " << index_str(s.shape, v.worst) << empty_row_note(p, s, v.worst)
             << ": " << v.reason;
       out << "\n";
     }

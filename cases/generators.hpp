@@ -101,7 +101,8 @@ enum class Values {
   normal,        // Q, K, V, dO ~ N(0, 1)
   uniform,       // ~ U(-1, 1)
   large_logits,  // Q, K scaled so scaled logits are about +-magnitude
-  dominant_key,  // each query row has one visible key ~30 logits above the rest
+  dominant_key,  // each query row has one visible key ~8 logits above the rest
+  positive,      // Q, K ~ U(-1, 1); V, dO ~ U(0, 1): partial sums grow monotonically
 };
 const char* values_name(Values v);
 void showValue(Values v, std::ostream& os);
@@ -115,7 +116,7 @@ void showValue(const ValueSpec& v, std::ostream& os);
 
 rc::Gen<ValueSpec> value_spec(std::vector<Values> kinds = {Values::normal, Values::uniform,
                                                           Values::large_logits,
-                                                          Values::dominant_key});
+                                                          Values::dominant_key, Values::positive});
 
 // Q, K, V, dO for a problem, each value representable in problem.dtype.
 struct Inputs {
@@ -135,7 +136,8 @@ Inputs make_inputs(const Problem& p, const ValueSpec& v);
 double max_scaled_score(const Inputs& in);
 rc::Gen<Inputs> inputs(ShapeLimits limits = {},
                        std::vector<Values> kinds = {Values::normal, Values::uniform,
-                                                    Values::large_logits, Values::dominant_key});
+                                                    Values::large_logits, Values::dominant_key,
+                                                    Values::positive});
 
 }  // namespace gen
 }  // namespace flashcheck
