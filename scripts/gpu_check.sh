@@ -20,14 +20,26 @@
 #                                gpu_check.tar.gz (every log and CSV); a short
 #                                summary is printed last.
 #
-# Environment: CUDA_ARCHS (build; default 90a), TUNING=ON (build flash2_tune),
+# Environment: CUDA_ARCHS (build; default 90a), JOBS (build; default 2),
+# TUNING=ON (build flash2_tune), BIN (run: the folder of the carried
+# binaries, default .gpu-build/bin; relative to the repository root),
 # OUT (run), REPEATS (bench, default 10), SKIP_BENCH=1 / SKIP_FWD_BENCH=1 /
-# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run).
+# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run), PROPERTIES_TIMEOUT (default
+# 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
+# when the properties or a sanitizer tool failed or timed out (rc in
+# summary.txt), 0 only when every part that ran passed.
+#
+# In `run` the four sanitizer tools run in the background, each into its own
+# log, while the properties run (separate processes on one GPU: neither
+# measures time, so sharing it changes no verdict); run waits for all of
+# them before the benchmarks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=$ROOT/.gpu-build
-BIN=$BUILD/bin
+BUILD_BIN=$BUILD/bin
+BIN=${BIN:-$BUILD_BIN}
+case "$BIN" in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 
 build() {
   set -e
@@ -35,15 +47,15 @@ build() {
     -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" -DFLASHCHECK_TUNING="${TUNING:-OFF}" \
     -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" >/dev/null
   cmake --build "$BUILD/tree" -j"${JOBS:-2}" --target flashcheck fc_kernel_driver kernels_gpu_properties
-  mkdir -p "$BIN"
+  mkdir -p "$BUILD_BIN"
   cp "$BUILD/tree/cli/flashcheck" "$BUILD/tree/kernels/fc_kernel_driver" \
-     "$BUILD/tree/properties/kernels/kernels_gpu_properties" "$BIN/"
+     "$BUILD/tree/properties/kernels/kernels_gpu_properties" "$BUILD_BIN/"
   local commit dirty
   commit=$(git rev-parse HEAD 2>/dev/null || echo none)
   dirty=$([ -n "$(git status --porcelain -- kernels properties/kernels cli 2>/dev/null)" ] && echo "+dirty" || true)
   printf 'commit=%s%s\nbuilt=%s\narchs=%s\n' "$commit" "$dirty" "$(date -u +%FT%TZ)" \
-    "${CUDA_ARCHS:-90a}" >"$BIN/BUILD_INFO"
-  du -sh "$BIN"
+    "${CUDA_ARCHS:-90a}" >"$BUILD_BIN/BUILD_INFO"
+  du -sh "$BUILD_BIN"
   echo "built; carry .gpu-build/bin to the GPU machine and run: scripts/gpu_check.sh run"
 }
 
@@ -63,23 +75,39 @@ run() {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
   } >"$summary"
 
+  local failed=0 sanitizer_pids=()
+  if [ -z "${SKIP_SANITIZER:-}" ]; then
+    echo "== compute-sanitizer (background)"
+    for tool in memcheck racecheck initcheck synccheck; do
+      ( timeout "${SANITIZER_TIMEOUT:-600}" compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" \
+          sanitize >"$OUT/sanitizer_$tool.log" 2>&1
+        echo "rc=$?" >"$OUT/sanitizer_$tool.rc" ) &
+      sanitizer_pids+=($!)
+    done
+  fi
+
   if [ -z "${SKIP_PROPERTIES:-}" ]; then
     echo "== GPU properties"
     FLASHCHECK_ACCURACY_CSV="$OUT/accuracy.csv" FLASHCHECK_COMMIT="$commit" \
-      timeout 900 "$BIN/kernels_gpu_properties" --durations yes 2>&1 | tee "$OUT/properties.log"
-    echo "properties: rc=${PIPESTATUS[0]}; $(grep -E 'test cases|All tests passed' "$OUT/properties.log" | tail -1)" >>"$summary"
+      timeout "${PROPERTIES_TIMEOUT:-900}" "$BIN/kernels_gpu_properties" --durations yes 2>&1 |
+      tee "$OUT/properties.log"
+    local prc=${PIPESTATUS[0]}
+    [ "$prc" = 0 ] || failed=1
+    echo "properties: rc=$prc; $(grep -E 'test cases|All tests passed' "$OUT/properties.log" | tail -1)" >>"$summary"
   fi
 
   if [ -z "${SKIP_SANITIZER:-}" ]; then
-    echo "== compute-sanitizer" | tee "$OUT/sanitizer.log"
+    wait "${sanitizer_pids[@]}"
+    echo "== compute-sanitizer" >"$OUT/sanitizer.log"
     for tool in memcheck racecheck initcheck synccheck; do
-      echo "-- $tool" >>"$OUT/sanitizer.log"
-      timeout 600 compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" sanitize \
-        >>"$OUT/sanitizer.log" 2>&1
-      local rc=$?
-      local line
-      line=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log" | tail -1)
-      echo "sanitizer $tool: rc=$rc; $line" | tee -a "$summary"
+      { echo "-- $tool"; cat "$OUT/sanitizer_$tool.log"; } >>"$OUT/sanitizer.log"
+      local rc line runs
+      rc=$(sed -n 's/^rc=//p' "$OUT/sanitizer_$tool.rc")
+      line=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer_$tool.log" | tail -1)
+      runs=$(grep -E "^sanitize: [0-9]+ runs done" "$OUT/sanitizer_$tool.log" | tail -1)
+      [ "$rc" = 0 ] || failed=1
+      echo "sanitizer $tool: rc=$rc; $line; $runs" | tee -a "$summary"
+      rm -f "$OUT/sanitizer_$tool.log" "$OUT/sanitizer_$tool.rc"
     done
   fi
 
@@ -120,6 +148,7 @@ PY
   fi
   echo "== summary"
   cat "$summary"
+  return "$failed"
 }
 
 case "${1:-}" in

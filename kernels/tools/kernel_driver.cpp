@@ -1,9 +1,12 @@
-// fc_kernel_driver: runs every registered forward variant on a few small,
-// awkward problems. Used under compute-sanitizer by scripts/gpu_check.sh
-// (memcheck, racecheck, initcheck, synccheck), and as a quick GPU-only
-// cross-check between variants (no float64 reference needed).
+// fc_kernel_driver: runs every registered variant on a few small, awkward
+// problems. Used under compute-sanitizer by scripts/gpu_check.sh (memcheck,
+// racecheck, initcheck, synccheck), and as a quick GPU-only cross-check
+// between variants (no float64 reference needed).
 //
-//   fc_kernel_driver sanitize   each variant once per problem; exit 0 if all ran
+//   fc_kernel_driver sanitize   each variant once per problem (a backward
+//                               variant after its paired forward, in the
+//                               default and in deterministic mode); exit 0
+//                               if all ran and every gradient is finite
 //   fc_kernel_driver compare    every variant against `standard` (same dtype):
 //                               max |O - O_standard|, max |LSE - LSE_standard|
 //   fc_kernel_driver bench      a few quick timings (N 4096, bf16)
@@ -27,10 +30,13 @@ using namespace flashcheck::kernels;
 
 namespace {
 
+// Odd lengths on both sides of the tiles, rows that see no key (bottom-right
+// causal and a missing window with Nq > Nk), keys no query sees (top-left
+// causal and windows with Nk > Nq), MQA and GQA.
 std::vector<Problem> small_problems() {
   std::vector<Problem> out;
   const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
-                        Mask::sliding_window(37, 5)};
+                        Mask::sliding_window(37, 5), Mask::sliding_window(0, 0)};
   const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}};
   for (const Mask& m : masks)
     for (const auto& l : lens) {
@@ -43,6 +49,14 @@ std::vector<Problem> small_problems() {
       p.mask = m;
       out.push_back(p);
     }
+  Problem gqa;
+  gqa.batch = 2;
+  gqa.heads_q = 4;
+  gqa.heads_kv = 2;
+  gqa.seqlen_q = 65;
+  gqa.seqlen_k = 129;
+  gqa.mask = Mask::causal_top_left();
+  out.push_back(gqa);
   return out;
 }
 
@@ -84,7 +98,7 @@ Run run_once(const Variant& v, const Problem& p) {
 
 // One backward of a bwd variant after its paired forward; the gradients are
 // only checked for NaN (accuracy is the GPU properties' job).
-bool run_backward_once(const Variant& v, const Problem& p) {
+bool run_backward_once(const Variant& v, const Problem& p, bool deterministic) {
   const Variant& f = paired_forward(v);
   const std::size_t elem = dtype_bytes(p.dtype);
   DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
@@ -100,7 +114,7 @@ bool run_backward_once(const Variant& v, const Problem& p) {
   BackwardArgs a;
   a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
   a.LSE = LSE.as<float>(); a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
-  a.workspace = bw.get(); a.workspace_bytes = bw.bytes();
+  a.workspace = bw.get(); a.workspace_bytes = bw.bytes(); a.deterministic = deterministic;
   run_backward(v, p, a);
   FC_CUDA(cudaDeviceSynchronize());
   bool finite = true;
@@ -129,16 +143,24 @@ void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
 int sanitize() {
   int runs = 0, nonfinite = 0;
   for (const Variant& v : registry()) {
-    for_each_case(v, small_problems(), [&](const Problem& p) {
-      if (v.direction == Direction::fwd) {
-        run_once(v, p);
-      } else if (!run_backward_once(v, p)) {
-        ++nonfinite;
-        std::printf("sanitize: %s: non-finite gradient for %s\n", v.name, p.describe().c_str());
-      }
-      ++runs;
-    });
-    std::printf("sanitize: %s ran\n", v.name);
+    const std::vector<bool> modes = v.direction == Direction::fwd ? std::vector<bool>{false}
+                                                                  : std::vector<bool>{false, true};
+    for (bool deterministic : modes) {
+      int variant_runs = 0;
+      for_each_case(v, small_problems(), [&](const Problem& p) {
+        if (v.direction == Direction::fwd) {
+          run_once(v, p);
+        } else if (!run_backward_once(v, p, deterministic)) {
+          ++nonfinite;
+          std::printf("sanitize: %s%s: non-finite gradient for %s\n", v.name,
+                      deterministic ? " (deterministic)" : "", p.describe().c_str());
+        }
+        ++variant_runs;
+      });
+      runs += variant_runs;
+      std::printf("sanitize: %s%s: %d runs\n", v.name, deterministic ? " (deterministic)" : "",
+                  variant_runs);
+    }
   }
   std::printf("sanitize: %d runs done, %d with non-finite gradients\n", runs, nonfinite);
   return nonfinite ? 1 : 0;
