@@ -19,6 +19,9 @@
 #                                ./gpu-out) gets summary.txt, report.md and
 #                                gpu_check.tar.gz (every log and CSV); a short
 #                                summary is printed last.
+#   scripts/gpu_check.sh collect T [F...]   copies files F (default summary.txt,
+#                                properties.log, accuracy.csv, sanitizer.log)
+#                                of the run's tarball T into reports/gpu/.
 #
 # Environment: CUDA_ARCHS (build; default 90a), JOBS (build; default 2),
 # TUNING=ON (build flash2_tune), BIN (run: the folder of the carried
@@ -59,6 +62,81 @@ build() {
   echo "built; carry .gpu-build/bin to the GPU machine and run: scripts/gpu_check.sh run"
 }
 
+# The GPU properties: one process per Catch test case, PROPERTIES_JOBS at a
+# time (default: all at once on 8+ cores, else 1). Each case's float64
+# oracle runs on the CPU, so on a GPU host with many cores this divides the
+# wall time by the number of test cases; the verdicts do not depend on it
+# (no timing is asserted). Writes properties.log (every case's log in
+# order), accuracy.csv (the records of all cases merged) and a summary line.
+run_properties() {
+  local jobs=${PROPERTIES_JOBS:-$( [ "$(nproc)" -ge 8 ] && echo 64 || echo 1 )}
+  local names=() pids=() i=0 rc=0 t
+  mapfile -t names < <("$BIN/kernels_gpu_properties" --list-test-names-only | sed '/^[[:space:]]*$/d')
+  [ "${#names[@]}" -gt 0 ] || { echo "properties: no test cases listed" >>"$summary"; return 1; }
+  for t in "${names[@]}"; do
+    # A Catch test spec: ',' '[' ']' escaped, as catch_discover_tests does.
+    local spec=${t//,/\\,}
+    spec=${spec//\[/\\[}
+    spec=${spec//\]/\\]}
+    ( FLASHCHECK_ACCURACY_CSV="$OUT/accuracy_$i.csv" FLASHCHECK_COMMIT="$commit" \
+        timeout "${PROPERTIES_TIMEOUT:-900}" "$BIN/kernels_gpu_properties" "$spec" --durations yes \
+        >"$OUT/properties_$i.log" 2>&1
+      echo $? >"$OUT/properties_$i.rc" ) &
+    pids+=($!)
+    i=$((i + 1))
+    while [ "$(for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)" -ge "$jobs" ]; do
+      sleep 1
+    done
+  done
+  wait "${pids[@]}"
+  local passed=0 assertions=0 n
+  : >"$OUT/properties.log"
+  for i in "${!names[@]}"; do
+    local r
+    r=$(cat "$OUT/properties_$i.rc" 2>/dev/null || echo missing)
+    [ "$r" = 0 ] && passed=$((passed + 1)) || rc=1
+    { echo "=== test case: ${names[$i]} (rc=$r)"; cat "$OUT/properties_$i.log"; } >>"$OUT/properties.log"
+    n=$(grep -oE '\(([0-9]+) assertions? in|assertions: +[0-9]+' "$OUT/properties_$i.log" | grep -oE '[0-9]+' | tail -1)
+    assertions=$((assertions + ${n:-0}))
+    rm -f "$OUT/properties_$i.log" "$OUT/properties_$i.rc"
+  done
+  cat "$OUT/properties.log"
+  local parts=()
+  for t in "$OUT"/accuracy_*.csv; do [ -f "$t" ] && parts+=("$t"); done
+  python3 - "$OUT/accuracy.csv" "${parts[@]}" <<'PY'
+import csv, sys
+# Merge the per-process records: counts add up, worst values take the max.
+out, parts = sys.argv[1], sys.argv[2:]
+key = ("device", "date", "commit", "variant", "direction", "output", "dtype", "mask")
+merged, fields = {}, None
+for path in sorted(parts, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0])):
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            fields = fields or list(r.keys())
+            k = tuple(r[c] for c in key[3:])
+            m = merged.setdefault(k, dict(r, cases="0", passed="0/0", informative="0/0",
+                                          max_err="0", mean_err="0", baseline_max_err="0",
+                                          ratio_to_baseline="0"))
+            m["date"] = max(m["date"], r["date"])
+            m["cases"] = str(int(m["cases"]) + int(r["cases"]))
+            for c in ("passed", "informative"):
+                a, b = (int(x) for x in m[c].split("/"))
+                x, y = (int(x) for x in r[c].split("/"))
+                m[c] = f"{a + x}/{b + y}"
+            for c in ("max_err", "mean_err", "baseline_max_err", "ratio_to_baseline"):
+                m[c] = r[c] if float(r[c]) > float(m[c]) else m[c]
+with open(out, "w", newline="") as f:
+    if fields:
+        w = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_MINIMAL)
+        w.writeheader()
+        for k in sorted(merged):
+            w.writerow(merged[k])
+PY
+  rm -f "$OUT"/accuracy_*.csv
+  echo "properties: rc=$rc; ${#names[@]} test cases, $passed passed, $((${#names[@]} - passed)) failed or timed out; $assertions assertions" >>"$summary"
+  return $rc
+}
+
 run() {
   FINAL=${OUT:-$ROOT/gpu-out}
   OUT=$(mktemp -d)  # everything lands here; FINAL gets the summary, the report and a tarball
@@ -72,6 +150,8 @@ run() {
     echo "flashcheck GPU check"
     echo "commit: $commit"
     echo "date: $(date -u +%FT%TZ)"
+    echo "command: $(env | grep -E '^(SKIP_[A-Z_]+|BIN|PROPERTIES_JOBS|PROPERTIES_TIMEOUT|SANITIZER_TIMEOUT|RC_PARAMS|REPEATS)=' |
+      sort | tr '\n' ' ')scripts/gpu_check.sh run"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
   } >"$summary"
 
@@ -88,12 +168,7 @@ run() {
 
   if [ -z "${SKIP_PROPERTIES:-}" ]; then
     echo "== GPU properties"
-    FLASHCHECK_ACCURACY_CSV="$OUT/accuracy.csv" FLASHCHECK_COMMIT="$commit" \
-      timeout "${PROPERTIES_TIMEOUT:-900}" "$BIN/kernels_gpu_properties" --durations yes 2>&1 |
-      tee "$OUT/properties.log"
-    local prc=${PIPESTATUS[0]}
-    [ "$prc" = 0 ] || failed=1
-    echo "properties: rc=$prc; $(grep -E 'test cases|All tests passed' "$OUT/properties.log" | tail -1)" >>"$summary"
+    run_properties || failed=1
   fi
 
   if [ -z "${SKIP_SANITIZER:-}" ]; then
@@ -151,8 +226,26 @@ PY
   return "$failed"
 }
 
+# Copies the results of a `run` (its gpu_check.tar.gz) into reports/gpu/:
+# the files named after the tarball, as they came back, nothing edited.
+collect() {
+  local tarball=${1:?usage: scripts/gpu_check.sh collect gpu_check.tar.gz [file...]}
+  shift
+  local files=("$@")
+  [ "${#files[@]}" -gt 0 ] || files=(summary.txt properties.log accuracy.csv sanitizer.log)
+  local tmp
+  tmp=$(mktemp -d)
+  tar -C "$tmp" -xzf "$tarball"
+  for f in "${files[@]}"; do
+    [ -f "$tmp/$f" ] || { echo "collect: $f is not in $tarball" >&2; rm -rf "$tmp"; return 2; }
+  done
+  for f in "${files[@]}"; do cp "$tmp/$f" "$ROOT/reports/gpu/$f"; echo "reports/gpu/$f"; done
+  rm -rf "$tmp"
+}
+
 case "${1:-}" in
   build) build ;;
   run) run ;;
-  *) echo "usage: scripts/gpu_check.sh build|run" >&2; exit 2 ;;
+  collect) shift; collect "$@" ;;
+  *) echo "usage: scripts/gpu_check.sh build|run|collect TARBALL [FILE...]" >&2; exit 2 ;;
 esac
