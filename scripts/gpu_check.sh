@@ -41,6 +41,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=$ROOT/.gpu-build
 BUILD_BIN=$BUILD/bin
+BIN_ASKED=${BIN:-}  # as given, for the command line in summary.txt
 BIN=${BIN:-$BUILD_BIN}
 case "$BIN" in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 
@@ -150,7 +151,7 @@ run() {
     echo "flashcheck GPU check"
     echo "commit: $commit"
     echo "date: $(date -u +%FT%TZ)"
-    echo "command: $(env | grep -E '^(SKIP_[A-Z_]+|BIN|PROPERTIES_JOBS|PROPERTIES_TIMEOUT|SANITIZER_TIMEOUT|RC_PARAMS|REPEATS)=' |
+    echo "command: ${BIN_ASKED:+BIN=$BIN_ASKED }$(env | grep -E '^(SKIP_[A-Z_]+|PROPERTIES_JOBS|PROPERTIES_TIMEOUT|SANITIZER_TIMEOUT|RC_PARAMS|REPEATS)=' |
       sort | tr '\n' ' ')scripts/gpu_check.sh run"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
   } >"$summary"
