@@ -26,6 +26,8 @@ const std::vector<Variant>& registry() {
        standard_bwd_backward},
       {"flash2_fwd", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        flash2_fwd_schedule, flash2_fwd_supports, flash2_fwd_workspace_bytes, flash2_fwd_forward},
+      {"hopper_fwd", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
+       hopper_fwd_schedule, hopper_fwd_supports, hopper_fwd_workspace_bytes, hopper_fwd_forward},
       {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        flash2_bwd_schedule, flash2_bwd_supports, flash2_bwd_workspace_bytes, nullptr,
        flash2_bwd_backward},

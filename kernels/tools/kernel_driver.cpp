@@ -3,10 +3,11 @@
 // (memcheck, racecheck, initcheck, synccheck), and as a quick GPU-only
 // cross-check between variants (no float64 reference needed).
 //
-//   fc_kernel_driver sanitize   each variant once per problem; exit 0 if all ran
-//   fc_kernel_driver compare    every variant against `standard` (same dtype):
-//                               max |O - O_standard|, max |LSE - LSE_standard|
-//   fc_kernel_driver bench      a few quick timings (N 4096, bf16)
+//   fc_kernel_driver sanitize [variant...]   each variant once per problem; exit 0 if all ran
+//   fc_kernel_driver compare [variant...]    every variant against `standard` (same dtype):
+//                                            max |O - O_standard|, max |LSE - LSE_standard|
+//   fc_kernel_driver bench [variant...]      a few quick timings (N 1024 and 4096, bf16)
+// Naming variants restricts the run to them (default: every registered one).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -31,7 +32,8 @@ std::vector<Problem> small_problems() {
   std::vector<Problem> out;
   const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
                         Mask::sliding_window(37, 5)};
-  const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}};
+  // {200, 650}: enough KV blocks to wrap a 2-stage ring several times.
+  const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}, {200, 650}};
   for (const Mask& m : masks)
     for (const auto& l : lens) {
       Problem p;
@@ -126,9 +128,18 @@ void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
       }
 }
 
+std::vector<std::string> g_only;  // variants named on the command line
+bool selected(const Variant& v) {
+  if (g_only.empty()) return true;
+  for (const std::string& n : g_only)
+    if (n == v.name) return true;
+  return false;
+}
+
 int sanitize() {
   int runs = 0, nonfinite = 0;
   for (const Variant& v : registry()) {
+    if (!selected(v)) continue;
     for_each_case(v, small_problems(), [&](const Problem& p) {
       if (v.direction == Direction::fwd) {
         run_once(v, p);
@@ -148,7 +159,7 @@ int compare() {
   const Variant& ref = find_variant("standard");
   int bad = 0;
   for (const Variant& v : registry()) {
-    if (v.direction != Direction::fwd || &v == &ref) continue;
+    if (v.direction != Direction::fwd || &v == &ref || !selected(v)) continue;
     for_each_case(v, small_problems(), [&](const Problem& p) {
       const Run a = run_once(v, p), b = run_once(ref, p);
       double eo = 0, el = 0;
@@ -176,7 +187,7 @@ int compare() {
 int bench() {
   std::printf("device: %s\n", device_description().c_str());
   for (const Variant& v : registry()) {
-    if (v.direction != Direction::fwd) continue;
+    if (v.direction != Direction::fwd || !selected(v)) continue;
     for (int d : {64, 128})
       for (bool causal : {false, true})
         for (int64_t n : {1024, 4096}) {
@@ -201,10 +212,11 @@ int bench() {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "sanitize";
   try {
+    for (int i = 2; i < argc; ++i) g_only.push_back(find_variant(argv[i]).name);
     if (mode == "sanitize") return sanitize();
     if (mode == "compare") return compare();
     if (mode == "bench") return bench();
-    std::fprintf(stderr, "usage: fc_kernel_driver [sanitize|compare|bench]\n");
+    std::fprintf(stderr, "usage: fc_kernel_driver [sanitize|compare|bench] [variant...]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fc_kernel_driver: error: %s\n", e.what());
