@@ -11,7 +11,7 @@
 #  2. the GPU properties, restricted to VARIANT's sections (Catch2 -c with the
 #     section names of properties/kernels/forward_properties.cpp; the fixed
 #     awkward shapes and unsupported-problem test cases have no per-variant
-#     section and run for every forward variant);
+#     section and run for every forward variant; SKIP_SHARED=1 leaves them out);
 #  3. compute-sanitizer memcheck and racecheck on fc_kernel_driver sanitize VARIANT
 #     (SANITIZERS="memcheck racecheck initcheck synccheck" for all four);
 #  4. flashcheck bench of VARIANT beside BASELINE (default flash2_fwd) on the
@@ -62,10 +62,13 @@ step "properties: large logits" 90 "$OUT/properties.log" "$P" --durations yes \
   -c "$V: no NaN or Inf and the accuracy rule holds for logits up to 1e4"
 step "properties: deterministic" 90 "$OUT/properties.log" "$P" --durations yes \
   "forward variants are deterministic" -c "$V: 20 reruns give bitwise identical O and LSE"
-step "properties: fixed shapes (every fwd variant)" 150 "$OUT/properties.log" "$P" --durations yes \
-  "forward variants pass fixed awkward shapes"
-step "properties: unsupported" 60 "$OUT/properties.log" "$P" \
-  "unsupported problems are reported as errors, never run"
+if [ -z "${SKIP_SHARED:-}" ]; then  # SKIP_SHARED=1: already run for another variant
+  step "properties: fixed shapes (every fwd variant)" 150 "$OUT/properties.log" "$P" --durations yes \
+    "forward variants pass fixed awkward shapes"
+  # Catch2 splits test specs at commas: the comma in the name is escaped.
+  step "properties: unsupported (every fwd variant)" 60 "$OUT/properties.log" "$P" \
+    'unsupported problems are reported as errors\, never run'
+fi
 grep -E "^fixed shapes: |^property '" "$OUT/properties.log" >>"$S"
 
 for tool in ${SANITIZERS:-memcheck racecheck}; do
