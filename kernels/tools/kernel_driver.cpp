@@ -136,10 +136,13 @@ bool selected(const Variant& v) {
   return false;
 }
 
+// A variant that runs no case here (supports() refused every problem, e.g.
+// an sm_90a variant on another GPU) fails the run: nothing ran, nothing passed.
 int sanitize() {
-  int runs = 0, nonfinite = 0;
+  int runs = 0, nonfinite = 0, idle = 0;
   for (const Variant& v : registry()) {
     if (!selected(v)) continue;
+    int mine = 0;
     for_each_case(v, small_problems(), [&](const Problem& p) {
       if (v.direction == Direction::fwd) {
         run_once(v, p);
@@ -147,12 +150,22 @@ int sanitize() {
         ++nonfinite;
         std::printf("sanitize: %s: non-finite gradient for %s\n", v.name, p.describe().c_str());
       }
-      ++runs;
+      ++mine;
     });
-    std::printf("sanitize: %s ran\n", v.name);
+    runs += mine;
+    if (mine == 0) {
+      ++idle;
+      Problem p;
+      p.dtype = v.dtypes.front();
+      p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
+      std::printf("sanitize: %s ran NO case: %s\n", v.name, v.supports(p).reason.c_str());
+    } else {
+      std::printf("sanitize: %s ran %d cases\n", v.name, mine);
+    }
   }
-  std::printf("sanitize: %d runs done, %d with non-finite gradients\n", runs, nonfinite);
-  return nonfinite ? 1 : 0;
+  std::printf("sanitize: %d runs done, %d with non-finite gradients, %d variants ran nothing\n",
+              runs, nonfinite, idle);
+  return nonfinite || idle ? 1 : 0;
 }
 
 int compare() {
@@ -160,7 +173,9 @@ int compare() {
   int bad = 0;
   for (const Variant& v : registry()) {
     if (v.direction != Direction::fwd || &v == &ref || !selected(v)) continue;
+    int mine = 0;
     for_each_case(v, small_problems(), [&](const Problem& p) {
+      ++mine;
       const Run a = run_once(v, p), b = run_once(ref, p);
       double eo = 0, el = 0;
       bool nan = false;
@@ -179,6 +194,10 @@ int compare() {
       std::printf("%s %-4s %s: max|dO| %.3g max|dLSE| %.3g%s\n", ok ? "ok  " : "FAIL", v.name,
                   p.describe().c_str(), eo, el, nan ? " NaN" : "");
     });
+    if (mine == 0) {  // nothing compared is a failure, not a pass
+      ++bad;
+      std::printf("FAIL %s: compared NO case (supports() refused every problem here)\n", v.name);
+    }
   }
   std::printf("compare: %d failures\n", bad);
   return bad ? 1 : 0;
