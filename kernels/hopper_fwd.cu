@@ -51,38 +51,6 @@ namespace {
 using TraitsD64 = hopper::HopperFwdTraits<64, 128, 2, true>;
 using TraitsD128 = hopper::HopperFwdTraits<128, 128, 2, true>;
 
-// The dynamic shared-memory limit is an attribute of the function on each
-// device; set it once per (kernel, device), from any host thread.
-template <class Tr, class T>
-void configure_smem() {
-  static std::mutex mu;
-  static std::set<int> done;
-  int dev = 0;
-  FC_CUDA(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  if (done.count(dev)) return;
-  FC_CUDA(cudaFuncSetAttribute(hopper::hopper_fwd_kernel<Tr, T>,
-                               cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(Tr::kSmemBytes)));
-  done.insert(dev);
-}
-
-template <class Tr, class T>
-void launch(const Problem& pr, const ForwardArgs& a) {
-  configure_smem<Tr, T>();
-  const int64_t d = pr.head_dim;
-  const int64_t mq = pr.batch * pr.heads_q, mkv = pr.batch * pr.heads_kv;
-  const CUtensorMap tmQ = make_tensor_map_sw128(a.Q, pr.dtype, mq, pr.seqlen_q, d, Tr::kBr);
-  const CUtensorMap tmK = make_tensor_map_sw128(a.K, pr.dtype, mkv, pr.seqlen_k, d, Tr::kBc);
-  const CUtensorMap tmV = make_tensor_map_sw128(a.V, pr.dtype, mkv, pr.seqlen_k, d, Tr::kBc);
-  const CUtensorMap tmO = make_tensor_map_sw128(a.O, pr.dtype, mq, pr.seqlen_q, d, Tr::kRowsPerWG);
-  const dim3 grid(static_cast<unsigned>((pr.seqlen_q + Tr::kBr - 1) / Tr::kBr),
-                  static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
-  hopper::hopper_fwd_kernel<Tr, T><<<grid, Tr::kThreads, Tr::kSmemBytes, a.stream>>>(
-      tmQ, tmK, tmV, tmO, hopper::make_params(pr, a));
-  FC_CHECK_LAUNCH("hopper_fwd_kernel");
-}
-
 // Why the current device cannot run the kernel ("" when it can): it needs an
 // sm_90 GPU and this binary's sm_90a code for it (a build for other
 // architectures would reach the kernel only through PTX of an older target,
@@ -144,9 +112,10 @@ std::size_t hopper_fwd_workspace_bytes(const Problem&) { return 0; }
 void hopper_fwd_forward(const Problem& p, const ForwardArgs& a) {
   const bool bf = p.dtype == DType::bf16;
   if (p.head_dim == 64) {
-    bf ? launch<TraitsD64, __nv_bfloat16>(p, a) : launch<TraitsD64, __half>(p, a);
+    bf ? hopper::launch<TraitsD64, __nv_bfloat16>(p, a) : hopper::launch<TraitsD64, __half>(p, a);
   } else {
-    bf ? launch<TraitsD128, __nv_bfloat16>(p, a) : launch<TraitsD128, __half>(p, a);
+    bf ? hopper::launch<TraitsD128, __nv_bfloat16>(p, a)
+       : hopper::launch<TraitsD128, __half>(p, a);
   }
 }
 

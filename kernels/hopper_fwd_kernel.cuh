@@ -1,6 +1,7 @@
-// The Hopper (sm_90a) FlashAttention forward kernel template behind variant
-// hopper_fwd (see hopper_fwd.cu for what the variant is and which
-// configurations it instantiates).
+// The Hopper (sm_90a) FlashAttention forward kernel template and its host
+// launch (tensor maps, grid) behind variant hopper_fwd (see hopper_fwd.cu for
+// what the variant is and which configurations it instantiates;
+// kernels/tools/hopper_tune.cu instantiates candidates).
 //
 // One thread block of 3 warpgroups per (Q block of 128 rows, query head,
 // batch):
@@ -31,6 +32,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <mutex>
+#include <set>
 
 #include "kernels/api.hpp"
 #include "kernels/check.hpp"
@@ -405,6 +408,38 @@ inline Params make_params(const Problem& pr, const ForwardArgs& a) {
                 static_cast<float>(pr.softmax_scale()),
                 static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
                 pr.mask};
+}
+
+// The dynamic shared-memory limit is an attribute of the function on each
+// device; set it once per (kernel, device), from any host thread.
+template <class Tr, class T>
+void configure_smem() {
+  static std::mutex mu;
+  static std::set<int> done;
+  int dev = 0;
+  FC_CUDA(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(mu);
+  if (done.count(dev)) return;
+  FC_CUDA(cudaFuncSetAttribute(hopper_fwd_kernel<Tr, T>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(Tr::kSmemBytes)));
+  done.insert(dev);
+}
+
+template <class Tr, class T>
+void launch(const Problem& pr, const ForwardArgs& a) {
+  configure_smem<Tr, T>();
+  const int64_t d = pr.head_dim;
+  const int64_t mq = pr.batch * pr.heads_q, mkv = pr.batch * pr.heads_kv;
+  const CUtensorMap tmQ = make_tensor_map_sw128(a.Q, pr.dtype, mq, pr.seqlen_q, d, Tr::kBr);
+  const CUtensorMap tmK = make_tensor_map_sw128(a.K, pr.dtype, mkv, pr.seqlen_k, d, Tr::kBc);
+  const CUtensorMap tmV = make_tensor_map_sw128(a.V, pr.dtype, mkv, pr.seqlen_k, d, Tr::kBc);
+  const CUtensorMap tmO = make_tensor_map_sw128(a.O, pr.dtype, mq, pr.seqlen_q, d, Tr::kRowsPerWG);
+  const dim3 grid(static_cast<unsigned>((pr.seqlen_q + Tr::kBr - 1) / Tr::kBr),
+                  static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
+  hopper_fwd_kernel<Tr, T><<<grid, Tr::kThreads, Tr::kSmemBytes, a.stream>>>(
+      tmQ, tmK, tmV, tmO, make_params(pr, a));
+  FC_CHECK_LAUNCH("hopper_fwd_kernel");
 }
 
 }  // namespace flashcheck::kernels::hopper
