@@ -6,6 +6,8 @@
 // rows [w * 16 kM, (w + 1) * 16 kM) of the block (kM m16 tiles), so the
 // online softmax needs no inter-warp reduction. K and V blocks of Bc rows
 // stream through a kStages-deep cp.async ring (zero-filled past seqlen_k).
+// With kSplitKV, K and V of a block are separate cp.async groups, so S = Q K^T
+// waits only for K (and a second __syncthreads before P V publishes V).
 // Q is loaded once into shared memory and, when kQInRegs, into registers;
 // otherwise its A fragments are re-read from shared memory every k16 step
 // (fewer registers, a little more shared-memory traffic).
@@ -19,6 +21,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <mutex>
+#include <set>
 
 #include "kernels/api.hpp"
 #include "kernels/check.hpp"
@@ -27,7 +31,7 @@
 namespace flashcheck::kernels::flash2 {
 
 template <int kHeadDim_, int kBc_, int kWarps_, int kM_, int kStages_, bool kQInRegs_,
-          int kMinBlocks_ = 1>
+          int kMinBlocks_ = 1, bool kSplitKV_ = false>
 struct Flash2FwdTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kWarps = kWarps_;
@@ -38,6 +42,11 @@ struct Flash2FwdTraits {
   static constexpr int kStages = kStages_;
   static constexpr bool kQInRegs = kQInRegs_;
   static constexpr int kMinBlocks = kMinBlocks_;  // __launch_bounds__ occupancy hint
+  static constexpr bool kSplitKV = kSplitKV_;     // K and V in separate cp.async groups
+  // How many cp.async groups may still be in flight when block i's K
+  // (kWaitK) or V (kWaitV) must have landed: one group per block, or two.
+  static constexpr int kWaitK = kSplitKV ? 2 * kStages - 3 : kStages - 2;
+  static constexpr int kWaitV = 2 * kStages - 2;  // kSplitKV only
   static constexpr int kChunks = kHeadDim / 8;    // 16-byte chunks per row
   static constexpr std::size_t kElem = 2;         // fp16 / bf16
   static constexpr std::size_t kSmemQ = kBr * kHeadDim * kElem;
@@ -119,16 +128,19 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
   const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
 
-  // Prologue: Q with the first KV block (group 0), then kStages - 2 more groups.
+  // Prologue: Q with the first KV block (group 0), then kStages - 2 more
+  // blocks (with kSplitKV: Q with K_0, then V_0, K_1, V_1, ... one group each).
   load_tile<Tr, Br>(sQ, Q, r0, sq, tid);
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (nb0 + s < nb1) {
-      load_tile<Tr, Bc>(sK + s * Bc * D, K, (nb0 + s) * Bc, sk, tid);
-      load_tile<Tr, Bc>(sV + s * Bc * D, V, (nb0 + s) * Bc, sk, tid);
-    }
+  // Loads block nb's K and V into stage st as one group or two (possibly
+  // empty groups past the last block: they keep the group count uniform).
+  auto load_block = [&](int st, int nb) {
+    if (nb < nb1) load_tile<Tr, Bc>(sK + st * Bc * D, K, nb * Bc, sk, tid);
+    if constexpr (Tr::kSplitKV) ptx::cp_async_commit();
+    if (nb < nb1) load_tile<Tr, Bc>(sV + st * Bc * D, V, nb * Bc, sk, tid);
     ptx::cp_async_commit();
-  }
+  };
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) load_block(s, nb0 + s);
 
   // Per thread and m16 tile mi: rows lane/4 and lane/4 + 8 (C fragment rows).
   float o[kM][kDT][4];
@@ -148,7 +160,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
     ptx::ldmatrix_x4(f, sQ + swz<Tr>(wrow + mi * 16 + (lane & 15), kk * 2 + (lane >> 4)));
   };
 
-  ptx::cp_async_wait<kStages - 2>();
+  ptx::cp_async_wait<Tr::kWaitK>();
   __syncthreads();
   if constexpr (Tr::kQInRegs) {
 #pragma unroll
@@ -158,14 +170,9 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   }
 
   for (int nb = nb0, i = 0; nb < nb1; ++nb, ++i) {
-    ptx::cp_async_wait<kStages - 2>();
-    __syncthreads();  // block nb landed; every warp is done with the stage refilled next
-    if (nb + kStages - 1 < nb1) {
-      const int st = (i + kStages - 1) % kStages;
-      load_tile<Tr, Bc>(sK + st * Bc * D, K, (nb + kStages - 1) * Bc, sk, tid);
-      load_tile<Tr, Bc>(sV + st * Bc * D, V, (nb + kStages - 1) * Bc, sk, tid);
-    }
-    ptx::cp_async_commit();  // possibly empty: keeps the group count uniform
+    ptx::cp_async_wait<Tr::kWaitK>();
+    __syncthreads();  // block nb (its K) landed; every warp is done with the stage refilled next
+    load_block((i + kStages - 1) % kStages, nb + kStages - 1);
     const T* tK = sK + (i % kStages) * Bc * D;
     const T* tV = sV + (i % kStages) * Bc * D;
 
@@ -244,6 +251,11 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
         }
       }
 
+    if constexpr (Tr::kSplitKV) {
+      ptx::cp_async_wait<Tr::kWaitV>();
+      __syncthreads();  // V of block nb landed (every thread's part of it)
+    }
+
     // O += P V: the C fragments of two adjacent n8 tiles of P are the A
     // fragment of one k16 step; V comes in through ldmatrix.trans and each V
     // fragment feeds all kM row tiles.
@@ -317,12 +329,20 @@ inline Params make_params(const Problem& pr, const ForwardArgs& a) {
 
 template <class Tr, class T>
 void launch(const Problem& pr, const ForwardArgs& a) {
-  static bool configured = false;  // the attribute is per function: set it once
-  if (!configured) {
-    FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T>,
-                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(Tr::kSmemBytes)));
-    configured = true;
+  // The dynamic shared-memory limit is an attribute of the function on each
+  // device: set it once per (kernel, device), from any host thread.
+  static std::mutex mu;
+  static std::set<int> configured;
+  int dev = 0;
+  FC_CUDA(cudaGetDevice(&dev));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!configured.count(dev)) {
+      FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(Tr::kSmemBytes)));
+      configured.insert(dev);
+    }
   }
   const dim3 grid(static_cast<unsigned>((pr.seqlen_q + Tr::kBr - 1) / Tr::kBr),
                   static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));

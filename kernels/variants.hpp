@@ -17,6 +17,18 @@ Support flash2_fwd_supports(const Problem& p);
 std::size_t flash2_fwd_workspace_bytes(const Problem& p);
 void flash2_fwd_forward(const Problem& p, const ForwardArgs& a);
 
+// flash2_fwd_tuned.cu
+ScheduleDesc flash2_fwd_tuned_schedule(const Problem& p);
+Support flash2_fwd_tuned_supports(const Problem& p);
+std::size_t flash2_fwd_tuned_workspace_bytes(const Problem& p);
+void flash2_fwd_tuned_forward(const Problem& p, const ForwardArgs& a);
+
+// hopper_fwd.cu (sm_90a)
+ScheduleDesc hopper_fwd_schedule(const Problem& p);
+Support hopper_fwd_supports(const Problem& p);
+std::size_t hopper_fwd_workspace_bytes(const Problem& p);
+void hopper_fwd_forward(const Problem& p, const ForwardArgs& a);
+
 // standard_bwd.cu
 ScheduleDesc standard_bwd_schedule(const Problem& p);
 Support standard_bwd_supports(const Problem& p);

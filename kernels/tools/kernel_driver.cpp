@@ -3,13 +3,14 @@
 // racecheck, initcheck, synccheck), and as a quick GPU-only cross-check
 // between variants (no float64 reference needed).
 //
-//   fc_kernel_driver sanitize   each variant once per problem (a backward
-//                               variant after its paired forward, in the
-//                               default and in deterministic mode); exit 0
-//                               if all ran and every gradient is finite
-//   fc_kernel_driver compare    every variant against `standard` (same dtype):
-//                               max |O - O_standard|, max |LSE - LSE_standard|
-//   fc_kernel_driver bench      a few quick timings (N 4096, bf16)
+//   fc_kernel_driver sanitize [variant...]   each variant once per problem (a backward
+//                                            variant after its paired forward, in the
+//                                            default and in deterministic mode); exit 0
+//                                            if all ran and every gradient is finite
+//   fc_kernel_driver compare [variant...]    every variant against `standard` (same dtype):
+//                                            max |O - O_standard|, max |LSE - LSE_standard|
+//   fc_kernel_driver bench [variant...]      a few quick timings (N 1024 and 4096, bf16)
+// Naming variants restricts the run to them (default: every registered one).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -37,7 +38,8 @@ std::vector<Problem> small_problems() {
   std::vector<Problem> out;
   const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
                         Mask::sliding_window(37, 5), Mask::sliding_window(0, 0)};
-  const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}};
+  // {200, 650}: enough KV blocks to wrap a 2-stage ring several times.
+  const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}, {200, 650}};
   for (const Mask& m : masks)
     for (const auto& l : lens) {
       Problem p;
@@ -140,38 +142,60 @@ void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
       }
 }
 
+std::vector<std::string> g_only;  // variants named on the command line
+bool selected(const Variant& v) {
+  if (g_only.empty()) return true;
+  for (const std::string& n : g_only)
+    if (n == v.name) return true;
+  return false;
+}
+
+// A variant that runs no case here (supports() refused every problem, e.g.
+// an sm_90a variant on another GPU) fails the run: nothing ran, nothing passed.
 int sanitize() {
-  int runs = 0, nonfinite = 0;
+  int runs = 0, nonfinite = 0, idle = 0;
   for (const Variant& v : registry()) {
+    if (!selected(v)) continue;
     const std::vector<bool> modes = v.direction == Direction::fwd ? std::vector<bool>{false}
                                                                   : std::vector<bool>{false, true};
     for (bool deterministic : modes) {
-      int variant_runs = 0;
+      const char* mode = deterministic ? " (deterministic)" : "";
+      int mine = 0;
       for_each_case(v, small_problems(), [&](const Problem& p) {
         if (v.direction == Direction::fwd) {
           run_once(v, p);
         } else if (!run_backward_once(v, p, deterministic)) {
           ++nonfinite;
-          std::printf("sanitize: %s%s: non-finite gradient for %s\n", v.name,
-                      deterministic ? " (deterministic)" : "", p.describe().c_str());
+          std::printf("sanitize: %s%s: non-finite gradient for %s\n", v.name, mode,
+                      p.describe().c_str());
         }
-        ++variant_runs;
+        ++mine;
       });
-      runs += variant_runs;
-      std::printf("sanitize: %s%s: %d runs\n", v.name, deterministic ? " (deterministic)" : "",
-                  variant_runs);
+      runs += mine;
+      if (mine == 0) {
+        ++idle;
+        Problem p;
+        p.dtype = v.dtypes.front();
+        p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
+        std::printf("sanitize: %s%s ran NO case: %s\n", v.name, mode, v.supports(p).reason.c_str());
+      } else {
+        std::printf("sanitize: %s%s ran %d cases\n", v.name, mode, mine);
+      }
     }
   }
-  std::printf("sanitize: %d runs done, %d with non-finite gradients\n", runs, nonfinite);
-  return nonfinite ? 1 : 0;
+  std::printf("sanitize: %d runs done, %d with non-finite gradients, %d variants ran nothing\n",
+              runs, nonfinite, idle);
+  return nonfinite || idle ? 1 : 0;
 }
 
 int compare() {
   const Variant& ref = find_variant("standard");
   int bad = 0;
   for (const Variant& v : registry()) {
-    if (v.direction != Direction::fwd || &v == &ref) continue;
+    if (v.direction != Direction::fwd || &v == &ref || !selected(v)) continue;
+    int mine = 0;
     for_each_case(v, small_problems(), [&](const Problem& p) {
+      ++mine;
       const Run a = run_once(v, p), b = run_once(ref, p);
       double eo = 0, el = 0;
       bool nan = false;
@@ -190,6 +214,10 @@ int compare() {
       std::printf("%s %-4s %s: max|dO| %.3g max|dLSE| %.3g%s\n", ok ? "ok  " : "FAIL", v.name,
                   p.describe().c_str(), eo, el, nan ? " NaN" : "");
     });
+    if (mine == 0) {  // nothing compared is a failure, not a pass
+      ++bad;
+      std::printf("FAIL %s: compared NO case (supports() refused every problem here)\n", v.name);
+    }
   }
   std::printf("compare: %d failures\n", bad);
   return bad ? 1 : 0;
@@ -198,7 +226,7 @@ int compare() {
 int bench() {
   std::printf("device: %s\n", device_description().c_str());
   for (const Variant& v : registry()) {
-    if (v.direction != Direction::fwd) continue;
+    if (v.direction != Direction::fwd || !selected(v)) continue;
     for (int d : {64, 128})
       for (bool causal : {false, true})
         for (int64_t n : {1024, 4096}) {
@@ -223,10 +251,11 @@ int bench() {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "sanitize";
   try {
+    for (int i = 2; i < argc; ++i) g_only.push_back(find_variant(argv[i]).name);
     if (mode == "sanitize") return sanitize();
     if (mode == "compare") return compare();
     if (mode == "bench") return bench();
-    std::fprintf(stderr, "usage: fc_kernel_driver [sanitize|compare|bench]\n");
+    std::fprintf(stderr, "usage: fc_kernel_driver [sanitize|compare|bench] [variant...]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fc_kernel_driver: error: %s\n", e.what());
