@@ -104,11 +104,20 @@ void run(const MutantsOptions& o) {
                  format_number(std::abs(t.worst_candidate - t.worst_reference)),
                  format_number(t.worst_bound), format_number(t.worst_ratio), t.reason});
 
+  report::Table by_seed;
+  by_seed.columns = {"seed"};
+  for (Bug b : bugs) by_seed.columns.push_back(bug_name(b));
+  for (size_t k = 0; k < seeds.size(); ++k) {
+    std::vector<std::string> cells = {std::to_string(seeds[k])};
+    for (int n : suite.kills_by_seed[k]) cells.push_back(std::to_string(n));
+    by_seed.add(cells);
+  }
   const report::Writer w(report::WriterOptions{o.out_dir, false, false});
   w.csv("kill_matrix.csv", kills);
   w.csv("candidates.csv", cands);
   w.csv("informative.csv", info);
   w.csv("false_failures.csv", fails);
+  w.csv("kills_by_seed.csv", by_seed);
 
   std::ostringstream md;
   md << "# The bug catalogue: does the judge catch wrong kernels and pass right ones?\n\n"
@@ -139,6 +148,15 @@ void run(const MutantsOptions& o) {
        << md_cell(s.found ? s.verdict : "-") << " | " << suite.mutant_kills[i] << " / "
        << suite.cases << " |\n";
   }
+  int weakest = 0;
+  for (size_t i = 1; i < bugs.size(); ++i)
+    if (suite.mutant_kills[i] < suite.mutant_kills[weakest]) weakest = static_cast<int>(i);
+  int seeds_killing_all = 0;
+  for (const auto& row : suite.kills_by_seed)
+    seeds_killing_all += std::all_of(row.begin(), row.end(), [](int n) { return n > 0; }) ? 1 : 0;
+  md << "\nThe weakest kill is " << bug_name(bugs[weakest]) << " (" << suite.mutant_kills[weakest]
+     << " of " << suite.cases << " cases); " << seeds_killing_all << " of " << seeds.size()
+     << " seeds' 24-case suites alone kill every mutant (per seed: kills_by_seed.csv).\n";
   md << "\n## Correct candidates: false failures\n\nA correct candidate failing any case is a defect "
         "of the rule (it must be 0).\n\n"
      << "| candidate | what | default suite failures | property failures |\n|---|---|---:|---:|\n";
@@ -175,7 +193,7 @@ void run(const MutantsOptions& o) {
   row("all", suite.informative);
   for (const auto& [kind, counts] : suite.informative_by_values) row(kind, counts);
   md << "\nCSV: [kill_matrix.csv](kill_matrix.csv), [candidates.csv](candidates.csv), "
-        "[informative.csv](informative.csv), [false_failures.csv](false_failures.csv).\n";
+        "[informative.csv](informative.csv), [false_failures.csv](false_failures.csv), [kills_by_seed.csv](kills_by_seed.csv).\n";
   w.text("README.md", md.str());
   std::cout << "mutants: " << bugs.size() - survivors << " of " << bugs.size() << " killed, "
             << false_failures << " false failures; report written to " << o.out_dir << "\n";

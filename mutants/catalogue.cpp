@@ -94,6 +94,7 @@ SuiteResult judge_suite(const std::vector<uint64_t>& seeds, std::ostream* progre
   };
   for (uint64_t seed : seeds) {
     int killed_here = 0, false_here = 0;
+    r.kills_by_seed.emplace_back(bugs.size(), 0);
     for (int c = 0; c < kSuiteCases; ++c) {
       const gen::Inputs in = suite_case(seed, c);
       const Oracle oracle = make_oracle(in.problem, oracle_inputs(in));
@@ -123,6 +124,7 @@ SuiteResult judge_suite(const std::vector<uint64_t>& seeds, std::ostream* progre
       for (size_t i = 0; i < mutants.size(); ++i)
         if (!judge(mutants[i], in, oracle).pass) {
           ++r.mutant_kills[i];
+          ++r.kills_by_seed.back()[i];
           ++killed_here;
         }
     }

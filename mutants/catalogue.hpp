@@ -61,6 +61,7 @@ struct SuiteResult {
   int cases = 0;                             // seeds x kSuiteCases
   std::vector<int> correct_failures;         // per correct_candidates() entry
   std::vector<int> mutant_kills;             // per all_bugs() entry: cases failed
+  std::vector<std::vector<int>> kills_by_seed;  // [seed index][bug index]: cases failed
   std::vector<FalseFailure> false_failures;
   std::vector<InformativeCount> informative; // per tensor, from the correct run
   // Per value kind ("normal", ...) and tensor: informative / judged.
