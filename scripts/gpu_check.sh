@@ -19,15 +19,31 @@
 #                                ./gpu-out) gets summary.txt, report.md and
 #                                gpu_check.tar.gz (every log and CSV); a short
 #                                summary is printed last.
+#   scripts/gpu_check.sh collect T [F...]   copies files F (default summary.txt,
+#                                properties.log, accuracy.csv, sanitizer.log)
+#                                of the run's tarball T into reports/gpu/.
 #
-# Environment: CUDA_ARCHS (build; default 90a), TUNING=ON (build flash2_tune),
+# Environment: CUDA_ARCHS (build; default 90a), JOBS (build; default 2),
+# TUNING=ON (build flash2_tune), BIN (run: the folder of the carried
+# binaries, default .gpu-build/bin; relative to the repository root),
 # OUT (run), REPEATS (bench, default 10), SKIP_BENCH=1 / SKIP_FWD_BENCH=1 /
-# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run).
+# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run), PROPERTIES_TIMEOUT (default
+# 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
+# when the properties or a sanitizer tool failed or timed out (rc in
+# summary.txt), 0 only when every part that ran passed.
+#
+# In `run` the four sanitizer tools run in the background, each into its own
+# log, while the properties run (separate processes on one GPU: neither
+# measures time, so sharing it changes no verdict); run waits for all of
+# them before the benchmarks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=$ROOT/.gpu-build
-BIN=$BUILD/bin
+BUILD_BIN=$BUILD/bin
+BIN_ASKED=${BIN:-}  # as given, for the command line in summary.txt
+BIN=${BIN:-$BUILD_BIN}
+case "$BIN" in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 
 build() {
   set -e
@@ -35,16 +51,91 @@ build() {
     -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" -DFLASHCHECK_TUNING="${TUNING:-OFF}" \
     -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" >/dev/null
   cmake --build "$BUILD/tree" -j"${JOBS:-2}" --target flashcheck fc_kernel_driver kernels_gpu_properties
-  mkdir -p "$BIN"
+  mkdir -p "$BUILD_BIN"
   cp "$BUILD/tree/cli/flashcheck" "$BUILD/tree/kernels/fc_kernel_driver" \
-     "$BUILD/tree/properties/kernels/kernels_gpu_properties" "$BIN/"
+     "$BUILD/tree/properties/kernels/kernels_gpu_properties" "$BUILD_BIN/"
   local commit dirty
   commit=$(git rev-parse HEAD 2>/dev/null || echo none)
   dirty=$([ -n "$(git status --porcelain -- kernels properties/kernels cli 2>/dev/null)" ] && echo "+dirty" || true)
   printf 'commit=%s%s\nbuilt=%s\narchs=%s\n' "$commit" "$dirty" "$(date -u +%FT%TZ)" \
-    "${CUDA_ARCHS:-90a}" >"$BIN/BUILD_INFO"
-  du -sh "$BIN"
+    "${CUDA_ARCHS:-90a}" >"$BUILD_BIN/BUILD_INFO"
+  du -sh "$BUILD_BIN"
   echo "built; carry .gpu-build/bin to the GPU machine and run: scripts/gpu_check.sh run"
+}
+
+# The GPU properties: one process per Catch test case, PROPERTIES_JOBS at a
+# time (default: all at once on 8+ cores, else 1). Each case's float64
+# oracle runs on the CPU, so on a GPU host with many cores this divides the
+# wall time by the number of test cases; the verdicts do not depend on it
+# (no timing is asserted). Writes properties.log (every case's log in
+# order), accuracy.csv (the records of all cases merged) and a summary line.
+run_properties() {
+  local jobs=${PROPERTIES_JOBS:-$( [ "$(nproc)" -ge 8 ] && echo 64 || echo 1 )}
+  local names=() pids=() i=0 rc=0 t
+  mapfile -t names < <("$BIN/kernels_gpu_properties" --list-test-names-only | sed '/^[[:space:]]*$/d')
+  [ "${#names[@]}" -gt 0 ] || { echo "properties: no test cases listed" >>"$summary"; return 1; }
+  for t in "${names[@]}"; do
+    # A Catch test spec: ',' '[' ']' escaped, as catch_discover_tests does.
+    local spec=${t//,/\\,}
+    spec=${spec//\[/\\[}
+    spec=${spec//\]/\\]}
+    ( FLASHCHECK_ACCURACY_CSV="$OUT/accuracy_$i.csv" FLASHCHECK_COMMIT="$commit" \
+        timeout "${PROPERTIES_TIMEOUT:-900}" "$BIN/kernels_gpu_properties" "$spec" --durations yes \
+        >"$OUT/properties_$i.log" 2>&1
+      echo $? >"$OUT/properties_$i.rc" ) &
+    pids+=($!)
+    i=$((i + 1))
+    while [ "$(for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)" -ge "$jobs" ]; do
+      sleep 1
+    done
+  done
+  wait "${pids[@]}"
+  local passed=0 assertions=0 n
+  : >"$OUT/properties.log"
+  for i in "${!names[@]}"; do
+    local r
+    r=$(cat "$OUT/properties_$i.rc" 2>/dev/null || echo missing)
+    [ "$r" = 0 ] && passed=$((passed + 1)) || rc=1
+    { echo "=== test case: ${names[$i]} (rc=$r)"; cat "$OUT/properties_$i.log"; } >>"$OUT/properties.log"
+    n=$(grep -oE '\(([0-9]+) assertions? in|assertions: +[0-9]+' "$OUT/properties_$i.log" | grep -oE '[0-9]+' | tail -1)
+    assertions=$((assertions + ${n:-0}))
+    rm -f "$OUT/properties_$i.log" "$OUT/properties_$i.rc"
+  done
+  cat "$OUT/properties.log"
+  local parts=()
+  for t in "$OUT"/accuracy_*.csv; do [ -f "$t" ] && parts+=("$t"); done
+  python3 - "$OUT/accuracy.csv" "${parts[@]}" <<'PY'
+import csv, sys
+# Merge the per-process records: counts add up, worst values take the max.
+out, parts = sys.argv[1], sys.argv[2:]
+key = ("device", "date", "commit", "variant", "direction", "output", "dtype", "mask")
+merged, fields = {}, None
+for path in sorted(parts, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0])):
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            fields = fields or list(r.keys())
+            k = tuple(r[c] for c in key[3:])
+            m = merged.setdefault(k, dict(r, cases="0", passed="0/0", informative="0/0",
+                                          max_err="0", mean_err="0", baseline_max_err="0",
+                                          ratio_to_baseline="0"))
+            m["date"] = max(m["date"], r["date"])
+            m["cases"] = str(int(m["cases"]) + int(r["cases"]))
+            for c in ("passed", "informative"):
+                a, b = (int(x) for x in m[c].split("/"))
+                x, y = (int(x) for x in r[c].split("/"))
+                m[c] = f"{a + x}/{b + y}"
+            for c in ("max_err", "mean_err", "baseline_max_err", "ratio_to_baseline"):
+                m[c] = r[c] if float(r[c]) > float(m[c]) else m[c]
+with open(out, "w", newline="") as f:
+    if fields:
+        w = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_MINIMAL)
+        w.writeheader()
+        for k in sorted(merged):
+            w.writerow(merged[k])
+PY
+  rm -f "$OUT"/accuracy_*.csv
+  echo "properties: rc=$rc; ${#names[@]} test cases, $passed passed, $((${#names[@]} - passed)) failed or timed out; $assertions assertions" >>"$summary"
+  return $rc
 }
 
 run() {
@@ -60,26 +151,39 @@ run() {
     echo "flashcheck GPU check"
     echo "commit: $commit"
     echo "date: $(date -u +%FT%TZ)"
+    echo "command: ${BIN_ASKED:+BIN=$BIN_ASKED }$(env | grep -E '^(SKIP_[A-Z_]+|PROPERTIES_JOBS|PROPERTIES_TIMEOUT|SANITIZER_TIMEOUT|RC_PARAMS|REPEATS)=' |
+      sort | tr '\n' ' ')scripts/gpu_check.sh run"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
   } >"$summary"
 
+  local failed=0 sanitizer_pids=()
+  if [ -z "${SKIP_SANITIZER:-}" ]; then
+    echo "== compute-sanitizer (background)"
+    for tool in memcheck racecheck initcheck synccheck; do
+      ( timeout "${SANITIZER_TIMEOUT:-600}" compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" \
+          sanitize >"$OUT/sanitizer_$tool.log" 2>&1
+        echo "rc=$?" >"$OUT/sanitizer_$tool.rc" ) &
+      sanitizer_pids+=($!)
+    done
+  fi
+
   if [ -z "${SKIP_PROPERTIES:-}" ]; then
     echo "== GPU properties"
-    FLASHCHECK_ACCURACY_CSV="$OUT/accuracy.csv" FLASHCHECK_COMMIT="$commit" \
-      timeout 900 "$BIN/kernels_gpu_properties" --durations yes 2>&1 | tee "$OUT/properties.log"
-    echo "properties: rc=${PIPESTATUS[0]}; $(grep -E 'test cases|All tests passed' "$OUT/properties.log" | tail -1)" >>"$summary"
+    run_properties || failed=1
   fi
 
   if [ -z "${SKIP_SANITIZER:-}" ]; then
-    echo "== compute-sanitizer" | tee "$OUT/sanitizer.log"
+    wait "${sanitizer_pids[@]}"
+    echo "== compute-sanitizer" >"$OUT/sanitizer.log"
     for tool in memcheck racecheck initcheck synccheck; do
-      echo "-- $tool" >>"$OUT/sanitizer.log"
-      timeout 600 compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" sanitize \
-        >>"$OUT/sanitizer.log" 2>&1
-      local rc=$?
-      local line
-      line=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer.log" | tail -1)
-      echo "sanitizer $tool: rc=$rc; $line" | tee -a "$summary"
+      { echo "-- $tool"; cat "$OUT/sanitizer_$tool.log"; } >>"$OUT/sanitizer.log"
+      local rc line runs
+      rc=$(sed -n 's/^rc=//p' "$OUT/sanitizer_$tool.rc")
+      line=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer_$tool.log" | tail -1)
+      runs=$(grep -E "^sanitize: [0-9]+ runs done" "$OUT/sanitizer_$tool.log" | tail -1)
+      [ "$rc" = 0 ] || failed=1
+      echo "sanitizer $tool: rc=$rc; $line; $runs" | tee -a "$summary"
+      rm -f "$OUT/sanitizer_$tool.log" "$OUT/sanitizer_$tool.rc"
     done
   fi
 
@@ -120,10 +224,29 @@ PY
   fi
   echo "== summary"
   cat "$summary"
+  return "$failed"
+}
+
+# Copies the results of a `run` (its gpu_check.tar.gz) into reports/gpu/:
+# the files named after the tarball, as they came back, nothing edited.
+collect() {
+  local tarball=${1:?usage: scripts/gpu_check.sh collect gpu_check.tar.gz [file...]}
+  shift
+  local files=("$@")
+  [ "${#files[@]}" -gt 0 ] || files=(summary.txt properties.log accuracy.csv sanitizer.log)
+  local tmp
+  tmp=$(mktemp -d)
+  tar -C "$tmp" -xzf "$tarball"
+  for f in "${files[@]}"; do
+    [ -f "$tmp/$f" ] || { echo "collect: $f is not in $tarball" >&2; rm -rf "$tmp"; return 2; }
+  done
+  for f in "${files[@]}"; do cp "$tmp/$f" "$ROOT/reports/gpu/$f"; echo "reports/gpu/$f"; done
+  rm -rf "$tmp"
 }
 
 case "${1:-}" in
   build) build ;;
   run) run ;;
-  *) echo "usage: scripts/gpu_check.sh build|run" >&2; exit 2 ;;
+  collect) shift; collect "$@" ;;
+  *) echo "usage: scripts/gpu_check.sh build|run|collect TARBALL [FILE...]" >&2; exit 2 ;;
 esac

@@ -1,9 +1,12 @@
-// fc_kernel_driver: runs every registered forward variant on a few small,
-// awkward problems. Used under compute-sanitizer by scripts/gpu_check.sh
-// (memcheck, racecheck, initcheck, synccheck), and as a quick GPU-only
-// cross-check between variants (no float64 reference needed).
+// fc_kernel_driver: runs every registered variant on a few small, awkward
+// problems. Used under compute-sanitizer by scripts/gpu_check.sh (memcheck,
+// racecheck, initcheck, synccheck), and as a quick GPU-only cross-check
+// between variants (no float64 reference needed).
 //
-//   fc_kernel_driver sanitize [variant...]   each variant once per problem; exit 0 if all ran
+//   fc_kernel_driver sanitize [variant...]   each variant once per problem (a backward
+//                                            variant after its paired forward, in the
+//                                            default and in deterministic mode); exit 0
+//                                            if all ran and every gradient is finite
 //   fc_kernel_driver compare [variant...]    every variant against `standard` (same dtype):
 //                                            max |O - O_standard|, max |LSE - LSE_standard|
 //   fc_kernel_driver bench [variant...]      a few quick timings (N 1024 and 4096, bf16)
@@ -28,10 +31,13 @@ using namespace flashcheck::kernels;
 
 namespace {
 
+// Odd lengths on both sides of the tiles, rows that see no key (bottom-right
+// causal and a missing window with Nq > Nk), keys no query sees (top-left
+// causal and windows with Nk > Nq), MQA and GQA.
 std::vector<Problem> small_problems() {
   std::vector<Problem> out;
   const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
-                        Mask::sliding_window(37, 5)};
+                        Mask::sliding_window(37, 5), Mask::sliding_window(0, 0)};
   // {200, 650}: enough KV blocks to wrap a 2-stage ring several times.
   const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}, {200, 650}};
   for (const Mask& m : masks)
@@ -45,6 +51,14 @@ std::vector<Problem> small_problems() {
       p.mask = m;
       out.push_back(p);
     }
+  Problem gqa;
+  gqa.batch = 2;
+  gqa.heads_q = 4;
+  gqa.heads_kv = 2;
+  gqa.seqlen_q = 65;
+  gqa.seqlen_k = 129;
+  gqa.mask = Mask::causal_top_left();
+  out.push_back(gqa);
   return out;
 }
 
@@ -86,7 +100,7 @@ Run run_once(const Variant& v, const Problem& p) {
 
 // One backward of a bwd variant after its paired forward; the gradients are
 // only checked for NaN (accuracy is the GPU properties' job).
-bool run_backward_once(const Variant& v, const Problem& p) {
+bool run_backward_once(const Variant& v, const Problem& p, bool deterministic) {
   const Variant& f = paired_forward(v);
   const std::size_t elem = dtype_bytes(p.dtype);
   DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
@@ -102,7 +116,7 @@ bool run_backward_once(const Variant& v, const Problem& p) {
   BackwardArgs a;
   a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
   a.LSE = LSE.as<float>(); a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
-  a.workspace = bw.get(); a.workspace_bytes = bw.bytes();
+  a.workspace = bw.get(); a.workspace_bytes = bw.bytes(); a.deterministic = deterministic;
   run_backward(v, p, a);
   FC_CUDA(cudaDeviceSynchronize());
   bool finite = true;
@@ -142,16 +156,25 @@ int sanitize() {
   int runs = 0, nonfinite = 0, idle = 0;
   for (const Variant& v : registry()) {
     if (!selected(v)) continue;
+    const std::vector<bool> modes = v.direction == Direction::fwd ? std::vector<bool>{false}
+                                                                  : std::vector<bool>{false, true};
     int mine = 0;
-    for_each_case(v, small_problems(), [&](const Problem& p) {
-      if (v.direction == Direction::fwd) {
-        run_once(v, p);
-      } else if (!run_backward_once(v, p)) {
-        ++nonfinite;
-        std::printf("sanitize: %s: non-finite gradient for %s\n", v.name, p.describe().c_str());
-      }
-      ++mine;
-    });
+    for (bool deterministic : modes) {
+      int variant_runs = 0;
+      for_each_case(v, small_problems(), [&](const Problem& p) {
+        if (v.direction == Direction::fwd) {
+          run_once(v, p);
+        } else if (!run_backward_once(v, p, deterministic)) {
+          ++nonfinite;
+          std::printf("sanitize: %s%s: non-finite gradient for %s\n", v.name,
+                      deterministic ? " (deterministic)" : "", p.describe().c_str());
+        }
+        ++variant_runs;
+      });
+      mine += variant_runs;
+      std::printf("sanitize: %s%s: %d runs\n", v.name, deterministic ? " (deterministic)" : "",
+                  variant_runs);
+    }
     runs += mine;
     if (mine == 0) {
       ++idle;
@@ -159,8 +182,6 @@ int sanitize() {
       p.dtype = v.dtypes.front();
       p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
       std::printf("sanitize: %s ran NO case: %s\n", v.name, v.supports(p).reason.c_str());
-    } else {
-      std::printf("sanitize: %s ran %d cases\n", v.name, mine);
     }
   }
   std::printf("sanitize: %d runs done, %d with non-finite gradients, %d variants ran nothing\n",

@@ -9,6 +9,11 @@
 // D = rowsum(dO * O) from the O the forward stored in the dtype.
 // Hygiene as in the forward suite: gradients NaN-poisoned before the run,
 // guard regions around every buffer, inputs unchanged.
+// Every accuracy property runs twice per variant: in the default mode and in
+// deterministic mode (BackwardArgs::deterministic: flash2_bwd's Q-outer dQ
+// kernel instead of its atomic dQ accumulation; variants whose dQ is always
+// reproducible ignore the flag and must pass the same). Its accuracy records
+// carry the variant name with " deterministic" appended.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -32,7 +37,9 @@ namespace {
 // under a second.
 constexpr int64_t kMaxSeqlen = 1025;
 
-using gputest::max_abs;
+std::string mode_name(const Variant& v, bool deterministic) {
+  return std::string(v.name) + (deterministic ? " deterministic" : "");
+}
 
 Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values) {
   Tensor4<double> t(shape);
@@ -40,7 +47,7 @@ Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values) {
   return t;
 }
 
-CaseVerdict judge_gradients(const Variant& v, const gen::Inputs& in,
+CaseVerdict judge_gradients(const std::string& name, const gen::Inputs& in,
                             const gputest::BackwardRun& run) {
   const Problem& p = in.problem;
   const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, in.dO});
@@ -49,9 +56,8 @@ CaseVerdict judge_gradients(const Variant& v, const gen::Inputs& in,
   out.dK = as_tensor(kv_shape(p), run.dK);
   out.dV = as_tensor(kv_shape(p), run.dV);
   const CaseVerdict cv = judge_case(p, o, out, {"dq", "dk", "dv"});
-  const char* names[] = {"dQ", "dK", "dV"};
-  for (size_t i = 0; i < cv.tensors.size(); ++i)
-    gputest::record_accuracy(v.name, "bwd", names[i], p, cv.tensors[i]);
+  for (const TensorVerdict& t : cv.tensors)
+    gputest::record_accuracy(name, "bwd", t.name == "dq" ? "dQ" : t.name == "dk" ? "dK" : "dV", p, t);
   return cv;
 }
 
@@ -66,66 +72,78 @@ int cases_run = 0;
 }  // namespace
 
 TEST_CASE("backward variants agree with the float64 reference", "[gpu]") {
-  for (const Variant* v : gputest::variants(kernels::Direction::bwd)) {
-    const auto limits = gputest::limits_for(*v, kMaxSeqlen);
-    const std::string name = std::string(v->name) +
-                             ": dQ, dK, dV within the accuracy rule (k = 3), lengths 1..1025";
-    cases_run = 0;
-    prop(name, [v, limits] {
-      const gen::Inputs in = *gen::inputs(limits);
-      RC_PRE(v->supports(in.problem).ok && kernels::paired_forward(*v).supports(in.problem).ok);
-      RC_LOG() << in.problem.describe() << "\n";
-      const gputest::BackwardRun run = gputest::run_backward_guarded(*v, in, false);
-      RC_ASSERT(run.damage == "");
-      const CaseVerdict g = judge_gradients(*v, in, run);
-      RC_LOG() << reasons(g);
-      RC_ASSERT(g.pass);
-      ++cases_run;
-    });
-    if (cases_run > 0) std::printf("property '%s': %d cases passed\n", name.c_str(), cases_run);
-  }
+  for (const Variant* v : gputest::variants(kernels::Direction::bwd))
+    for (bool deterministic : {false, true}) {
+      const auto limits = gputest::limits_for(*v, kMaxSeqlen);
+      const std::string mode = mode_name(*v, deterministic);
+      const std::string name = mode + ": dQ, dK, dV within the accuracy rule (k = 3), lengths 1..1025";
+      cases_run = 0;
+      prop(name, [v, limits, deterministic, mode] {
+        const gen::Inputs in = *gen::inputs(limits);
+        RC_PRE(v->supports(in.problem).ok && kernels::paired_forward(*v).supports(in.problem).ok);
+        RC_LOG() << in.problem.describe() << "\n";
+        const gputest::BackwardRun run = gputest::run_backward_guarded(*v, in, deterministic);
+        RC_ASSERT(run.damage == "");
+        const CaseVerdict g = judge_gradients(mode, in, run);
+        RC_LOG() << reasons(g);
+        RC_ASSERT(g.pass);
+        ++cases_run;
+      });
+      if (cases_run > 0) std::printf("property '%s': %d cases passed\n", name.c_str(), cases_run);
+    }
 }
+
+namespace {
 
 // Length 1 on either side, rows that see no key (bottom-right causal with
 // seqlen_q > seqlen_k, a window that misses), large logits: no NaN, and the
-// accuracy rule still holds.
-TEST_CASE("backward variants give finite, accurate gradients on edge shapes", "[gpu]") {
+// accuracy rule still holds. Fixed, not random: every mask x length pair of
+// every dtype and head dim of the variant, in one mode.
+void edge_shapes(const Variant& v, bool deterministic) {
   const int64_t lens[][2] = {{1, 1}, {1, 130}, {130, 1}, {200, 70}, {70, 200}, {129, 129}};
   const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
                         Mask::sliding_window(0, 0), Mask::sliding_window(5, 2)};
   const gen::ValueSpec values[] = {{gen::Values::normal, 1, 3}, {gen::Values::large_logits, 300, 4},
                                    {gen::Values::large_logits, 3000, 5}};
-  for (const Variant* v : gputest::variants(kernels::Direction::bwd)) {
-    int cases = 0;
-    const std::vector<int> dims = v->head_dims.empty() ? std::vector<int>{64, 80} : v->head_dims;
-    for (DType t : v->dtypes)
-      for (int d : dims)
-        for (const Mask& m : masks)
-          for (const auto& l : lens)
-            for (const auto& val : values) {
-              Problem p;
-              p.batch = 1;
-              p.heads_q = 2;
-              p.heads_kv = 1;
-              p.seqlen_q = l[0];
-              p.seqlen_k = l[1];
-              p.head_dim = d;
-              p.mask = m;
-              p.dtype = t;
-              if (!v->supports(p)) continue;
-              const gen::Inputs in = gen::make_inputs(p, val);
-              INFO(v->name << " " << p.describe() << " values " << gen::values_name(val.kind)
-                           << " " << val.magnitude);
-              const gputest::BackwardRun run = gputest::run_backward_guarded(*v, in, false);
-              REQUIRE(run.damage == "");
-              const CaseVerdict g = judge_gradients(*v, in, run);
-              INFO(reasons(g));
-              for (const TensorVerdict& t : g.tensors) CHECK(t.candidate.nan_count == 0);
-              CHECK(g.pass);
-              ++cases;
-            }
-    std::printf("edge shapes: %s passed %d cases\n", v->name, cases);
-  }
+  const std::string mode = mode_name(v, deterministic);
+  int cases = 0, passed = 0;
+  const std::vector<int> dims = v.head_dims.empty() ? std::vector<int>{64, 80} : v.head_dims;
+  for (DType t : v.dtypes)
+    for (int d : dims)
+      for (const Mask& m : masks)
+        for (const auto& l : lens)
+          for (const auto& val : values) {
+            Problem p;
+            p.batch = 1;
+            p.heads_q = 2;
+            p.heads_kv = 1;
+            p.seqlen_q = l[0];
+            p.seqlen_k = l[1];
+            p.head_dim = d;
+            p.mask = m;
+            p.dtype = t;
+            if (!v.supports(p)) continue;
+            const gen::Inputs in = gen::make_inputs(p, val);
+            INFO(mode << " " << p.describe() << " values " << gen::values_name(val.kind) << " "
+                      << val.magnitude);
+            const gputest::BackwardRun run = gputest::run_backward_guarded(v, in, deterministic);
+            REQUIRE(run.damage == "");
+            const CaseVerdict g = judge_gradients(mode, in, run);
+            INFO(reasons(g));
+            for (const TensorVerdict& t : g.tensors) CHECK(t.candidate.nan_count == 0);
+            CHECK(g.pass);
+            ++cases;
+            passed += g.pass;
+          }
+  std::printf("edge shapes: %s: %d cases, %d passed\n", mode.c_str(), cases, passed);
+  CHECK(cases > 0);
+}
+
+}  // namespace
+
+TEST_CASE("backward variants give finite, accurate gradients on edge shapes", "[gpu]") {
+  for (const Variant* v : gputest::variants(kernels::Direction::bwd))
+    for (bool deterministic : {false, true}) edge_shapes(*v, deterministic);
 }
 
 TEST_CASE("backward variants are deterministic", "[gpu]") {

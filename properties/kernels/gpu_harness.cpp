@@ -155,7 +155,7 @@ BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& i
 
 namespace {
 struct AccuracyRecord {
-  int cases = 0, passed = 0;
+  int cases = 0, passed = 0, informative = 0;
   double max_err = 0, mean_err = 0, baseline_max_err = 0, ratio = 0;
 };
 using AccuracyKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
@@ -172,6 +172,7 @@ void record_accuracy(const std::string& variant, const char* direction, const ch
                                                      mask_kind_name(p.mask.kind)}];
   ++r.cases;
   r.passed += v.pass;
+  r.informative += v.informative;
   r.max_err = std::max(r.max_err, v.candidate.max_abs);
   r.mean_err = std::max(r.mean_err, v.candidate.mean_abs);
   r.baseline_max_err = std::max(r.baseline_max_err, v.baseline.max_abs);
@@ -188,13 +189,13 @@ void write_accuracy_csv(const std::string& path) {
   const std::string prefix = "\"" + kernels::device_description() + "\"," + date + "," +
                              (commit ? commit : "unknown") + ",";
   out << "device,date,commit,variant,direction,output,dtype,mask,cases,max_err,mean_err,"
-         "baseline_max_err,ratio_to_baseline,passed\n";
+         "baseline_max_err,ratio_to_baseline,passed,informative\n";
   out.precision(4);
   for (const auto& [k, r] : accuracy_records())
     out << prefix << std::get<0>(k) << "," << std::get<1>(k) << "," << std::get<2>(k) << ","
         << std::get<3>(k) << "," << std::get<4>(k) << "," << r.cases << "," << r.max_err << ","
         << r.mean_err << "," << r.baseline_max_err << "," << r.ratio << "," << r.passed << "/"
-        << r.cases << "\n";
+        << r.cases << "," << r.informative << "/" << r.cases << "\n";
 }
 
 gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen) {
@@ -221,23 +222,6 @@ std::vector<const kernels::Variant*> variants(kernels::Direction d) {
   for (const kernels::Variant& v : kernels::registry())
     if (v.direction == d) out.push_back(&v);
   return out;
-}
-
-double max_row_norm(const Tensor4<double>& t) {
-  double best = 0;
-  const int64_t d = t.shape().D;
-  for (int64_t r = 0; r < t.size() / d; ++r) {
-    double s = 0;
-    for (int64_t i = 0; i < d; ++i) s += t.values()[r * d + i] * t.values()[r * d + i];
-    best = std::max(best, s);
-  }
-  return std::sqrt(best);
-}
-
-double max_abs(const Tensor4<double>& t) {
-  double m = 0;
-  for (double x : t.values()) m = std::max(m, std::fabs(x));
-  return m;
 }
 
 }  // namespace flashcheck::gputest

@@ -58,7 +58,8 @@ BackwardRun run_backward_guarded(const kernels::Variant& bwd, const gen::Inputs&
 // Accuracy record for reports/gpu/accuracy.csv (read by `flashcheck report`):
 // per (variant, direction, output, dtype, mask kind) the case count, worst
 // max and mean |x - ref64|, the baseline's worst max error, the largest
-// per-case ratio err(variant) / err(baseline), and how many cases passed.
+// per-case ratio err(variant) / err(baseline), how many cases passed and in
+// how many the check was informative (TensorVerdict::informative).
 void record_accuracy(const std::string& variant, const char* direction, const char* output,
                      const Problem& p, const TensorVerdict& v);
 // Writes the records as CSV with device, date and commit (FLASHCHECK_COMMIT).
@@ -70,9 +71,5 @@ gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen);
 
 // The registered variants of one direction.
 std::vector<const kernels::Variant*> variants(kernels::Direction d);
-// Largest Euclidean norm of a row (the last dimension) / largest |element|:
-// the magnitudes the derived error floors scale with.
-double max_row_norm(const Tensor4<double>& t);
-double max_abs(const Tensor4<double>& t);
 
 }  // namespace flashcheck::gputest

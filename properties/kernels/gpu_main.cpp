@@ -4,7 +4,9 @@
 // catch_discover_tests does at build time) never needs a device.
 //
 // RapidCheck's case count defaults to 100 here (GPU cases carry a float64
-// reference of up to 2049 x 2049 scores); RC_PARAMS overrides it.
+// reference of up to 2049 x 2049 scores) and its seed to kDefaultSeed (the
+// CPU suites' seed, properties/test_main.cpp), so every GPU run draws the
+// same cases; a seed or max_success in RC_PARAMS wins.
 #define CATCH_CONFIG_RUNNER
 #include <cuda_runtime_api.h>
 
@@ -13,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #include "properties/kernels/gpu_harness.hpp"
 
@@ -29,7 +32,11 @@ int main(int argc, char** argv) {
       return flashcheck::gputest::kSkipCode;
     }
   }
-  if (std::getenv("RC_PARAMS") == nullptr) setenv("RC_PARAMS", "max_success=100", 1);
+  const char* user = std::getenv("RC_PARAMS");
+  std::string params = user ? user : "";
+  if (params.find("max_success=") == std::string::npos) params = "max_success=100 " + params;
+  if (params.find("seed=") == std::string::npos) params = "seed=20261125 " + params;
+  setenv("RC_PARAMS", params.c_str(), 1);
   const int rc = Catch::Session().run(argc, argv);
   // FLASHCHECK_ACCURACY_CSV=path: the accuracy records for reports/gpu/.
   if (const char* path = std::getenv("FLASHCHECK_ACCURACY_CSV"); path && !listing) {
