@@ -21,6 +21,7 @@ class CheckFailed : public std::runtime_error {
 void add_check_command(CLI::App& app);
 void add_sim_command(CLI::App& app);  // sim_cmd.cpp
 void add_report_command(CLI::App& app);  // report_cmd.cpp
+void add_mutants_command(CLI::App& app);  // mutants_cmd.cpp
 #ifdef FLASHCHECK_HAVE_CUDA
 void add_bench_command(CLI::App& app);  // bench_cmd.cpp (CUDA builds only)
 #endif

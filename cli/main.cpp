@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   add_sim_command(app);
   add_check_command(app);
   add_report_command(app);
+  add_mutants_command(app);
 #ifdef FLASHCHECK_HAVE_CUDA
   add_bench_command(app);
 #endif

@@ -158,29 +158,30 @@ int sanitize() {
     if (!selected(v)) continue;
     const std::vector<bool> modes = v.direction == Direction::fwd ? std::vector<bool>{false}
                                                                   : std::vector<bool>{false, true};
+    int mine = 0;
     for (bool deterministic : modes) {
-      const char* mode = deterministic ? " (deterministic)" : "";
-      int mine = 0;
+      int variant_runs = 0;
       for_each_case(v, small_problems(), [&](const Problem& p) {
         if (v.direction == Direction::fwd) {
           run_once(v, p);
         } else if (!run_backward_once(v, p, deterministic)) {
           ++nonfinite;
-          std::printf("sanitize: %s%s: non-finite gradient for %s\n", v.name, mode,
-                      p.describe().c_str());
+          std::printf("sanitize: %s%s: non-finite gradient for %s\n", v.name,
+                      deterministic ? " (deterministic)" : "", p.describe().c_str());
         }
-        ++mine;
+        ++variant_runs;
       });
-      runs += mine;
-      if (mine == 0) {
-        ++idle;
-        Problem p;
-        p.dtype = v.dtypes.front();
-        p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
-        std::printf("sanitize: %s%s ran NO case: %s\n", v.name, mode, v.supports(p).reason.c_str());
-      } else {
-        std::printf("sanitize: %s%s ran %d cases\n", v.name, mode, mine);
-      }
+      mine += variant_runs;
+      std::printf("sanitize: %s%s: %d runs\n", v.name, deterministic ? " (deterministic)" : "",
+                  variant_runs);
+    }
+    runs += mine;
+    if (mine == 0) {
+      ++idle;
+      Problem p;
+      p.dtype = v.dtypes.front();
+      p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
+      std::printf("sanitize: %s ran NO case: %s\n", v.name, v.supports(p).reason.c_str());
     }
   }
   std::printf("sanitize: %d runs done, %d with non-finite gradients, %d variants ran nothing\n",
