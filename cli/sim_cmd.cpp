@@ -129,7 +129,11 @@ std::vector<int64_t> sweep_of(const std::string& spec) {
       if (out.empty() || v != out.back()) out.push_back(v);
     }
   } else {
-    for (int64_t m = lo; m <= hi; m *= 2) out.push_back(m);
+    // Doublings that stop before passing MAX (m > MAX / 2 would wrap or overshoot).
+    for (int64_t m = lo;; m *= 2) {
+      out.push_back(m);
+      if (m > hi / 2) break;
+    }
   }
   return out;
 }

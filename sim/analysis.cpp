@@ -1,5 +1,7 @@
 #include "sim/analysis.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "sim/plan.hpp"
@@ -8,19 +10,21 @@ namespace flashcheck::sim {
 
 int64_t RunResult::read_bytes() const {
   int64_t n = 0;
-  for (TensorId t : kAllTensors) n += read_bytes(t);
+  for (TensorId t : kAllTensors) n = checked_add(n, read_bytes(t), "HBM read bytes");
   return n;
 }
 int64_t RunResult::write_bytes() const {
   int64_t n = 0;
-  for (TensorId t : kAllTensors) n += write_bytes(t);
+  for (TensorId t : kAllTensors) n = checked_add(n, write_bytes(t), "HBM write bytes");
   return n;
 }
 int64_t RunResult::extra_hbm_bytes() const {
   int64_t n = 0;
   for (TensorId t : kAllTensors) {
     const Traffic& tr = hbm.elems[idx(t)];
-    if (is_extra(t) && (tr.read > 0 || tr.write > 0)) n += tensor_elems(t, problem) * elem_bytes(t);
+    if (is_extra(t) && (tr.read > 0 || tr.write > 0))
+      n = checked_add(n, checked_mul(tensor_elems(t, problem), elem_bytes(t), "extra HBM bytes"),
+                      "extra HBM bytes");
   }
   return n;
 }
@@ -44,10 +48,28 @@ std::vector<TensorId> extra_tensors(ScheduleKind k, Direction d) {
   return {};
 }
 
+namespace {
+// sum over x in [a, a + n) of clamp(x, lo, hi), lo <= hi, exactly.
+__int128 sum_clamped(int64_t a, int64_t n, int64_t lo, int64_t hi) {
+  using W = __int128;
+  const W first = a, last = W(a) + n - 1;
+  const W below = std::max<W>(0, std::min<W>(W(lo) - first, n));
+  const W above = std::max<W>(0, std::min<W>(last - hi, n));
+  W sum = below * lo + above * hi;
+  const W m0 = std::max<W>(first, lo), m1 = std::min<W>(last, hi);
+  if (m1 >= m0) sum += (m0 + m1) * (m1 - m0 + 1) / 2;
+  return sum;
+}
+}  // namespace
+
+// Closed form: row q sees keys [clamp(q + dlo, 0, Nk), clamp(q + dhi + 1, 0, Nk)),
+// and dhi + 1 > dlo, so the count is a difference of two clamped sums (O(1),
+// not a scan of the rows; a property checks it against the scan).
 int64_t visible_pairs(const Problem& p) {
-  int64_t n = 0;
-  for (int64_t q = 0; q < p.seqlen_q; ++q) n += p.key_range(q).size();
-  return n;
+  const int64_t sq = p.seqlen_q, sk = p.seqlen_k;
+  const __int128 n = sum_clamped(p.mask.dhi(sq, sk) + 1, sq, 0, sk) - sum_clamped(p.mask.dlo(sq, sk), sq, 0, sk);
+  if (n > INT64_MAX) throw OverflowError("visible score count");
+  return static_cast<int64_t>(n);
 }
 
 BoundCheck check_bound(const RunResult& r) {

@@ -46,7 +46,8 @@ const Hardware& find_preset(const std::string& name) {
 Roofline roofline(const RunResult& r, const Hardware& hw) {
   Roofline out;
   out.memory_s = static_cast<double>(r.total_bytes()) / hw.hbm_bytes_per_s;
-  out.compute_s = r.matmul_flops / hw.matmul_flops(r.problem.dtype) + r.other_flops / hw.vector_flops;
+  out.compute_s = static_cast<double>(r.matmul_flops) / hw.matmul_flops(r.problem.dtype) +
+                  static_cast<double>(r.other_flops) / hw.vector_flops;
   if (r.work_units > 0 && hw.sm_count > 0) {
     const double waves = std::ceil(static_cast<double>(r.work_units) / static_cast<double>(hw.sm_count));
     out.utilisation = static_cast<double>(r.work_units) / (waves * static_cast<double>(hw.sm_count));

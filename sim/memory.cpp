@@ -22,18 +22,18 @@ int64_t tensor_elems(TensorId t, const Problem& p) {
 
 int64_t HbmCounters::read_elems() const {
   int64_t n = 0;
-  for (const Traffic& t : elems) n += t.read;
+  for (const Traffic& t : elems) n = checked_add(n, t.read, "HBM read count");
   return n;
 }
 int64_t HbmCounters::write_elems() const {
   int64_t n = 0;
-  for (const Traffic& t : elems) n += t.write;
+  for (const Traffic& t : elems) n = checked_add(n, t.write, "HBM write count");
   return n;
 }
 HbmCounters& HbmCounters::operator+=(const HbmCounters& o) {
   for (int i = 0; i < kTensorCount; ++i) {
-    elems[i].read += o.elems[i].read;
-    elems[i].write += o.elems[i].write;
+    elems[i].read = checked_add(elems[i].read, o.elems[i].read, "HBM read count");
+    elems[i].write = checked_add(elems[i].write, o.elems[i].write, "HBM write count");
   }
   return *this;
 }
@@ -45,7 +45,7 @@ bool HbmCounters::operator==(const HbmCounters& o) const {
 
 int64_t KernelPlan::bytes() const {
   int64_t n = 0;
-  for (const BufferSpec& b : buffers) n += b.bytes();
+  for (const BufferSpec& b : buffers) n = checked_add(n, b.bytes(), "SRAM kernel size");
   return n;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/checked.hpp"
 #include "sim/tensors.hpp"
 
 namespace flashcheck::sim {
@@ -20,8 +21,12 @@ struct Traffic {
 
 struct HbmCounters {
   PerTensor<Traffic> elems{};
-  void read(TensorId t, int64_t n) { elems[idx(t)].read += n; }
-  void write(TensorId t, int64_t n) { elems[idx(t)].write += n; }
+  void read(TensorId t, int64_t n) {
+    elems[idx(t)].read = checked_add(elems[idx(t)].read, n, "HBM read count");
+  }
+  void write(TensorId t, int64_t n) {
+    elems[idx(t)].write = checked_add(elems[idx(t)].write, n, "HBM write count");
+  }
   int64_t read_elems() const;
   int64_t write_elems() const;
   HbmCounters& operator+=(const HbmCounters& o);
@@ -34,7 +39,7 @@ struct BufferSpec {
   int64_t rows = 0;
   int64_t cols = 0;
   int64_t elem_bytes = 0;
-  int64_t bytes() const { return rows * cols * elem_bytes; }
+  int64_t bytes() const { return checked_mul(rows, cols, elem_bytes, "SRAM buffer size"); }
 };
 
 // The buffers one kernel of a schedule keeps in SRAM at the same time

@@ -26,7 +26,12 @@ std::string label(ScheduleKind k, Direction d) {
 int64_t max_span(const Problem& p, int64_t Br, int64_t Bc) {
   const Tiling t(p, Br, Bc);
   int64_t w = 0;
-  for (int64_t i = 0; i < t.Tr; ++i) w = std::max(w, t.key_span(i).size());
+  // One Q block per run of alike steps (the span depends only on the visited blocks).
+  // The span is monotone within a class: its first and last steps bound it.
+  q_step_classes(t, [&](int64_t i0, int64_t i1, int64_t m) {
+    const int64_t last = i1 < 0 ? i0 : i0 + (i1 - i0) * (m - 1);
+    w = std::max({w, t.key_span(i0).size(), t.key_span(last).size()});
+  });
   return std::max<int64_t>(w, 1);
 }
 

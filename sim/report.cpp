@@ -67,7 +67,7 @@ Cells cells(const ReportRow& r) {
           gb(static_cast<double>(x.read_bytes())),
           gb(static_cast<double>(x.write_bytes())),
           gb(static_cast<double>(x.total_bytes())),
-          fmt("%.1f", x.flops() / 1e9),
+          fmt("%.1f", static_cast<double>(x.flops()) / 1e9),
           format_bytes(x.extra_hbm_bytes()),
           format_bytes(x.sram_peak_bytes),
           time_cell(r.roof),
@@ -110,7 +110,7 @@ std::string format_table(const std::string& title, const std::vector<ReportRow>&
                          gb(static_cast<double>(f.read_bytes() + b.read_bytes())),
                          gb(static_cast<double>(f.write_bytes() + b.write_bytes())),
                          gb(static_cast<double>(f.total_bytes() + b.total_bytes())),
-                         fmt("%.1f", (f.flops() + b.flops()) / 1e9), "", "",
+                         fmt("%.1f", (static_cast<double>(f.flops()) + static_cast<double>(b.flops())) / 1e9), "", "",
                          fmt("%.2f", (rows[n - 1].roof.time_s + r.roof.time_s) * 1e3) + "    ", "",
                          ""});
       }
@@ -142,7 +142,7 @@ std::string format_csv(const std::vector<ReportRow>& rows) {
         << p.seqlen_k << ',' << p.head_dim << ',' << p.mask.describe() << ',' << dtype_name(p.dtype)
         << ',' << x.sram_bytes << ',' << x.desc.Br << ',' << x.desc.Bc << ',' << x.read_bytes()
         << ',' << x.write_bytes() << ',' << x.total_bytes() << ',' << x.total_elems() << ','
-        << fmt("%.0f", x.matmul_flops) << ',' << fmt("%.0f", x.other_flops) << ','
+        << std::to_string(x.matmul_flops) << ',' << std::to_string(x.other_flops) << ','
         << x.sram_peak_bytes << ',' << x.extra_hbm_bytes() << ',' << fmt("%.6g", r.roof.time_s)
         << ',' << fmt("%.6g", r.roof.memory_s) << ',' << fmt("%.6g", r.roof.compute_s) << ','
         << (r.bound.holds ? "true" : "false") << ',' << fmt("%.0f", r.bound.bound_elems) << "\n";

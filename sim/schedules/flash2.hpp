@@ -46,7 +46,7 @@ void forward(Ex& ex, const Plan& plan) {
   ex.begin_kernel(plan.kernels[0]);
   ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
     const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-    for (int64_t i = 0; i < t.Tr; ++i) {
+    ex.for_q_blocks(t, [&](int64_t i) {
       const int64_t r0 = t.row0(i), nr = t.rows(i);
       const Range kv = t.kv_blocks(i);
       ex.zero(Oi, nr, d);
@@ -65,7 +65,7 @@ void forward(Ex& ex, const Plan& plan) {
       ex.finalise(Oi, mi, li, LSEi, nr, d);  // O_i /= l_i, LSE_i = m_i + log l_i
       ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
       ex.store(LSEi, TensorId::LSE, b, h, r0, nr, 0, 1);
-    }
+    });
   });
   ex.end_kernel();
 }
@@ -81,7 +81,7 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[0]);
     ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         ex.load(Oi, TensorId::O, b, h, r0, nr, 0, d);
         ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
@@ -89,7 +89,7 @@ void backward(Ex& ex, const Plan& plan) {
         ex.store(Di, TensorId::D, b, h, r0, nr, 0, 1);
         ex.zero(dQi, nr, d);
         ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -97,7 +97,7 @@ void backward(Ex& ex, const Plan& plan) {
   ex.begin_kernel(plan.kernels[1]);
   ex.for_units(p.batch * p.heads_kv, [&](int64_t u) {
     const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
-    for (int64_t j = 0; j < t.Tc; ++j) {
+    ex.for_kv_blocks(t, [&](int64_t j) {
       const int64_t c0 = t.col0(j), nc = t.cols(j);
       const Range qb = t.q_blocks(j);
       ex.zero(dKj, nc, d);
@@ -126,7 +126,7 @@ void backward(Ex& ex, const Plan& plan) {
         });
       ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
       ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
-    }
+    });
   });
   ex.end_kernel();
 }
