@@ -51,7 +51,7 @@ class CountingExecutor {
 
   void begin_kernel(const KernelPlan& k) {
     for (const BufferSpec& b : k.buffers) {
-      handles_.push_back(sram_.alloc(b.name, b.bytes()));
+      handles_.push_back(sram_.alloc(b.name, b.in_registers || b.aliased ? 0 : b.bytes()));
       shapes_.push_back({b.rows, b.cols});
     }
   }
@@ -170,11 +170,12 @@ class CountingExecutor {
     const Tally c1 = take();
     mult_ = saved;
     restore(before);
-    const int64_t tri = checked_mul(m, m - 1, "step multiplicity") / 2;
+    // In 128 bits: m C(i0) alone can pass int64 when the class shrinks.
+    const __int128 tri = static_cast<__int128>(m) * (m - 1) / 2;
     const auto sum = [&](int64_t x0, int64_t x1) {
-      const int64_t per = checked_add(checked_mul(m, x0, "class count"),
-                                      checked_mul(x1 - x0, tri, "class count"), "class count");
-      return checked_mul(per, saved, "class count");
+      const __int128 v = (static_cast<__int128>(m) * x0 + static_cast<__int128>(x1 - x0) * tri) * saved;
+      if (v > INT64_MAX || v < INT64_MIN) throw OverflowError("class count");
+      return static_cast<int64_t>(v);
     };
     for (int k = 0; k < kTensorCount; ++k) {
       hbm.elems[k].read = checked_add(hbm.elems[k].read, sum(c0.hbm.elems[k].read, c1.hbm.elems[k].read), "HBM read count");

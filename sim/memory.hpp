@@ -33,12 +33,16 @@ struct HbmCounters {
   bool operator==(const HbmCounters& o) const;
 };
 
-// One on-chip buffer of rows x cols elements of elem_bytes each.
+// One on-chip buffer of rows x cols elements of elem_bytes each, in shared
+// memory (SRAM, counted against M) or, for accumulators and score tiles under
+// the GPU block rule, in registers (counted against kAccRegisterBytes).
 struct BufferSpec {
   std::string name;
   int64_t rows = 0;
   int64_t cols = 0;
   int64_t elem_bytes = 0;
+  bool in_registers = false;
+  bool aliased = false;  // reuses an earlier buffer's storage: counted with it, not again
   int64_t bytes() const { return checked_mul(rows, cols, elem_bytes, "SRAM buffer size"); }
 };
 
@@ -48,8 +52,16 @@ struct BufferSpec {
 struct KernelPlan {
   std::string kernel;
   std::vector<BufferSpec> buffers;
-  int64_t bytes() const;
+  int64_t bytes() const;           // shared memory (SRAM)
+  int64_t register_bytes() const;  // accumulators kept in registers
 };
+
+// Register file one thread block may fill with accumulators and score tiles:
+// 3/4 of the 256 KiB (64 K x 32-bit) register file of an A100 / H100 SM; the
+// rest holds operand fragments, addresses and loop state. FlashAttention-2's
+// tiles fill it exactly (fwd 128 x 128 at d 64: O 32 KiB + S 64 KiB = 96 KiB;
+// bwd 128 x 128 at d 64 and 64 x 128 at d 128: dK, dV + S, dP = 192 KiB).
+constexpr int64_t kAccRegisterBytes = 192 * 1024;
 
 class CapacityError : public std::invalid_argument {
  public:

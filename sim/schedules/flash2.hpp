@@ -19,21 +19,38 @@ namespace fwd_buf { enum { Qi, Oi, Kj, Vj, Sij, mi, li, LSEi }; }
 namespace pre_buf { enum { Oi, dOi, Di, dQi }; }
 namespace bwd_buf { enum { Kj, Vj, dKj, dVj, Qi, dOi, dQi, Sij, dPij, LSEi, Di }; }
 
-inline std::vector<KernelPlan> forward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t) {
+// regs: the GPU rule (accumulators, score tiles and row statistics in
+// registers, as FlashAttention-2 keeps them); false: everything in SRAM (the paper's model).
+inline std::vector<KernelPlan> forward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
+                                               bool regs = false) {
   const int64_t e = dtype_bytes(t), a = acc_bytes(t);
   return {{"flash2 fwd",
-           {{"Q_i", Br, d, e}, {"O_i", Br, d, a}, {"K_j", Bc, d, e}, {"V_j", Bc, d, e},
-            {"S_ij", Br, Bc, a}, {"m_i", Br, 1, a}, {"l_i", Br, 1, a}, {"LSE_i", Br, 1, a}}}};
+           {{"Q_i", Br, d, e}, {"O_i", Br, d, a, regs}, {"K_j", Bc, d, e}, {"V_j", Bc, d, e},
+            {"S_ij", Br, Bc, a, regs}, {"m_i", Br, 1, a, regs}, {"l_i", Br, 1, a, regs},
+            {"LSE_i", Br, 1, a, regs}}}};
 }
 
-inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t) {
+// regs: the GPU rule. Registers then hold dK_j, dV_j, S/P and dP/dS; shared
+// memory K_j, V_j, Q_i, dO_i, LSE_i, D_i and dS (staged for dQ = dS K and
+// dK = dS^T Q, as FlashAttention-2 does); dQ_i is formed from the staged dS
+// in the registers S/P held (aliased: counted once) and added to HBM.
+inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
+                                                bool regs = false) {
   const int64_t e = dtype_bytes(t), a = acc_bytes(t);
-  return {{"flash2 bwd preprocess (D, dQ = 0)",
-           {{"O_i", Br, d, e}, {"dO_i", Br, d, e}, {"D_i", Br, 1, a}, {"dQ_i", Br, d, a}}},
+  KernelPlan pre{"flash2 bwd preprocess (D, dQ = 0)",
+                 {{"O_i", Br, d, e}, {"dO_i", Br, d, e}, {"D_i", Br, 1, a, regs}, {"dQ_i", Br, d, a, regs}}};
+  if (!regs)
+    return {pre,
+            {"flash2 bwd main",
+             {{"K_j", Bc, d, e}, {"V_j", Bc, d, e}, {"dK_j", Bc, d, a}, {"dV_j", Bc, d, a},
+              {"Q_i", Br, d, e}, {"dO_i", Br, d, e}, {"dQ_i", Br, d, a}, {"S_ij/P_ij", Br, Bc, a},
+              {"dP_ij/dS_ij", Br, Bc, a}, {"LSE_i", Br, 1, a}, {"D_i", Br, 1, a}}}};
+  return {pre,
           {"flash2 bwd main",
-           {{"K_j", Bc, d, e}, {"V_j", Bc, d, e}, {"dK_j", Bc, d, a}, {"dV_j", Bc, d, a},
-            {"Q_i", Br, d, e}, {"dO_i", Br, d, e}, {"dQ_i", Br, d, a}, {"S_ij/P_ij", Br, Bc, a},
-            {"dP_ij/dS_ij", Br, Bc, a}, {"LSE_i", Br, 1, a}, {"D_i", Br, 1, a}}}};
+           {{"K_j", Bc, d, e}, {"V_j", Bc, d, e}, {"dK_j", Bc, d, a, true}, {"dV_j", Bc, d, a, true},
+            {"Q_i", Br, d, e}, {"dO_i", Br, d, e}, {"dQ_i (in the S/P registers)", Br, d, a, true, true},
+            {"S_ij/P_ij", Br, Bc, a, true}, {"dP_ij/dS_ij", Br, Bc, a, true},
+            {"LSE_i", Br, 1, a}, {"D_i", Br, 1, a}, {"dS_ij (staged)", Br, Bc, e}}}};
 }
 
 template <class Ex>
