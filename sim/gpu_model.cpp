@@ -131,15 +131,28 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
     miss_rows += static_cast<__int128>(count) * segment_rows(geo, W, c);
   }
   const int64_t head_rows = geo.rows_of(geo.union_of(0, T));
-  const bool share = fwd && g > 1 && (!fa2_order || p.batch == 1);  // a KV head's query heads adjacent
-  const __int128 hit_rows = static_cast<__int128>(units) * head_rows / (share ? g : 1);
+  // GQA forward: query heads of one KV head stream the same K/V. Their units
+  // are a contiguous block of g (flashcheck: head fastest) or g B units
+  // (FlashAttention-2: batch fastest, B distinct KV heads in it); a wave of
+  // Uw = W / T units reads each distinct stream once: s units per stream.
+  double s = 1;
+  if (fwd && g > 1) {
+    const double uw = std::max(1.0, static_cast<double>(W) / static_cast<double>(T));
+    s = fa2_order ? uw / std::min(uw, static_cast<double>(p.batch)) : std::min(uw, static_cast<double>(g));
+    s = std::clamp(s, 1.0, static_cast<double>(g));
+  }
+  const __int128 hit_rows = static_cast<__int128>(units) * head_rows / (fwd ? g : 1);  // each stream once
   const __int128 resident = static_cast<__int128>(units) * live_rows * resident_row;
   const __int128 written = static_cast<__int128>(units) * all_rows * write_row;
   const double waves = std::max<double>(1.0, static_cast<double>(units) * static_cast<double>(T) / static_cast<double>(W));
+  // A wave's distinct lines: its streams' unions (a read-modify-written line once), its
+  // CTAs' resident tiles and what they write.
   const double footprint =
-      static_cast<double>(miss_rows * (stream_row + 2 * rmw_row) + resident + written) / waves;
+      (static_cast<double>(miss_rows) / s * static_cast<double>(stream_row + rmw_row) +
+       static_cast<double>(resident + written)) / waves;
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
   out.reuse = footprint <= l2_eff;
+  if (!out.reuse) miss_rows = static_cast<__int128>(static_cast<double>(miss_rows) / s);
   const __int128 rows = out.reuse ? hit_rows : miss_rows;
   const __int128 main_reads = resident + rows * (stream_row + rmw_row);
   const __int128 main_writes = written + rows * rmw_row;
