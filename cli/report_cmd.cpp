@@ -38,6 +38,8 @@ void add_report_command(CLI::App& app) {
       index += fn(w);
     }
     const std::string gpu = gpu_dir->empty() ? w.path("gpu") : *gpu_dir;
+    std::cerr << "report: fidelity\n";
+    index += report::fidelity(w, gpu + "/../fidelity");
     index += "\n## GPU (re-rendered from reports/gpu/)\n\n" + report::speed(w, gpu) + report::traffic(w, gpu) + report::accuracy(w, gpu) +
              "- [PyTorch SDPA validated](sdpa/README.md): each SDPA backend judged by `flashcheck "
              "check verify` on a generated suite (written by scripts/sdpa_report.sh).\n" +

@@ -14,6 +14,7 @@
 #include "sim/report.hpp"
 #include "sim/simulate.hpp"
 #include "sim/units.hpp"
+#include "sim/variants.hpp"
 
 namespace flashcheck::cli {
 namespace {
@@ -26,7 +27,7 @@ struct SimOptions {
   int64_t head_dim = 64, heads = 16, batch = 64;
   std::string dtype = "fp16", mask = "none";
   std::string schedule = "all", direction = "both", preset = "all", format = "table";
-  std::optional<std::string> sram, sweep;
+  std::optional<std::string> sram, sweep, l2, variant;
   int64_t block_r = 0, block_c = 0;
   std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
   std::optional<int64_t> sms;
@@ -75,7 +76,7 @@ std::vector<Direction> directions_of(const std::string& s) {
 
 std::vector<Hardware> hardware_of(const SimOptions& o) {
   std::vector<Hardware> hws;
-  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms;
+  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms || o.l2;
   if (o.preset == "custom") {
     if (!o.hbm_gbps || !o.matmul_tflops)
       throw std::invalid_argument("--preset custom needs at least --hbm-gbps and --matmul-tflops");
@@ -96,6 +97,7 @@ std::vector<Hardware> hardware_of(const SimOptions& o) {
     if (o.vector_tflops) h.vector_flops = *o.vector_tflops * 1e12;
     else if (o.preset == "custom") h.vector_flops = h.matmul_flops_16 / 16;
     if (o.sms) h.sm_count = *o.sms;
+    if (o.l2) h.l2_bytes = *o.l2 == "0" ? 0 : parse_bytes(*o.l2);
     if (custom_values && o.preset != "custom") h.name += "*";
     if (!(h.hbm_bytes_per_s > 0) || !(h.matmul_flops_16 > 0) || !(h.vector_flops > 0) || h.sm_count < 1)
       throw std::invalid_argument("hardware values must be positive");
@@ -129,7 +131,11 @@ std::vector<int64_t> sweep_of(const std::string& spec) {
       if (out.empty() || v != out.back()) out.push_back(v);
     }
   } else {
-    for (int64_t m = lo; m <= hi; m *= 2) out.push_back(m);
+    // Doublings that stop before passing MAX (m > MAX / 2 would wrap or overshoot).
+    for (int64_t m = lo;; m *= 2) {
+      out.push_back(m);
+      if (m > hi / 2) break;
+    }
   }
   return out;
 }
@@ -144,7 +150,20 @@ void run_sim(const SimOptions& o) {
   if (o.sram && o.sweep) throw std::invalid_argument("give --sram or --sweep-sram, not both");
   if (o.preset == "custom" && !o.sram && !o.sweep)
     throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
-  const BlockOverride blocks{o.block_r, o.block_c};
+  BlockOverride blocks{o.block_r, o.block_c};
+  // --variant: a kernel's schedule, tiles and launch (--block-r/--block-c still override).
+  const KernelVariant* variant = o.variant ? &find_kernel_variant(*o.variant) : nullptr;
+  std::vector<ScheduleKind> run_kinds = kinds;
+  std::vector<Direction> run_dirs = dirs;
+  Launch launch;
+  if (variant) {
+    const ScheduleDesc desc = variant->schedule(p);
+    run_kinds = {desc.kind};
+    run_dirs = {desc.direction};
+    if (!blocks.Br) blocks.Br = desc.Br;
+    if (!blocks.Bc) blocks.Bc = desc.Bc;
+    launch = variant->launch_for(p);
+  }
 
   std::vector<int64_t> sizes;
   if (o.sweep) sizes = sweep_of(*o.sweep);
@@ -158,12 +177,12 @@ void run_sim(const SimOptions& o) {
       if (o.sweep)
         std::cerr << "sim: " << hw.name << " M = " << format_bytes(ms[n]) << " (" << n + 1 << "/"
                   << ms.size() << ")\n";
-      for (ScheduleKind k : kinds)
-        for (Direction d : dirs) {
+      for (ScheduleKind k : run_kinds)
+        for (Direction d : run_dirs) {
           const ReportRow* same = nullptr;
           for (const ReportRow& r : rows)
             if (r.run.sram_bytes == ms[n] && r.run.desc.kind == k && r.run.desc.direction == d) same = &r;
-          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw));
+          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw, launch));
         }
     }
   }
@@ -178,16 +197,19 @@ void run_sim(const SimOptions& o) {
   }
   std::ostringstream title;
   title << (o.problem_changed() ? "Attention" : "GPT-2 medium attention") << ": " << p.describe()
-        << "\nHBM traffic in GB (1e9 B); FLOPs include recomputation; extra HBM = tensors "
-           "beyond inputs/outputs; roofline = max(bytes/BW, FLOPs/peak) / wave utilisation";
+        << "\nL2 GB: the paper's two-level count, what the SMs request from L2 (ncu "
+           "lts__t_sectors_srcunit_tex_op_*), in GB (1e9 B); DRAM GB: the GPU model (shared L2, "
+           "concurrent CTAs in grid order; flash2 only, '-' elsewhere), read + written; FLOPs include "
+           "recomputation; extra HBM = tensors beyond inputs/outputs; roofline = max(L2 bytes/BW, "
+           "FLOPs/peak) / wave utilisation";
   std::cout << format_table(title.str(), rows, o.sweep.has_value());
   if (!o.problem_changed() && !o.sweep)
     std::cout << "\nFlashAttention paper, Figure 2 (A100, GPT-2 medium, fwd+bwd, with dropout and "
                  "its own kernels): standard 40.3 GB, 66.6 GFLOPs, 41.7 ms; FlashAttention 4.4 GB, "
-                 "75.2 GFLOPs, 7.3 ms.\nThe model has no L2 cache: every tile load counts as HBM traffic "
-                 "(on a GPU, thread blocks that share K/V tiles hit L2), so flash traffic here is "
-                 "above the paper's measured 4.4 GB.\nBounds (sim/README.md): flash traffic <= "
-                 "C*N^2d^2/M + C'*Nd elements per head (M in float32 elements); standard >= 4*N^2.\n";
+                 "75.2 GFLOPs, 7.3 ms.\nThe two-level count sends every tile load to memory; on a GPU the "
+                 "thread blocks that share K/V tiles hit L2, which the DRAM column models "
+                 "(validated against ncu on an H200: reports/fidelity).\nBounds (sim/README.md): flash "
+                 "traffic <= the closed form with T <= N/B + 1 passes (tight); standard >= 4*N^2.\n";
 }
 
 void run_memory(const SimOptions& o) {
@@ -246,11 +268,15 @@ void add_sim_command(CLI::App& app) {
   sim->add_option("--sram", o->sram, "SRAM size M, e.g. 96KiB [the preset's shared memory per block]");
   sim->add_option("--block-r", o->block_r, "Br override (0: block rule)")->capture_default_str();
   sim->add_option("--block-c", o->block_c, "Bc override (0: block rule)")->capture_default_str();
-  sim->add_option("--preset", o->preset, "a100, h100, all or custom")->capture_default_str();
+  sim->add_option("--preset", o->preset, "a100, h100, h200, all or custom")->capture_default_str();
   sim->add_option("--hbm-gbps", o->hbm_gbps, "custom HBM bandwidth, GB/s");
   sim->add_option("--matmul-tflops", o->matmul_tflops, "custom matmul peak, TFLOP/s");
   sim->add_option("--vector-tflops", o->vector_tflops, "custom non-matmul peak, TFLOP/s");
-  sim->add_option("--sms", o->sms, "custom SM count");
+  sim->add_option("--sms", o->sms, "SM count (what-if machines; also the GPU model's concurrency)");
+  sim->add_option("--l2", o->l2, "L2 size for the GPU model, e.g. 50MB (0 turns the level off)");
+  sim->add_option("--variant", o->variant,
+                  "a kernel's tiles, grid order and CTAs per SM: flash2_fwd, flash2_bwd, "
+                  "torch_flash_fwd, torch_flash_bwd (--block-r/--block-c still override)");
   sim->add_option("--sweep-sram", o->sweep, "sweep M: MIN:MAX[:STEPS] (doublings without STEPS)");
   sim->add_option("--format", o->format, "table, csv or json")->capture_default_str();
 

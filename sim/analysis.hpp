@@ -19,19 +19,25 @@ struct RunResult {
   int64_t sram_bytes = 0;
   bool row_resident = true;  // standard softmax read a row once
   HbmCounters hbm;           // elements
-  double matmul_flops = 0;
-  double other_flops = 0;
+  int64_t matmul_flops = 0;  // checked: an overflow is an OverflowError, never a wrap
+  int64_t other_flops = 0;
   int64_t sram_peak_bytes = 0;
   int64_t work_units = 0;
 
   int64_t elem_bytes(TensorId t) const { return hbm_elem_bytes(t, problem.dtype); }
-  int64_t read_bytes(TensorId t) const { return hbm.elems[idx(t)].read * elem_bytes(t); }
-  int64_t write_bytes(TensorId t) const { return hbm.elems[idx(t)].write * elem_bytes(t); }
+  int64_t read_bytes(TensorId t) const {
+    return checked_mul(hbm.elems[idx(t)].read, elem_bytes(t), "HBM read bytes");
+  }
+  int64_t write_bytes(TensorId t) const {
+    return checked_mul(hbm.elems[idx(t)].write, elem_bytes(t), "HBM write bytes");
+  }
   int64_t read_bytes() const;
   int64_t write_bytes() const;
-  int64_t total_bytes() const { return read_bytes() + write_bytes(); }
-  int64_t total_elems() const { return hbm.read_elems() + hbm.write_elems(); }
-  double flops() const { return matmul_flops + other_flops; }
+  int64_t total_bytes() const { return checked_add(read_bytes(), write_bytes(), "HBM bytes"); }
+  int64_t total_elems() const {
+    return checked_add(hbm.read_elems(), hbm.write_elems(), "HBM elements");
+  }
+  int64_t flops() const { return checked_add(matmul_flops, other_flops, "FLOP count"); }
   // Bytes of the whole tensors this run touches that are neither inputs nor
   // outputs of attention: S, P, dP, dS (standard), LSE, l, m, D.
   int64_t extra_hbm_bytes() const;

@@ -12,11 +12,13 @@
 //    O(Tr + Tc) per head. CountingExecutor(M, false) walks every tile; a
 //    property checks both walks count the same.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
 
 #include "sim/memory.hpp"
+#include "sim/schedules/tiling.hpp"
 
 namespace flashcheck::sim {
 
@@ -43,13 +45,13 @@ class CountingExecutor {
       : sram_(sram_bytes), compress_(compress) {}
 
   HbmCounters hbm;
-  double matmul_flops = 0;
-  double other_flops = 0;
+  int64_t matmul_flops = 0;  // checked int64 (sim/checked.hpp)
+  int64_t other_flops = 0;
   const Sram& sram() const { return sram_; }
 
   void begin_kernel(const KernelPlan& k) {
     for (const BufferSpec& b : k.buffers) {
-      handles_.push_back(sram_.alloc(b.name, b.bytes()));
+      handles_.push_back(sram_.alloc(b.name, b.in_registers || b.aliased ? 0 : b.bytes()));
       shapes_.push_back({b.rows, b.cols});
     }
   }
@@ -66,9 +68,10 @@ class CountingExecutor {
       for (int64_t u = 0; u < n; ++u) body(u);
       return;
     }
-    mult_ = n;
+    const int64_t saved = mult_;
+    mult_ = checked_mul(saved, n, "unit multiplicity");
     body(int64_t(0));
-    mult_ = 1;
+    mult_ = saved;
   }
 
   template <class F>
@@ -79,19 +82,39 @@ class CountingExecutor {
       return;
     }
     const int64_t saved = mult_;
-    mult_ = saved * (n - 1);
+    mult_ = checked_mul(saved, n - 1, "block multiplicity");
     body(r.begin);
     mult_ = saved;
     body(r.end - 1);
   }
 
+  // Outer tile loops (Q-outer over i, KV-outer over j): body(step) for every
+  // step, or, compressed, once per class of steps with equal counts times the
+  // class's size (step_classes in tiling.hpp: O(classes), not O(Tr) or O(Tc)).
+  template <class F>
+  void for_q_blocks(const Tiling& t, F&& body) {
+    if (!compress_) {
+      for (int64_t i = 0; i < t.Tr; ++i) body(i);
+      return;
+    }
+    q_step_classes(t, [&](int64_t i0, int64_t i1, int64_t m) { repeat(i0, i1, m, body); });
+  }
+  template <class F>
+  void for_kv_blocks(const Tiling& t, F&& body) {
+    if (!compress_) {
+      for (int64_t j = 0; j < t.Tc; ++j) body(j);
+      return;
+    }
+    kv_step_classes(t, [&](int64_t j0, int64_t j1, int64_t m) { repeat(j0, j1, m, body); });
+  }
+
   void load(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
     fits(buf, nr, nc);
-    hbm.read(t, nr * nc * mult_);
+    hbm.read(t, checked_mul(nr, nc, mult_, "HBM read count"));
   }
   void store(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
     fits(buf, nr, nc);
-    hbm.write(t, nr * nc * mult_);
+    hbm.write(t, checked_mul(nr, nc, mult_, "HBM write count"));
   }
   void zero(int buf, int64_t nr, int64_t nc) { fits(buf, nr, nc); }
   void fill(int buf, int64_t nr, int64_t nc, double) { fits(buf, nr, nc); }
@@ -126,12 +149,65 @@ class CountingExecutor {
     if (nr > s.rows || nc > s.cols)
       throw std::logic_error("tile larger than its SRAM buffer (schedule bug)");
   }
+  // One class of outer steps (step_classes): m steps like i0 (i1 < 0), or m
+  // steps whose counts are affine in their position, the first two being i0
+  // and i1: their sum is m C(i0) + (C(i1) - C(i0)) m (m - 1) / 2, each count
+  // taken once at multiplicity 1 and added with checked arithmetic.
+  template <class F>
+  void repeat(int64_t i0, int64_t i1, int64_t m, F& body) {
+    const int64_t saved = mult_;
+    if (i1 < 0) {
+      mult_ = checked_mul(saved, m, "step multiplicity");
+      body(i0);
+      mult_ = saved;
+      return;
+    }
+    const Tally before = take();
+    mult_ = 1;
+    body(i0);
+    const Tally c0 = take();
+    body(i1);
+    const Tally c1 = take();
+    mult_ = saved;
+    restore(before);
+    // In 128 bits: m C(i0) alone can pass int64 when the class shrinks.
+    const __int128 tri = static_cast<__int128>(m) * (m - 1) / 2;
+    const auto sum = [&](int64_t x0, int64_t x1) {
+      const __int128 v = (static_cast<__int128>(m) * x0 + static_cast<__int128>(x1 - x0) * tri) * saved;
+      if (v > INT64_MAX || v < INT64_MIN) throw OverflowError("class count");
+      return static_cast<int64_t>(v);
+    };
+    for (int k = 0; k < kTensorCount; ++k) {
+      hbm.elems[k].read = checked_add(hbm.elems[k].read, sum(c0.hbm.elems[k].read, c1.hbm.elems[k].read), "HBM read count");
+      hbm.elems[k].write = checked_add(hbm.elems[k].write, sum(c0.hbm.elems[k].write, c1.hbm.elems[k].write), "HBM write count");
+    }
+    matmul_flops = checked_add(matmul_flops, sum(c0.matmul, c1.matmul), "matmul FLOP count");
+    other_flops = checked_add(other_flops, sum(c0.other, c1.other), "FLOP count");
+  }
+  struct Tally {
+    HbmCounters hbm;
+    int64_t matmul = 0, other = 0;
+  };
+  // The counts so far, which are then zeroed.
+  Tally take() {
+    Tally t{hbm, matmul_flops, other_flops};
+    hbm = HbmCounters{};
+    matmul_flops = other_flops = 0;
+    return t;
+  }
+  void restore(const Tally& t) {
+    hbm = t.hbm;
+    matmul_flops = t.matmul;
+    other_flops = t.other;
+  }
   void gemm(int c, int64_t m, int64_t n, int64_t k) {
     (void)c;
-    matmul_flops += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) *
-                    static_cast<double>(mult_);
+    const int64_t f = checked_mul(checked_mul(2 * m, n, k, "matmul FLOP count"), mult_, "matmul FLOP count");
+    matmul_flops = checked_add(matmul_flops, f, "matmul FLOP count");
   }
-  void other(int64_t n) { other_flops += static_cast<double>(n) * static_cast<double>(mult_); }
+  void other(int64_t n) {
+    other_flops = checked_add(other_flops, checked_mul(n, mult_, "FLOP count"), "FLOP count");
+  }
 
   Sram sram_;
   std::vector<int> handles_;

@@ -20,7 +20,8 @@ const std::vector<Hardware>& hardware_presets() {
       // shared memory per SM. CUDA C++ Programming Guide, "Technical
       // Specifications per Compute Capability", 8.0: at most 163 KB of shared
       // memory per thread block.
-      {"A100", 2039e9, 312e12, 156e12, 19.5e12, 19.5e12, 108, 192 * 1024, 163 * 1024,
+      // A100 whitepaper: 40 MB L2.
+      {"A100", 2039e9, 312e12, 156e12, 19.5e12, 19.5e12, 108, 192 * 1024, 163 * 1024, 40 * 1000 * 1000,
        "A100 80GB SXM datasheet; A100 whitepaper; CUDA guide cc 8.0"},
       // NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: GPU memory
       // bandwidth 3.35 TB/s; FP16/BF16 tensor 1,979 TFLOPS with sparsity =
@@ -29,8 +30,14 @@ const std::vector<Hardware>& hardware_presets() {
       // (SXM5), 256 KB combined L1 / shared memory per SM. CUDA C++
       // Programming Guide, compute capability 9.0: at most 227 KB of shared
       // memory per thread block.
-      {"H100", 3.35e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024,
+      // H100 whitepaper: 50 MB L2 (SXM5).
+      {"H100", 3.35e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 50 * 1000 * 1000,
        "H100 SXM datasheet; H100 whitepaper; CUDA guide cc 9.0"},
+      // NVIDIA H200 datasheet: 4.8 TB/s HBM3e, the H100's compute (same
+      // GH100, 132 SMs). L2: 62914560 B (60 MiB), as the H200 we measure on
+      // reports it (cudaDeviceProp::l2CacheSize, reports/fidelity/device.txt).
+      {"H200", 4.8e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 62914560,
+       "H200 datasheet; H100 whitepaper; CUDA guide cc 9.0; L2 as the device reports it"},
   };
   return presets;
 }
@@ -40,13 +47,14 @@ const Hardware& find_preset(const std::string& name) {
   std::transform(want.begin(), want.end(), want.begin(), [](unsigned char c) { return std::toupper(c); });
   for (const Hardware& h : hardware_presets())
     if (h.name == want) return h;
-  throw std::invalid_argument("unknown hardware preset '" + name + "' (expected a100 or h100)");
+  throw std::invalid_argument("unknown hardware preset '" + name + "' (expected a100, h100 or h200)");
 }
 
 Roofline roofline(const RunResult& r, const Hardware& hw) {
   Roofline out;
   out.memory_s = static_cast<double>(r.total_bytes()) / hw.hbm_bytes_per_s;
-  out.compute_s = r.matmul_flops / hw.matmul_flops(r.problem.dtype) + r.other_flops / hw.vector_flops;
+  out.compute_s = static_cast<double>(r.matmul_flops) / hw.matmul_flops(r.problem.dtype) +
+                  static_cast<double>(r.other_flops) / hw.vector_flops;
   if (r.work_units > 0 && hw.sm_count > 0) {
     const double waves = std::ceil(static_cast<double>(r.work_units) / static_cast<double>(hw.sm_count));
     out.utilisation = static_cast<double>(r.work_units) / (waves * static_cast<double>(hw.sm_count));

@@ -21,13 +21,14 @@ struct Hardware {
   int64_t sm_count = 0;
   int64_t sram_per_sm_bytes = 0;  // combined L1 / shared memory per SM
   int64_t smem_per_block_bytes = 0;  // largest shared memory one thread block may use: the default M
+  int64_t l2_bytes = 0;              // shared L2 (0: no L2 level in the GPU model)
   std::string source;
 
   double matmul_flops(DType t) const;
 };
 
 const std::vector<Hardware>& hardware_presets();
-// "a100" / "A100", "h100"; throws std::invalid_argument listing the presets.
+// "a100" / "A100", "h100", "h200"; throws std::invalid_argument listing the presets.
 const Hardware& find_preset(const std::string& name);
 
 struct Roofline {

@@ -22,18 +22,18 @@ int64_t tensor_elems(TensorId t, const Problem& p) {
 
 int64_t HbmCounters::read_elems() const {
   int64_t n = 0;
-  for (const Traffic& t : elems) n += t.read;
+  for (const Traffic& t : elems) n = checked_add(n, t.read, "HBM read count");
   return n;
 }
 int64_t HbmCounters::write_elems() const {
   int64_t n = 0;
-  for (const Traffic& t : elems) n += t.write;
+  for (const Traffic& t : elems) n = checked_add(n, t.write, "HBM write count");
   return n;
 }
 HbmCounters& HbmCounters::operator+=(const HbmCounters& o) {
   for (int i = 0; i < kTensorCount; ++i) {
-    elems[i].read += o.elems[i].read;
-    elems[i].write += o.elems[i].write;
+    elems[i].read = checked_add(elems[i].read, o.elems[i].read, "HBM read count");
+    elems[i].write = checked_add(elems[i].write, o.elems[i].write, "HBM write count");
   }
   return *this;
 }
@@ -45,7 +45,14 @@ bool HbmCounters::operator==(const HbmCounters& o) const {
 
 int64_t KernelPlan::bytes() const {
   int64_t n = 0;
-  for (const BufferSpec& b : buffers) n += b.bytes();
+  for (const BufferSpec& b : buffers)
+    if (!b.in_registers && !b.aliased) n = checked_add(n, b.bytes(), "SRAM kernel size");
+  return n;
+}
+int64_t KernelPlan::register_bytes() const {
+  int64_t n = 0;
+  for (const BufferSpec& b : buffers)
+    if (b.in_registers && !b.aliased) n = checked_add(n, b.bytes(), "register kernel size");
   return n;
 }
 
@@ -65,14 +72,20 @@ std::string format_bytes(int64_t bytes) {
 void check_capacity(const std::string& what, const std::vector<KernelPlan>& kernels,
                     int64_t sram_bytes) {
   for (const KernelPlan& k : kernels) {
-    if (k.bytes() <= sram_bytes) continue;
-    std::string msg = what + ": kernel '" + k.kernel + "' needs " + std::to_string(k.bytes()) +
-                      " B of SRAM but M = " + std::to_string(sram_bytes) + " B (" +
-                      format_bytes(sram_bytes) + "); buffers:";
+    const bool smem_ok = k.bytes() <= sram_bytes, regs_ok = k.register_bytes() <= kAccRegisterBytes;
+    if (smem_ok && regs_ok) continue;
+    std::string msg =
+        what + ": kernel '" + k.kernel + "' needs " +
+        (smem_ok ? std::to_string(k.register_bytes()) + " B of registers for accumulators but " +
+                       "the budget is " + std::to_string(kAccRegisterBytes) + " B"
+                 : std::to_string(k.bytes()) + " B of SRAM but M = " + std::to_string(sram_bytes) +
+                       " B (" + format_bytes(sram_bytes) + ")") +
+        "; buffers:";
     const char* sep = " ";
     for (const BufferSpec& b : k.buffers) {
       msg += sep + b.name + " " + std::to_string(b.rows) + "x" + std::to_string(b.cols) + "x" +
-             std::to_string(b.elem_bytes) + "B = " + std::to_string(b.bytes()) + " B";
+             std::to_string(b.elem_bytes) + "B = " + std::to_string(b.bytes()) + " B" +
+             (b.in_registers ? " (registers)" : "");
       sep = ", ";
     }
     throw CapacityError(msg, k);

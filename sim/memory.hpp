@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/checked.hpp"
 #include "sim/tensors.hpp"
 
 namespace flashcheck::sim {
@@ -20,21 +21,29 @@ struct Traffic {
 
 struct HbmCounters {
   PerTensor<Traffic> elems{};
-  void read(TensorId t, int64_t n) { elems[idx(t)].read += n; }
-  void write(TensorId t, int64_t n) { elems[idx(t)].write += n; }
+  void read(TensorId t, int64_t n) {
+    elems[idx(t)].read = checked_add(elems[idx(t)].read, n, "HBM read count");
+  }
+  void write(TensorId t, int64_t n) {
+    elems[idx(t)].write = checked_add(elems[idx(t)].write, n, "HBM write count");
+  }
   int64_t read_elems() const;
   int64_t write_elems() const;
   HbmCounters& operator+=(const HbmCounters& o);
   bool operator==(const HbmCounters& o) const;
 };
 
-// One on-chip buffer of rows x cols elements of elem_bytes each.
+// One on-chip buffer of rows x cols elements of elem_bytes each, in shared
+// memory (SRAM, counted against M) or, for accumulators and score tiles under
+// the GPU block rule, in registers (counted against kAccRegisterBytes).
 struct BufferSpec {
   std::string name;
   int64_t rows = 0;
   int64_t cols = 0;
   int64_t elem_bytes = 0;
-  int64_t bytes() const { return rows * cols * elem_bytes; }
+  bool in_registers = false;
+  bool aliased = false;  // reuses an earlier buffer's storage: counted with it, not again
+  int64_t bytes() const { return checked_mul(rows, cols, elem_bytes, "SRAM buffer size"); }
 };
 
 // The buffers one kernel of a schedule keeps in SRAM at the same time
@@ -43,8 +52,16 @@ struct BufferSpec {
 struct KernelPlan {
   std::string kernel;
   std::vector<BufferSpec> buffers;
-  int64_t bytes() const;
+  int64_t bytes() const;           // shared memory (SRAM)
+  int64_t register_bytes() const;  // accumulators kept in registers
 };
+
+// Register file one thread block may fill with accumulators and score tiles:
+// 3/4 of the 256 KiB (64 K x 32-bit) register file of an A100 / H100 SM; the
+// rest holds operand fragments, addresses and loop state. FlashAttention-2's
+// tiles fill it exactly (fwd 128 x 128 at d 64: O 32 KiB + S 64 KiB = 96 KiB;
+// bwd 128 x 128 at d 64 and 64 x 128 at d 128: dK, dV + S, dP = 192 KiB).
+constexpr int64_t kAccRegisterBytes = 192 * 1024;
 
 class CapacityError : public std::invalid_argument {
  public:

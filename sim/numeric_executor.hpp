@@ -53,6 +53,14 @@ class NumericExecutor {
   void for_blocks(Range r, F&& body) {
     for (int64_t k = r.begin; k < r.end; ++k) body(k);
   }
+  template <class F>
+  void for_q_blocks(const Tiling& t, F&& body) {
+    for (int64_t i = 0; i < t.Tr; ++i) body(i);
+  }
+  template <class F>
+  void for_kv_blocks(const Tiling& t, F&& body) {
+    for (int64_t j = 0; j < t.Tc; ++j) body(j);
+  }
 
   void load(int buf, TensorId t, int64_t b, int64_t h, int64_t r0, int64_t nr, int64_t c0,
             int64_t nc) {

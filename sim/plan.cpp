@@ -26,7 +26,12 @@ std::string label(ScheduleKind k, Direction d) {
 int64_t max_span(const Problem& p, int64_t Br, int64_t Bc) {
   const Tiling t(p, Br, Bc);
   int64_t w = 0;
-  for (int64_t i = 0; i < t.Tr; ++i) w = std::max(w, t.key_span(i).size());
+  // One Q block per run of alike steps (the span depends only on the visited blocks).
+  // The span is monotone within a class: its first and last steps bound it.
+  q_step_classes(t, [&](int64_t i0, int64_t i1, int64_t m) {
+    const int64_t last = i1 < 0 ? i0 : i0 + (i1 - i0) * (m - 1);
+    w = std::max({w, t.key_span(i0).size(), t.key_span(last).size()});
+  });
   return std::max<int64_t>(w, 1);
 }
 
@@ -51,6 +56,39 @@ int64_t max_kernel_bytes(const std::vector<KernelPlan>& ks) {
   return m;
 }
 
+// A block edge as kernels use them: a multiple of 16 (an mma tile) when >= 16.
+int64_t round16(int64_t x) { return x >= 16 ? x / 16 * 16 : x; }
+
+// The GPU rule for flash2 (sim/README.md, "Block rules"): the big block is
+// the largest that both its shared-memory tiles and its register
+// accumulators allow, the streamed block is kGpuStreamBlock rows.
+BlockOverride gpu_rule_blocks(Direction dir, const Problem& p, int64_t M) {
+  const int64_t d = p.head_dim, e = dtype_bytes(p.dtype), a = acc_bytes(p.dtype);
+  const int64_t R = kAccRegisterBytes;
+  // The streamed block is kGpuStreamBlock rows, or fewer when M cannot stage that many.
+  for (int64_t stream = kGpuStreamBlock; stream >= 1; stream = stream > 16 ? stream - 16 : stream / 2) {
+    int64_t big = 0, small = 0;
+    if (dir == Direction::fwd) {
+      small = std::min(stream, p.seqlen_k);  // Bc
+      // shared: Q_i (Br d e) + K_j, V_j (2 Bc d e); registers: O_i, S_ij, m, l, LSE (Br (d + Bc + 3) a)
+      const int64_t smem_rows = (M - 2 * small * d * e) / (d * e);
+      const int64_t reg_rows = R / ((d + small + 3) * a);
+      big = round16(std::min(smem_rows, reg_rows));
+    } else {
+      small = std::min(stream, p.seqlen_q);  // Br
+      // shared: Q_i, dO_i (2 Br d e), LSE_i, D_i (2 Br a), per KV row K_j, V_j (2 d e) + staged
+      // dS (Br e); registers per KV row: dK_j, dV_j (2 d a) + S/P, dP/dS (2 Br a)
+      const int64_t smem_rows = (M - 2 * small * d * e - 2 * small * a) / (2 * d * e + small * e);
+      const int64_t reg_rows = R / (2 * d * a + 2 * small * a);
+      big = round16(std::min(smem_rows, reg_rows));
+    }
+    if (big >= 1) return dir == Direction::fwd ? BlockOverride{big, small} : BlockOverride{small, big};
+  }
+  throw std::invalid_argument("SRAM of " + std::to_string(M) + " B is too small for any tile of " +
+                              label(ScheduleKind::flash2, dir) + " at head_dim " + std::to_string(d) +
+                              " under the GPU block rule");
+}
+
 }  // namespace
 
 int64_t sram_elems(int64_t sram_bytes, DType dtype) { return sram_bytes / acc_bytes(dtype); }
@@ -69,6 +107,7 @@ BlockOverride rule_blocks(ScheduleKind k, Direction dir, const Problem& p, int64
     throw std::invalid_argument("SRAM of " + std::to_string(M) + " B is too small for any tile of " +
                                 label(k, dir) + " at head_dim " + std::to_string(d));
   }
+  if (k == ScheduleKind::flash2 && rule == BlockRule::own) return gpu_rule_blocks(dir, p, M);
   const ScheduleKind rule_kind = rule == BlockRule::flash1 ? ScheduleKind::flash1 : k;
   const int64_t div = rule_divisor(rule_kind, dir, d);
   const int64_t big = sram_elems(M, p.dtype) / div;
@@ -118,8 +157,10 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
       plan.work_units = p.batch * p.heads_kv;
       break;
     case ScheduleKind::flash2:
-      plan.kernels = dir == Direction::fwd ? flash2::forward_kernels(b.Br, b.Bc, d, p.dtype)
-                                           : flash2::backward_kernels(b.Br, b.Bc, d, p.dtype);
+      plan.registers = rule == BlockRule::own;
+      plan.kernels = dir == Direction::fwd
+                         ? flash2::forward_kernels(b.Br, b.Bc, d, p.dtype, plan.registers)
+                         : flash2::backward_kernels(b.Br, b.Bc, d, p.dtype, plan.registers);
       plan.work_units = dir == Direction::fwd ? p.batch * p.heads_q * t.Tr
                                               : p.batch * p.heads_kv * t.Tc;
       break;

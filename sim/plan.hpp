@@ -18,9 +18,13 @@ struct BlockOverride {
   int64_t Bc = 0;
 };
 
-// Which block rule to apply (the property "flash2 with the flash1 rule" asks
-// for the other schedule's rule; the default is the schedule's own).
-enum class BlockRule { own, flash1 };
+// Which block rule to apply. own: the schedule's rule; for flash2 that is the
+// GPU rule (shared memory holds what the kernel stages, accumulators and
+// score tiles count against kAccRegisterBytes, blocks are multiples of 16).
+// paper: everything on chip counted against M (the paper's two-level model,
+// Theta(M / d) blocks for every M). flash1: the flash1 rule for any schedule
+// (the property "flash2 with the flash1 rule" asks for it).
+enum class BlockRule { own, paper, flash1 };
 
 struct Plan {
   Problem problem;
@@ -33,6 +37,7 @@ struct Plan {
   // standard only, streamed softmax: rows per chunk (<= Br, as many as fit).
   int64_t softmax_rows = 1;
   int64_t work_units = 0;  // independent thread blocks of the main kernel
+  bool registers = false;  // accumulators in registers (the GPU rule), not in M
 
   int64_t Br() const { return desc.Br; }
   int64_t Bc() const { return desc.Bc; }
@@ -51,5 +56,8 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction d, int64_t sram_bytes
 
 // The largest standard tile edge (Br = Bc = B).
 constexpr int64_t kStandardMaxBlock = 128;
+// The GPU rule's fixed blocks: the flash2 forward streams K/V blocks of 64
+// rows, the flash2 backward Q blocks of 64 rows (sim/README.md, "Block rules").
+constexpr int64_t kGpuStreamBlock = 64;
 
 }  // namespace flashcheck::sim

@@ -21,10 +21,10 @@ std::string pad(const std::string& s, size_t w, bool left = false) {
 }
 
 struct Cells {
-  std::string schedule, dir, blocks, read, write, total, gflop, extra, peak, time, bound;
+  std::string schedule, dir, blocks, read, write, total, dram, gflop, extra, peak, time, bound;
   std::string m;  // SRAM size: a column of its own only in a sweep table
   std::vector<const std::string*> all() const {
-    return {&m, &schedule, &dir, &blocks, &read, &write, &total, &gflop, &extra, &peak, &time, &bound};
+    return {&m, &schedule, &dir, &blocks, &read, &write, &total, &dram, &gflop, &extra, &peak, &time, &bound};
   }
 };
 
@@ -32,7 +32,7 @@ struct Cells {
 // M, schedule and direction columns are left-aligned, the numbers
 // right-aligned; an all-empty column (M outside sweeps) is left out.
 std::vector<size_t> widths(const std::vector<Cells>& rows) {
-  std::vector<size_t> w(12, 0);
+  std::vector<size_t> w(13, 0);
   for (const Cells& c : rows) {
     const auto cells = c.all();
     for (size_t k = 0; k < cells.size(); ++k) w[k] = std::max(w[k], cells[k]->size());
@@ -67,7 +67,8 @@ Cells cells(const ReportRow& r) {
           gb(static_cast<double>(x.read_bytes())),
           gb(static_cast<double>(x.write_bytes())),
           gb(static_cast<double>(x.total_bytes())),
-          fmt("%.1f", x.flops() / 1e9),
+          r.gpu.modelled ? gb(static_cast<double>(r.gpu.dram_read_bytes + r.gpu.dram_write_bytes)) : "-",
+          fmt("%.1f", static_cast<double>(x.flops()) / 1e9),
           format_bytes(x.extra_hbm_bytes()),
           format_bytes(x.sram_peak_bytes),
           time_cell(r.roof),
@@ -77,14 +78,14 @@ Cells cells(const ReportRow& r) {
 
 }  // namespace
 
-ReportRow make_row(const RunResult& r, const Hardware& hw) {
-  return {r, hw, roofline(r, hw), check_bound(r)};
+ReportRow make_row(const RunResult& r, const Hardware& hw, const Launch& launch) {
+  return {r, hw, roofline(r, hw), check_bound(r), gpu_traffic(r, hw, launch)};
 }
 
 std::string format_table(const std::string& title, const std::vector<ReportRow>& rows, bool sweep) {
   std::ostringstream out;
   if (!title.empty()) out << title << "\n";
-  const Cells head{"schedule", "dir", "Br x Bc", "read GB", "write GB", "total GB", "GFLOP",
+  const Cells head{"schedule", "dir", "Br x Bc", "L2 read GB", "L2 write GB", "L2 total GB", "DRAM GB", "GFLOP",
                    "extra HBM", "SRAM peak", "roofline ms", "bound check (elements)",
                    sweep ? "M" : ""};
   // Groups of rows on one hardware (and, outside sweeps, one SRAM size), each
@@ -110,7 +111,11 @@ std::string format_table(const std::string& title, const std::vector<ReportRow>&
                          gb(static_cast<double>(f.read_bytes() + b.read_bytes())),
                          gb(static_cast<double>(f.write_bytes() + b.write_bytes())),
                          gb(static_cast<double>(f.total_bytes() + b.total_bytes())),
-                         fmt("%.1f", (f.flops() + b.flops()) / 1e9), "", "",
+                         rows[n - 1].gpu.modelled && r.gpu.modelled
+                             ? gb(static_cast<double>(rows[n - 1].gpu.dram_read_bytes + rows[n - 1].gpu.dram_write_bytes +
+                                                      r.gpu.dram_read_bytes + r.gpu.dram_write_bytes))
+                             : "-",
+                         fmt("%.1f", (static_cast<double>(f.flops()) + static_cast<double>(b.flops())) / 1e9), "", "",
                          fmt("%.2f", (rows[n - 1].roof.time_s + r.roof.time_s) * 1e3) + "    ", "",
                          ""});
       }
@@ -119,7 +124,7 @@ std::string format_table(const std::string& title, const std::vector<ReportRow>&
         << " GB/s, " << fmt("%.0f", first.hw.matmul_flops(first.run.problem.dtype) / 1e12)
         << " TFLOP/s " << dtype_name(first.run.problem.dtype) << " matmul, "
         << fmt("%.1f", first.hw.vector_flops / 1e12) << " TFLOP/s fp32, " << first.hw.sm_count
-        << " SMs";
+        << " SMs, L2 " << format_bytes(first.hw.l2_bytes);
     if (!sweep) out << "; SRAM M = " << format_bytes(first.run.sram_bytes);
     out << "\n";
     const std::vector<size_t> w = widths(table);
@@ -132,6 +137,7 @@ std::string format_csv(const std::vector<ReportRow>& rows) {
   std::ostringstream out;
   out << "hardware,schedule,direction,batch,heads,kv_heads,seqlen_q,seqlen_k,head_dim,mask,dtype,"
          "sram_bytes,block_r,block_c,hbm_read_bytes,hbm_write_bytes,hbm_bytes,hbm_elems,"
+         "dram_read_bytes,dram_write_bytes,l2_hit_rate,"
          "matmul_flops,other_flops,sram_peak_bytes,extra_hbm_bytes,time_s,memory_s,compute_s,"
          "bound_holds,bound_elems\n";
   for (const ReportRow& r : rows) {
@@ -142,7 +148,8 @@ std::string format_csv(const std::vector<ReportRow>& rows) {
         << p.seqlen_k << ',' << p.head_dim << ',' << p.mask.describe() << ',' << dtype_name(p.dtype)
         << ',' << x.sram_bytes << ',' << x.desc.Br << ',' << x.desc.Bc << ',' << x.read_bytes()
         << ',' << x.write_bytes() << ',' << x.total_bytes() << ',' << x.total_elems() << ','
-        << fmt("%.0f", x.matmul_flops) << ',' << fmt("%.0f", x.other_flops) << ','
+        << r.gpu.dram_read_bytes << ',' << r.gpu.dram_write_bytes << ',' << fmt("%.4f", r.gpu.l2_hit_rate) << ','
+        << std::to_string(x.matmul_flops) << ',' << std::to_string(x.other_flops) << ','
         << x.sram_peak_bytes << ',' << x.extra_hbm_bytes() << ',' << fmt("%.6g", r.roof.time_s)
         << ',' << fmt("%.6g", r.roof.memory_s) << ',' << fmt("%.6g", r.roof.compute_s) << ','
         << (r.bound.holds ? "true" : "false") << ',' << fmt("%.0f", r.bound.bound_elems) << "\n";
@@ -183,6 +190,13 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                     {"hbm_write_bytes", x.write_bytes()},
                     {"hbm_bytes", x.total_bytes()},
                     {"hbm_elems", x.total_elems()},
+                    {"dram_read_bytes", r.gpu.dram_read_bytes},
+                    {"dram_write_bytes", r.gpu.dram_write_bytes},
+                    {"l2_hit_rate", r.gpu.l2_hit_rate},
+                    {"gpu_model", {{"modelled", r.gpu.modelled},
+                                   {"sm_read_bytes", r.gpu.sm_read_bytes},
+                                   {"concurrent_ctas", r.gpu.concurrent_ctas},
+                                   {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
                     {"matmul_flops", x.matmul_flops},
                     {"other_flops", x.other_flops},

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sim/analysis.hpp"
+#include "sim/gpu_model.hpp"
 #include "sim/hardware.hpp"
 
 namespace flashcheck::sim {
@@ -14,8 +15,9 @@ struct ReportRow {
   Hardware hw;
   Roofline roof;
   BoundCheck bound;
+  GpuTraffic gpu;  // the GPU model's DRAM prediction
 };
-ReportRow make_row(const RunResult& r, const Hardware& hw);
+ReportRow make_row(const RunResult& r, const Hardware& hw, const Launch& launch = {});
 
 // Rows grouped by hardware and SRAM size; a schedule's fwd and bwd rows are
 // followed by their sum. `title` heads the table.

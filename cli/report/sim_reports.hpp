@@ -15,5 +15,8 @@ std::string seqlen_scaling(const Writer& w);
 std::string recomputation(const Writer& w);
 std::string intensity(const Writer& w);
 std::string block_sweep(const Writer& w);
+// The GPU model against the committed ncu CSVs in dir (reports/fidelity).
+std::string fidelity(const Writer& w, const std::string& dir);
+#include <string>
 
 }  // namespace flashcheck::report

@@ -36,7 +36,7 @@ int64_t sram_for_big_block(ScheduleKind k, Direction d, const Problem& p, int64_
 }
 
 TEST_CASE("sim bounds: FlashAttention is Theta(N^2 d^2 / M)") {
-  prop("flash traffic <= C N^2 d^2 / M + C' N d elements (sim/README.md constants) for every M in range",
+  prop("paper rule: flash traffic <= C N^2 d^2 / M + C' N d elements (sim/README.md constants) for every M in range",
        [] {
          const Problem p = *gen::problem(simtest::sim_limits(1024, kAllDtypes));
          const ScheduleKind k = *flash_kind();
@@ -45,7 +45,7 @@ TEST_CASE("sim bounds: FlashAttention is Theta(N^2 d^2 / M)") {
          const int64_t lo = sram_for_big_block(k, d, p, std::min<int64_t>(4, p.seqlen_q));
          const int64_t hi = std::max(lo + 1, 16 * std::max(p.seqlen_q, p.seqlen_k) * p.head_dim * acc_bytes(p.dtype));
          const int64_t M = *rc::gen::inRange<int64_t>(lo, hi);
-         const RunResult r = simulate(p, k, d, M);
+         const RunResult r = simulate(p, k, d, M, {}, BlockRule::paper);
          const BoundCheck b = check_bound(r);
          RC_LOG() << b.text << " total=" << r.total_elems() << "\n";
          RC_ASSERT(b.holds);
@@ -64,7 +64,7 @@ TEST_CASE("sim bounds: FlashAttention is Theta(N^2 d^2 / M)") {
          std::vector<double> xs, ys;
          for (int64_t big = 16; big <= p.seqlen_q; big *= 2) {
            const int64_t M = sram_for_big_block(k, d, p, big);
-           const RunResult r = simulate(p, k, d, M);
+           const RunResult r = simulate(p, k, d, M, {}, BlockRule::paper);
            if (passes(r) < 32) break;
            xs.push_back(std::log(static_cast<double>(M)));
            ys.push_back(std::log(static_cast<double>(r.total_elems())));
@@ -88,7 +88,8 @@ TEST_CASE("sim bounds: FlashAttention is Theta(N^2 d^2 / M)") {
     const int64_t lo = sram_for_big_block(k, d, p, 4);
     const int64_t M1 = *rc::gen::inRange<int64_t>(lo, 64 * lo);
     const int64_t M2 = M1 + *rc::gen::inRange<int64_t>(0, 64 * lo);
-    RC_ASSERT(simulate(p, k, d, M2).total_elems() <= simulate(p, k, d, M1).total_elems());
+    RC_ASSERT(simulate(p, k, d, M2, {}, BlockRule::paper).total_elems() <=
+              simulate(p, k, d, M1, {}, BlockRule::paper).total_elems());
   });
 
   prop("causal flash traffic <= half the non-causal traffic + half its compulsory part + one block "
@@ -101,9 +102,9 @@ TEST_CASE("sim bounds: FlashAttention is Theta(N^2 d^2 / M)") {
          const ScheduleKind k = *flash_kind();
          const Direction d = *simtest::direction();
          const int64_t M = sram_for_big_block(k, d, p, *rc::gen::inRange<int64_t>(4, 300));
-         const RunResult nc = simulate(p, k, d, M);
+         const RunResult nc = simulate(p, k, d, M, {}, BlockRule::paper);
          p.mask = *rc::gen::element(Mask::causal_top_left(), Mask::causal_bottom_right());
-         const RunResult c = simulate(p, k, d, M);
+         const RunResult c = simulate(p, k, d, M, {}, BlockRule::paper);
          const int64_t N = p.seqlen_q, hd = p.head_dim;
          // Per pass and row of the inner block (a), and the pass-independent traffic (sim/README.md).
          int64_t a = 0, compulsory = 0;
@@ -130,7 +131,7 @@ TEST_CASE("sim bounds: FlashAttention is Theta(N^2 d^2 / M)") {
                                               4 * p.head_dim * *rc::gen::inRange<int64_t>(1, 9));
          const RunResult f1rule = simulate(p, ScheduleKind::flash2, Direction::fwd, M, {}, BlockRule::flash1);
          const RunResult f1rule_4M = simulate(p, ScheduleKind::flash2, Direction::fwd, 4 * M, {}, BlockRule::flash1);
-         const RunResult own = simulate(p, ScheduleKind::flash2, Direction::fwd, M);
+         const RunResult own = simulate(p, ScheduleKind::flash2, Direction::fwd, M, {}, BlockRule::paper);
          const int64_t N = p.seqlen_q;
          const int64_t kv = f1rule.hbm.elems[idx(TensorId::K)].read + f1rule.hbm.elems[idx(TensorId::V)].read;
          RC_ASSERT(f1rule.desc.Br <= p.head_dim);

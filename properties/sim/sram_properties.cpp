@@ -34,7 +34,7 @@ TEST_CASE("sim SRAM: capacity") {
     RC_ASSERT(r.sram_peak_bytes == largest_kernel(plan));
   });
 
-  prop("the block rules fill at least a quarter of M's worth of rows: the big block is "
+  prop("the paper's block rules fill at least a quarter of M's worth of rows: the big block is "
        "Theta(M / d)",
        [] {
          const Problem p = *gen::problem(simtest::sim_limits(4096, kAllDtypes));
@@ -42,7 +42,7 @@ TEST_CASE("sim SRAM: capacity") {
          const Direction d = *simtest::direction();
          const int64_t M = simtest::min_rule_sram(k, d, p.head_dim, p.dtype) *
                            *rc::gen::inRange<int64_t>(1, 200);
-         const BlockOverride b = rule_blocks(k, d, p, M);
+         const BlockOverride b = rule_blocks(k, d, p, M, BlockRule::paper);
          const int64_t big = (k == ScheduleKind::flash2 && d == Direction::fwd) ? b.Br : b.Bc;
          const int64_t m_el = sram_elems(M, p.dtype);
          RC_ASSERT(big >= 1);
@@ -93,12 +93,31 @@ TEST_CASE("sim SRAM: capacity") {
     const Direction d = *simtest::direction();
     const int64_t M = *rc::gen::inRange<int64_t>(1, simtest::min_rule_sram(k, d, p.head_dim, p.dtype));
     try {
-      make_plan(p, k, d, M);
+      make_plan(p, k, d, M, {}, BlockRule::paper);
       RC_FAIL("accepted an SRAM below the rule's minimum");
     } catch (const std::invalid_argument& e) {
       RC_ASSERT(std::string(e.what()).find(std::to_string(M) + " B") != std::string::npos);
     }
   });
+}
+
+TEST_CASE("sim SRAM: the GPU rule's minimum") {
+  prop("flash2's GPU rule rejects an M below one row of each staged tile (3 d e forward: Q, K, V; "
+       "4 d e + e + 2 acc backward: Q, dO, K, V, dS, LSE, D), naming the size",
+       [] {
+         const Problem p = *gen::problem(simtest::sim_limits(70, kAllDtypes));
+         const Direction d = *simtest::direction();
+         const int64_t e = dtype_bytes(p.dtype), hd = p.head_dim;
+         const int64_t need = d == Direction::fwd ? 3 * hd * e : 4 * hd * e + e + 2 * acc_bytes(p.dtype);
+         const int64_t M = *rc::gen::inRange<int64_t>(1, need);
+         try {
+           make_plan(p, ScheduleKind::flash2, d, M);
+           RC_FAIL("accepted an SRAM below one row of each staged tile");
+         } catch (const std::invalid_argument& e) {
+           RC_ASSERT(std::string(e.what()).find(std::to_string(M) + " B") != std::string::npos);
+         }
+         RC_ASSERT(make_plan(p, ScheduleKind::flash2, d, need).Br() >= 1);
+       });
 }
 
 TEST_CASE("sim SRAM: allocator") {

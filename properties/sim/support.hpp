@@ -38,7 +38,8 @@ inline gen::ShapeLimits sim_limits(int64_t max_seqlen, std::vector<DType> dtypes
   return l;
 }
 
-// The smallest M (bytes) the rule of (k, d) accepts for head_dim hd.
+// The smallest M (bytes) the paper rule of (k, d) accepts for head_dim hd
+// (flash2's own GPU rule needs at most this plus gpu_rule_fixed_sram).
 inline int64_t min_rule_sram(sim::ScheduleKind k, sim::Direction d, int64_t hd, DType t) {
   if (k == sim::ScheduleKind::standard) return 0;
   const int64_t div = d == sim::Direction::fwd ? 5 * hd + 4
@@ -59,9 +60,13 @@ inline rc::Gen<RunConfig> run_config(const Problem& p, rc::Gen<sim::Direction> d
           c.sram_bytes = int64_t(1) << 30;
           return c;
         }
+        // flash2's GPU rule also stages 64-row K/V (fwd) or Q/dO (bwd) blocks.
+        const int64_t gpu_fixed = k == sim::ScheduleKind::flash2
+                                      ? 2 * 64 * p.head_dim * static_cast<int64_t>(dtype_bytes(p.dtype)) + 512
+                                      : 0;
         const int64_t base = k == sim::ScheduleKind::standard
                                  ? 16 * p.head_dim + 16
-                                 : min_rule_sram(k, d, p.head_dim, p.dtype);
+                                 : min_rule_sram(k, d, p.head_dim, p.dtype) + gpu_fixed;
         c.sram_bytes = base * rows + extra % base;
         return c;
       },

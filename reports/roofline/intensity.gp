@@ -14,11 +14,13 @@ set arrow from graph 0, first 153 to graph 1, first 153 nohead lw 2 dt 2 lc rgb 
 set label 'A100 balance 153' at graph 0.02, first 198.9 tc rgb 'red'
 set arrow from graph 0, first 295.3 to graph 1, first 295.3 nohead lw 2 dt 2 lc rgb 'blue'
 set label 'H100 balance 295.3' at graph 0.02, first 383.9 tc rgb 'blue'
+set arrow from graph 0, first 206.1 to graph 1, first 206.1 nohead lw 2 dt 2 lc rgb 'dark-green'
+set label 'H200 balance 206.1' at graph 0.02, first 268 tc rgb 'dark-green'
 set title 'Arithmetic intensity at GPT-2 medium (fp16), each preset at its own M'
 set ylabel 'FLOPs per HBM byte'
 set xtics rotate by -20
 set key top right
-plot for [i=2:3] 'intensity_plot.csv' using i:xtic(1)
+plot for [i=2:4] 'intensity_plot.csv' using i:xtic(1)
 
 if (exists('png')) {
   set terminal pngcairo size 860,540 font 'Helvetica,11'

@@ -9,7 +9,9 @@
 #include <random>
 
 #include "reference/attention.hpp"
+#include "sim/gpu_model.hpp"
 #include "sim/hardware.hpp"
+#include "sim/variants.hpp"
 #include "sim/simulate.hpp"
 
 namespace {
@@ -106,5 +108,50 @@ BENCHMARK(BM_NumericF64FwdBwd_2048_d64)
     ->Iterations(3);
 
 }  // namespace
+
+// The GPU model per configuration (count + gpu_traffic), --variant geometry,
+// H200: state.range(0) = seqlen, (1) = B x H, (2) = causal, (3) = 1 bwd.
+void BM_GpuModel(benchmark::State& state) {
+  Problem p = problem(state.range(0), 128);
+  p.batch = state.range(1);
+  p.heads_q = p.heads_kv = 1;
+  p.dtype = DType::bf16;
+  if (state.range(2)) p.mask = Mask::causal_top_left();
+  const KernelVariant& v = find_kernel_variant(state.range(3) ? "flash2_bwd" : "flash2_fwd");
+  const ScheduleDesc desc = v.schedule(p);
+  const Hardware& hw = find_preset("h200");
+  int64_t dram = 0;
+  for (auto _ : state) {
+    const RunResult r = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes, {desc.Br, desc.Bc});
+    dram = gpu_traffic(r, hw, v.launch_for(p)).dram_read_bytes;
+    benchmark::DoNotOptimize(dram);
+  }
+  state.counters["dram_read_GB"] = static_cast<double>(dram) / 1e9;
+}
+BENCHMARK(BM_GpuModel)
+    ->Args({16384, 16, 0, 0})
+    ->Args({16384, 16, 1, 0})
+    ->Args({16384, 16, 0, 1})
+    ->Args({16384, 16, 1, 1})
+    ->Args({65536, 1 << 20, 0, 0})  // B x H = 2^20: cost independent of B x H
+    ->Args({1 << 24, 1, 1, 1})
+    ->Unit(benchmark::kMicrosecond);
+
+// Trip counts that once took a minute (issue 11): Nq = 1, Nk = 2^40; N = 2^27 causal.
+void BM_HugeTripCounts(benchmark::State& state) {
+  Problem p = problem(1, 64);
+  if (state.range(0) == 0) {
+    p.seqlen_k = int64_t(1) << 40;
+  } else {
+    p.seqlen_q = p.seqlen_k = int64_t(1) << 27;
+    p.mask = Mask::causal_top_left();
+  }
+  for (auto _ : state) {
+    const int64_t b = simulate(p, ScheduleKind::flash2, Direction::fwd, 227 * 1024).total_bytes() +
+                      simulate(p, ScheduleKind::flash2, Direction::bwd, 227 * 1024).total_bytes();
+    benchmark::DoNotOptimize(b);
+  }
+}
+BENCHMARK(BM_HugeTripCounts)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -50,7 +50,7 @@ void forward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[0]);
     ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         ex.zero(Oi, nr, d);
         ex.zero(li, nr, 1);
@@ -58,7 +58,7 @@ void forward(Ex& ex, const Plan& plan) {
         ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
         ex.store(li, TensorId::l, b, h, r0, nr, 0, 1);
         ex.store(mi, TensorId::m, b, h, r0, nr, 0, 1);
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -66,10 +66,10 @@ void forward(Ex& ex, const Plan& plan) {
   ex.begin_kernel(plan.kernels[1]);
   ex.for_units(p.batch * p.heads_kv, [&](int64_t u) {
     const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
-    for (int64_t j = 0; j < t.Tc; ++j) {
+    ex.for_kv_blocks(t, [&](int64_t j) {
       const int64_t c0 = t.col0(j), nc = t.cols(j);
       const Range qb = t.q_blocks(j);
-      if (qb.empty()) continue;  // no query sees this block
+      if (qb.empty()) return;  // no query sees this block
       ex.load(Kj, TensorId::K, b, hk, c0, nc, 0, d);
       ex.load(Vj, TensorId::V, b, hk, c0, nc, 0, d);
       for (int64_t h = hk * g; h < (hk + 1) * g; ++h)
@@ -90,7 +90,7 @@ void forward(Ex& ex, const Plan& plan) {
           ex.store(li, TensorId::l, b, h, r0, nr, 0, 1);
           ex.store(mi, TensorId::m, b, h, r0, nr, 0, 1);
         });
-    }
+    });
   });
   ex.end_kernel();
 }
@@ -106,10 +106,10 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[0]);
     ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         ex.zero(dQi, t.rows(i), d);
         ex.store(dQi, TensorId::dQ, b, h, t.row0(i), t.rows(i), 0, d);
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -117,7 +117,7 @@ void backward(Ex& ex, const Plan& plan) {
   ex.begin_kernel(plan.kernels[1]);
   ex.for_units(p.batch * p.heads_kv, [&](int64_t u) {
     const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
-    for (int64_t j = 0; j < t.Tc; ++j) {
+    ex.for_kv_blocks(t, [&](int64_t j) {
       const int64_t c0 = t.col0(j), nc = t.cols(j);
       const Range qb = t.q_blocks(j);
       ex.zero(dKj, nc, d);
@@ -148,7 +148,7 @@ void backward(Ex& ex, const Plan& plan) {
         });
       ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
       ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
-    }
+    });
   });
   ex.end_kernel();
 }

@@ -19,21 +19,38 @@ namespace fwd_buf { enum { Qi, Oi, Kj, Vj, Sij, mi, li, LSEi }; }
 namespace pre_buf { enum { Oi, dOi, Di, dQi }; }
 namespace bwd_buf { enum { Kj, Vj, dKj, dVj, Qi, dOi, dQi, Sij, dPij, LSEi, Di }; }
 
-inline std::vector<KernelPlan> forward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t) {
+// regs: the GPU rule (accumulators, score tiles and row statistics in
+// registers, as FlashAttention-2 keeps them); false: everything in SRAM (the paper's model).
+inline std::vector<KernelPlan> forward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
+                                               bool regs = false) {
   const int64_t e = dtype_bytes(t), a = acc_bytes(t);
   return {{"flash2 fwd",
-           {{"Q_i", Br, d, e}, {"O_i", Br, d, a}, {"K_j", Bc, d, e}, {"V_j", Bc, d, e},
-            {"S_ij", Br, Bc, a}, {"m_i", Br, 1, a}, {"l_i", Br, 1, a}, {"LSE_i", Br, 1, a}}}};
+           {{"Q_i", Br, d, e}, {"O_i", Br, d, a, regs}, {"K_j", Bc, d, e}, {"V_j", Bc, d, e},
+            {"S_ij", Br, Bc, a, regs}, {"m_i", Br, 1, a, regs}, {"l_i", Br, 1, a, regs},
+            {"LSE_i", Br, 1, a, regs}}}};
 }
 
-inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t) {
+// regs: the GPU rule. Registers then hold dK_j, dV_j, S/P and dP/dS; shared
+// memory K_j, V_j, Q_i, dO_i, LSE_i, D_i and dS (staged for dQ = dS K and
+// dK = dS^T Q, as FlashAttention-2 does); dQ_i is formed from the staged dS
+// in the registers S/P held (aliased: counted once) and added to HBM.
+inline std::vector<KernelPlan> backward_kernels(int64_t Br, int64_t Bc, int64_t d, DType t,
+                                                bool regs = false) {
   const int64_t e = dtype_bytes(t), a = acc_bytes(t);
-  return {{"flash2 bwd preprocess (D, dQ = 0)",
-           {{"O_i", Br, d, e}, {"dO_i", Br, d, e}, {"D_i", Br, 1, a}, {"dQ_i", Br, d, a}}},
+  KernelPlan pre{"flash2 bwd preprocess (D, dQ = 0)",
+                 {{"O_i", Br, d, e}, {"dO_i", Br, d, e}, {"D_i", Br, 1, a, regs}, {"dQ_i", Br, d, a, regs}}};
+  if (!regs)
+    return {pre,
+            {"flash2 bwd main",
+             {{"K_j", Bc, d, e}, {"V_j", Bc, d, e}, {"dK_j", Bc, d, a}, {"dV_j", Bc, d, a},
+              {"Q_i", Br, d, e}, {"dO_i", Br, d, e}, {"dQ_i", Br, d, a}, {"S_ij/P_ij", Br, Bc, a},
+              {"dP_ij/dS_ij", Br, Bc, a}, {"LSE_i", Br, 1, a}, {"D_i", Br, 1, a}}}};
+  return {pre,
           {"flash2 bwd main",
-           {{"K_j", Bc, d, e}, {"V_j", Bc, d, e}, {"dK_j", Bc, d, a}, {"dV_j", Bc, d, a},
-            {"Q_i", Br, d, e}, {"dO_i", Br, d, e}, {"dQ_i", Br, d, a}, {"S_ij/P_ij", Br, Bc, a},
-            {"dP_ij/dS_ij", Br, Bc, a}, {"LSE_i", Br, 1, a}, {"D_i", Br, 1, a}}}};
+           {{"K_j", Bc, d, e}, {"V_j", Bc, d, e}, {"dK_j", Bc, d, a, true}, {"dV_j", Bc, d, a, true},
+            {"Q_i", Br, d, e}, {"dO_i", Br, d, e}, {"dQ_i (in the S/P registers)", Br, d, a, true, true},
+            {"S_ij/P_ij", Br, Bc, a, true}, {"dP_ij/dS_ij", Br, Bc, a, true},
+            {"LSE_i", Br, 1, a}, {"D_i", Br, 1, a}, {"dS_ij (staged)", Br, Bc, e}}}};
 }
 
 template <class Ex>
@@ -46,7 +63,7 @@ void forward(Ex& ex, const Plan& plan) {
   ex.begin_kernel(plan.kernels[0]);
   ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
     const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-    for (int64_t i = 0; i < t.Tr; ++i) {
+    ex.for_q_blocks(t, [&](int64_t i) {
       const int64_t r0 = t.row0(i), nr = t.rows(i);
       const Range kv = t.kv_blocks(i);
       ex.zero(Oi, nr, d);
@@ -65,7 +82,7 @@ void forward(Ex& ex, const Plan& plan) {
       ex.finalise(Oi, mi, li, LSEi, nr, d);  // O_i /= l_i, LSE_i = m_i + log l_i
       ex.store(Oi, TensorId::O, b, h, r0, nr, 0, d);
       ex.store(LSEi, TensorId::LSE, b, h, r0, nr, 0, 1);
-    }
+    });
   });
   ex.end_kernel();
 }
@@ -81,7 +98,7 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[0]);
     ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         ex.load(Oi, TensorId::O, b, h, r0, nr, 0, d);
         ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
@@ -89,7 +106,7 @@ void backward(Ex& ex, const Plan& plan) {
         ex.store(Di, TensorId::D, b, h, r0, nr, 0, 1);
         ex.zero(dQi, nr, d);
         ex.store(dQi, TensorId::dQ, b, h, r0, nr, 0, d);
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -97,7 +114,7 @@ void backward(Ex& ex, const Plan& plan) {
   ex.begin_kernel(plan.kernels[1]);
   ex.for_units(p.batch * p.heads_kv, [&](int64_t u) {
     const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
-    for (int64_t j = 0; j < t.Tc; ++j) {
+    ex.for_kv_blocks(t, [&](int64_t j) {
       const int64_t c0 = t.col0(j), nc = t.cols(j);
       const Range qb = t.q_blocks(j);
       ex.zero(dKj, nc, d);
@@ -126,7 +143,7 @@ void backward(Ex& ex, const Plan& plan) {
         });
       ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
       ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
-    }
+    });
   });
   ex.end_kernel();
 }

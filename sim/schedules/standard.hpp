@@ -63,7 +63,7 @@ void row_block_product(Ex& ex, const Plan& plan, const Tiling& t, const KernelPl
   ex.begin_kernel(kernel);
   ex.for_units(p.batch * p.heads_q, [&](int64_t u) {
     const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-    for (int64_t i = 0; i < t.Tr; ++i) {
+    ex.for_q_blocks(t, [&](int64_t i) {
       const int64_t r0 = t.row0(i), nr = t.rows(i);
       ex.zero(Ci, nr, d);
       ex.for_blocks(t.kv_blocks(i), [&](int64_t j) {
@@ -73,7 +73,7 @@ void row_block_product(Ex& ex, const Plan& plan, const Tiling& t, const KernelPl
         ex.gemm_nn(Ci, Aij, Bj, nr, d, nc, scale);
       });
       ex.store(Ci, C, b, h, r0, nr, 0, d);
-    }
+    });
   });
   ex.end_kernel();
 }
@@ -91,10 +91,10 @@ void forward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[0]);
     ex.for_units(units, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         const Range kv = t.kv_blocks(i);
-        if (kv.empty()) continue;
+        if (kv.empty()) return;
         ex.load(Qi, TensorId::Q, b, h, r0, nr, 0, d);
         ex.for_blocks(kv, [&](int64_t j) {
           const int64_t c0 = t.col0(j), nc = t.cols(j);
@@ -103,7 +103,7 @@ void forward(Ex& ex, const Plan& plan) {
           if (t.partial(i, j)) ex.mask(Sij, r0, nr, c0, nc);  // masked logits stored as -inf
           ex.store(Sij, TensorId::S, b, h, r0, nr, c0, nc);
         });
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -112,7 +112,7 @@ void forward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[1]);
     ex.for_units(units, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         const Range kv = t.kv_blocks(i);
         const Range span = t.key_span(i);
@@ -129,7 +129,7 @@ void forward(Ex& ex, const Plan& plan) {
             ex.lse(LSEr, m, l, 1);  // -inf for a row that sees nothing
             ex.store(LSEr, TensorId::LSE, b, h, r, 1, 0, 1);
           });
-          continue;
+          return;
         }
         for (int64_t q0 = r0; q0 < r0 + nr; q0 += plan.softmax_rows) {
           const int64_t n = std::min(plan.softmax_rows, r0 + nr - q0);
@@ -147,7 +147,7 @@ void forward(Ex& ex, const Plan& plan) {
           ex.lse(LSEr, m, l, n);  // -inf for a row that sees nothing
           ex.store(LSEr, TensorId::LSE, b, h, q0, n, 0, 1);
         }
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -168,7 +168,7 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[0]);
     ex.for_units(kv_units, [&](int64_t u) {
       const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
-      for (int64_t j = 0; j < t.Tc; ++j) {
+      ex.for_kv_blocks(t, [&](int64_t j) {
         const int64_t c0 = t.col0(j), nc = t.cols(j);
         const Range qb = t.q_blocks(j);
         ex.zero(dVj, nc, d);
@@ -180,7 +180,7 @@ void backward(Ex& ex, const Plan& plan) {
             ex.gemm_tn(dVj, Pij, dOi, nc, d, nr, 1.0);
           });
         ex.store(dVj, TensorId::dV, b, hk, c0, nc, 0, d);
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -189,10 +189,10 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[1]);
     ex.for_units(q_units, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q, hk = p.kv_head_of(h);
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         const Range kv = t.kv_blocks(i);
-        if (kv.empty()) continue;
+        if (kv.empty()) return;
         ex.load(dOi, TensorId::dO, b, h, r0, nr, 0, d);
         ex.for_blocks(kv, [&](int64_t j) {
           const int64_t c0 = t.col0(j), nc = t.cols(j);
@@ -200,7 +200,7 @@ void backward(Ex& ex, const Plan& plan) {
           ex.gemm_nt(dPij, dOi, Vj, nr, nc, d, 1.0);
           ex.store(dPij, TensorId::dP, b, h, r0, nr, c0, nc);
         });
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -209,10 +209,10 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[2]);
     ex.for_units(q_units, [&](int64_t u) {
       const int64_t b = u / p.heads_q, h = u % p.heads_q;
-      for (int64_t i = 0; i < t.Tr; ++i) {
+      ex.for_q_blocks(t, [&](int64_t i) {
         const Range kv = t.kv_blocks(i);
         const Range span = t.key_span(i);
-        if (kv.empty()) continue;
+        if (kv.empty()) return;
         const int64_t r0 = t.row0(i), nr = t.rows(i);
         if (plan.row_resident) {
           ex.for_blocks(Range{r0, r0 + nr}, [&](int64_t r) {
@@ -222,7 +222,7 @@ void backward(Ex& ex, const Plan& plan) {
             ex.softmax_grad(dProw, Prow, rowsum, 1, span.size());  // dP -> dS
             ex.store(dProw, TensorId::dS, b, h, r, 1, span.begin, span.size());
           });
-          continue;
+          return;
         }
         for (int64_t q0 = r0; q0 < r0 + nr; q0 += plan.softmax_rows) {
           const int64_t n = std::min(plan.softmax_rows, r0 + nr - q0);
@@ -239,7 +239,7 @@ void backward(Ex& ex, const Plan& plan) {
             ex.store(dProw, TensorId::dS, b, h, q0, n, t.col0(j), t.cols(j));
           });
         }
-      }
+      });
     });
     ex.end_kernel();
   }
@@ -250,7 +250,7 @@ void backward(Ex& ex, const Plan& plan) {
     ex.begin_kernel(plan.kernels[4]);
     ex.for_units(kv_units, [&](int64_t u) {
       const int64_t b = u / p.heads_kv, hk = u % p.heads_kv;
-      for (int64_t j = 0; j < t.Tc; ++j) {
+      ex.for_kv_blocks(t, [&](int64_t j) {
         const int64_t c0 = t.col0(j), nc = t.cols(j);
         const Range qb = t.q_blocks(j);
         ex.zero(dKj, nc, d);
@@ -262,7 +262,7 @@ void backward(Ex& ex, const Plan& plan) {
             ex.gemm_tn(dKj, dSij, Qi, nc, d, nr, tau);
           });
         ex.store(dKj, TensorId::dK, b, hk, c0, nc, 0, d);
-      }
+      });
     });
     ex.end_kernel();
   }

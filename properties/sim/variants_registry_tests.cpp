@@ -1,0 +1,31 @@
+// The simulator's table of kernel launches (sim/variants.cpp) restates
+// flashcheck's kernel tiles because CPU builds do not link the CUDA registry;
+// with CUDA on, this checks the table against kernels::registry() (host code
+// only: no GPU needed).
+#include <catch2/catch.hpp>
+
+#include "kernels/registry.hpp"
+#include "sim/variants.hpp"
+
+namespace flashcheck {
+namespace {
+
+TEST_CASE("sim variants: flashcheck's tiles are the registry's") {
+  for (const char* name : {"flash2_fwd", "flash2_bwd"})
+    for (int64_t d : {64, 128}) {
+      Problem p;
+      p.seqlen_q = p.seqlen_k = 4096;
+      p.head_dim = d;
+      p.dtype = DType::bf16;
+      const sim::ScheduleDesc want = kernels::find_variant(name).schedule(p);
+      const sim::ScheduleDesc got = sim::find_kernel_variant(name).schedule(p);
+      CAPTURE(name, d);
+      CHECK(got.kind == want.kind);
+      CHECK(got.direction == want.direction);
+      CHECK(got.Br == want.Br);
+      CHECK(got.Bc == want.Bc);
+    }
+}
+
+}  // namespace
+}  // namespace flashcheck

@@ -1,0 +1,43 @@
+// The GPU memory model beside the paper's two-level count: per-CTA SRAM, a
+// shared L2 of capacity L, DRAM. The two-level count (RunResult) is what the
+// SMs request from L2 (ncu: lts__t_sectors_srcunit_tex_op_read); this model
+// predicts what reaches DRAM (dram__bytes_read / _write). sim/README.md, "GPU
+// model", derives it; reports/fidelity compares it with ncu on an H200.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "sim/analysis.hpp"
+#include "sim/hardware.hpp"
+
+namespace flashcheck::sim {
+
+// How a kernel's thread blocks (CTAs) reach the SMs.
+struct Launch {
+  // Grid order, fastest index first: (block, head, batch) as flashcheck's
+  // kernels launch, or (block, batch, head) as FlashAttention-2 does.
+  enum class Order { block_head_batch, block_batch_head };
+  Order order = Order::block_head_batch;
+  bool heaviest_first = false;  // causal: the longest Q blocks launch first
+  int64_t ctas_per_sm = 0;      // 0: from shared memory (hardware SRAM per SM / kernel's)
+  // Backward only: dQ summed with float32 atomics in L2 (FlashAttention-2's
+  // dQaccum), then converted by a last kernel; clear_in_preprocess: the D
+  // kernel zeroes dQaccum (PyTorch) instead of a memset (flashcheck).
+  bool dq_atomic_f32 = false;
+  bool clear_in_preprocess = false;
+};
+
+struct GpuTraffic {
+  int64_t dram_read_bytes = 0;
+  int64_t dram_write_bytes = 0;
+  int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)
+  double l2_hit_rate = 0;     // 1 - DRAM reads / SM-side reads
+  int64_t concurrent_ctas = 0;
+  bool reuse = false;         // a wave's footprint fits in the effective L2: K/V (fwd), Q/dO (bwd) re-reads hit
+  bool modelled = false;      // false: no L2 model for this schedule, DRAM = the two-level count
+};
+
+// L2 = 0 turns the level off (DRAM = the two-level count).
+GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& launch);
+
+}  // namespace flashcheck::sim

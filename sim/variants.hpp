@@ -1,0 +1,35 @@
+// The launch geometry of the kernels the GPU model is validated on:
+// flashcheck's own flash2_fwd / flash2_bwd and PyTorch's FlashAttention-2
+// (SDPA flash backend). Tiles and warps are the kernels' traits
+// (kernels/flash2_fwd.cu, kernels/flash2_bwd.cu; PyTorch's
+// Flash_fwd/bwd_kernel_traits as ncu names them in reports/fidelity);
+// CTAs per SM are ncu's launch__occupancy_limit_* for those kernels. The CUDA
+// registry is not linked into CPU builds, so this table restates flashcheck's
+// tiles; properties/sim checks them against kernels::registry() when CUDA is on.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "reference/problem.hpp"
+#include "sim/gpu_model.hpp"
+#include "sim/schedule_desc.hpp"
+
+namespace flashcheck::sim {
+
+struct KernelVariant {
+  std::string name;
+  Direction direction;
+  // Per head dim (64, 128): Br, Bc and CTAs per SM.
+  int64_t br64, bc64, ctas64, br128, bc128, ctas128;
+  Launch launch;  // ctas_per_sm filled per head dim
+
+  // Throws std::invalid_argument for a head dim the variant does not instantiate.
+  ScheduleDesc schedule(const Problem& p) const;
+  Launch launch_for(const Problem& p) const;
+};
+
+const std::vector<KernelVariant>& kernel_variants();
+// Throws std::invalid_argument listing the names.
+const KernelVariant& find_kernel_variant(const std::string& name);
+
+}  // namespace flashcheck::sim
