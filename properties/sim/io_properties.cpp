@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "sim/simulate.hpp"
 

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck.h>
 
-#include "properties/generators.hpp"
+#include "cases/generators.hpp"
 #include "properties/prop.hpp"
 #include "sim/analysis.hpp"
 #include "sim/checked.hpp"
