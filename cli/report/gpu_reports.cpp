@@ -178,7 +178,7 @@ std::string accuracy(const Writer& w, const std::string& gpu_dir) {
   if (rows.empty()) return "- Accuracy: no GPU accuracy results committed under reports/gpu/ yet.\n";
   Table t;
   t.columns = {"variant", "direction", "output", "dtype", "mask", "cases", "max_err", "mean_err",
-               "baseline_max_err", "ratio_to_baseline", "passed"};
+               "baseline_max_err", "ratio_to_baseline", "passed", "informative"};
   for (const auto& r : rows) {
     std::vector<std::string> row;
     for (const auto& c : t.columns) row.push_back(field(r, c.c_str(), "-"));
@@ -191,11 +191,14 @@ std::string accuracy(const Writer& w, const std::string& gpu_dir) {
                    "Every registered variant x direction x output x dtype x mask over the GPU "
                    "properties' generated problems. max_err: the worst max |x - ref64| over the "
                    "cases; mean_err: the largest per-case mean |x - ref64|; baseline_max_err: the "
-                   "worst error of the baseline (the `standard` variant in the same dtype on the "
-                   "GPU, which stores S, P and dS in that dtype, hence its large errors at large "
-                   "logits); ratio_to_baseline: the largest per-case ratio err(variant) / "
-                   "err(baseline) (for the baseline itself, 1). The accuracy rule passes at "
-                   "ratio <= k (2 for outputs, 3 for gradients) plus the dtype's floor.\n\n" +
+                   "worst error of the CPU baseline (standard attention in the same dtype, "
+                   "reference/baseline.hpp, which stores S, P and dS in that dtype, hence its large "
+                   "errors at large logits); ratio_to_baseline: the largest per-case ratio "
+                   "err(variant) / err(baseline) (huge where the baseline happens to be exact). "
+                   "passed: cases that pass the one accuracy rule, per element "
+                   "|x - ref| <= k E_baseline + 2 u mag (reference/README.md); informative: cases "
+                   "whose check could have caught a wrong answer (its bound below half the "
+                   "reference on most significant elements).\n\n" +
                    t.markdown();
   w.text("accuracy/README.md", md);
   return "- [Accuracy](accuracy/README.md): every registered variant x dtype x mask against the "
