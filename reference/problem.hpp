@@ -10,6 +10,7 @@
 
 #include "reference/dtype.hpp"
 #include "reference/mask.hpp"
+#include "reference/variants.hpp"
 
 namespace flashcheck {
 
@@ -34,10 +35,13 @@ struct Problem {
   std::optional<double> scale;  // softmax scale; default 1/sqrt(head_dim)
   Mask mask;
   DType dtype = DType::f16;
+  Variants variants;  // default: plain attention (reference/variants.hpp)
 
   // Throws ProblemError naming the first bad field: sizes < 1, heads_q not a
   // multiple of heads_kv, a negative window, a non-finite or non-positive
-  // scale, or an element count (of any tensor, S included) past 2^62.
+  // scale, or an element count (of any tensor, S included) past 2^62; and
+  // bad variant fields (variants.*), sizes of 0 passing only with
+  // variants.allow_empty.
   void validate() const;
 
   double softmax_scale() const;
@@ -51,7 +55,7 @@ struct Problem {
   bool visible(int64_t q, int64_t k) const { return mask.visible(q, k, seqlen_q, seqlen_k); }
   Range key_range(int64_t q) const { return mask.key_range(q, seqlen_q, seqlen_k); }
 
-  // One line, e.g. "B=2 Hq=4 Hkv=2 Nq=97 Nk=113 d=64 scale=0.125 mask=causal_top_left dtype=bf16".
+  // One line (" variants=..." appended when not plain), e.g. "B=2 Hq=4 Hkv=2 Nq=97 Nk=113 d=64 scale=0.125 mask=causal_top_left dtype=bf16".
   std::string describe() const;
 };
 

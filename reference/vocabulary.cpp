@@ -61,8 +61,29 @@ Mask parse_mask(const std::string& s) {
 namespace {
 constexpr int64_t kMaxElems = int64_t(1) << 62;
 
-void positive(const char* field, int64_t v) {
-  if (v < 1) throw ProblemError(field, "must be >= 1, got " + std::to_string(v));
+void positive(const char* field, int64_t v, bool zero_ok = false) {
+  if (v < (zero_ok ? 0 : 1))
+    throw ProblemError(field, std::string(zero_ok ? "must be >= 0" : "must be >= 1") + ", got " +
+                                  std::to_string(v));
+}
+
+void validate_variants(const Variants& v) {
+  if (v.softcap && !(std::isfinite(*v.softcap) && *v.softcap > 0))
+    throw ProblemError("variants.softcap", "must be finite and > 0");
+  if (v.dropout_p && !(*v.dropout_p >= 0 && *v.dropout_p < 1))
+    throw ProblemError("variants.dropout_p", "must be in [0, 1)");
+  if (v.page_size) {
+    if (*v.page_size < 1)
+      throw ProblemError("variants.page_size", "must be >= 1, got " + std::to_string(*v.page_size));
+    if (v.num_pages < 1)
+      throw ProblemError("variants.num_pages", "paged K/V (variants.page_size) needs >= 1 page");
+    if (v.varlen)
+      throw ProblemError("variants.page_size",
+                         "paged K/V with variants.varlen is not supported by the reference "
+                         "(one sequence per batch entry)");
+  } else if (v.num_pages != 0) {
+    throw ProblemError("variants.num_pages", "set without variants.page_size");
+  }
 }
 
 // a * b, or ProblemError when the product passes kMaxElems.
@@ -75,11 +96,12 @@ int64_t mul(const char* what, int64_t a, int64_t b) {
 }  // namespace
 
 void Problem::validate() const {
-  positive("batch", batch);
+  const bool empty_ok = variants.allow_empty;
+  positive("batch", batch, empty_ok);
   positive("heads_q", heads_q);
   positive("heads_kv", heads_kv);
-  positive("seqlen_q", seqlen_q);
-  positive("seqlen_k", seqlen_k);
+  positive("seqlen_q", seqlen_q, empty_ok);
+  positive("seqlen_k", seqlen_k, empty_ok);
   positive("head_dim", head_dim);
   if (heads_q % heads_kv != 0)
     throw ProblemError("heads_kv", "heads_q (" + std::to_string(heads_q) +
@@ -93,6 +115,7 @@ void Problem::validate() const {
   }
   if (scale && !(std::isfinite(*scale) && *scale > 0))
     throw ProblemError("scale", "must be finite and > 0");
+  validate_variants(variants);
   int64_t bh = mul("heads_q", batch, heads_q);
   mul("head_dim", mul("seqlen_q", bh, seqlen_q), head_dim);
   mul("seqlen_k", mul("seqlen_q", bh, seqlen_q), seqlen_k);
@@ -108,6 +131,23 @@ std::string Problem::describe() const {
   o << "B=" << batch << " Hq=" << heads_q << " Hkv=" << heads_kv << " Nq=" << seqlen_q
     << " Nk=" << seqlen_k << " d=" << head_dim << " scale=" << softmax_scale()
     << " mask=" << mask.describe() << " dtype=" << dtype_name(dtype);
+  if (!variants.plain()) o << " variants=" << variants.describe();
+  return o.str();
+}
+
+std::string Variants::describe() const {
+  std::ostringstream o;
+  const char* sep = "";
+  auto item = [&](const std::string& s) { o << sep << s; sep = ","; };
+  if (softcap) { std::ostringstream c; c << "softcap=" << *softcap; item(c.str()); }
+  if (alibi) item("alibi");
+  if (sinks) item("sinks");
+  if (dropout_p) { std::ostringstream c; c << "dropout=" << *dropout_p; item(c.str()); }
+  if (bias) item("bias");
+  if (bool_mask) item("mask");
+  if (varlen) item("varlen");
+  if (page_size) item("paged:" + std::to_string(*page_size) + "x" + std::to_string(num_pages));
+  if (allow_empty) item("allow_empty");
   return o.str();
 }
 
@@ -125,6 +165,10 @@ void require_shape(const Shape4& got, const Shape4& want, const char* what) {
 void require_qkv(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
                  const Tensor4<double>& V) {
   p.validate();
+  // The plain paths (reference, baseline) would silently ignore a variant.
+  if (!p.variants.plain())
+    throw ProblemError("variants", "this path computes plain attention; the problem has variants (" +
+                                       p.variants.describe() + "): use variant_forward/backward");
   require_shape(Q.shape(), q_shape(p), "Q");
   require_shape(K.shape(), kv_shape(p), "K");
   require_shape(V.shape(), kv_shape(p), "V");
