@@ -146,6 +146,39 @@ Problem problem_from_json(const nlohmann::json& j) {
   }
 }
 
+void write_case(const std::string& dir_path, const std::string& name, const gen::Inputs& in) {
+  const Problem& p = in.problem;
+  const fs::path dir(dir_path);
+  fs::create_directories(dir / "ref");
+  fs::create_directories(dir / "baseline");
+  save(dir / "q.npy", in.Q, p.dtype);
+  save(dir / "k.npy", in.K, p.dtype);
+  save(dir / "v.npy", in.V, p.dtype);
+  save(dir / "do.npy", in.dO, p.dtype);
+
+  const ForwardResult ref = reference_forward(p, in.Q, in.K, in.V);
+  const Gradients gref = reference_backward(p, in.Q, in.K, in.V, ref.O, ref.LSE, in.dO);
+  const ForwardResult base = baseline_forward(p, in.Q, in.K, in.V);
+  const Gradients gbase = baseline_backward(p, in.Q, in.K, in.V, base.O, base.LSE, in.dO);
+  const Tensor4<double>* refs[] = {&ref.O, &ref.LSE, &gref.dQ, &gref.dK, &gref.dV};
+  const Tensor4<double>* bases[] = {&base.O, &base.LSE, &gbase.dQ, &gbase.dK, &gbase.dV};
+
+  nlohmann::json j = problem_to_json(p);
+  j["case"] = name;
+  j["seed"] = in.values.seed;
+  j["values"] = gen::values_name(in.values.kind);
+  j["values_magnitude"] = in.values.magnitude;
+  j["problem"] = p.describe();
+  const auto specs = tensor_specs(p);
+  for (size_t t = 0; t < specs.size(); ++t) {
+    save(dir / "ref" / (std::string(specs[t].name) + ".npy"), *refs[t], DType::f64, specs[t].is_lse);
+    save(dir / "baseline" / (std::string(specs[t].name) + ".npy"), *bases[t], DType::f64, specs[t].is_lse);
+    const ErrorStats e = error_stats(bases[t]->data(), refs[t]->data(), refs[t]->size());
+    j["baseline_error"][specs[t].name] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
+  }
+  std::ofstream(dir / "problem.json") << j.dump(2) << "\n";
+}
+
 int generate(const GenOptions& o, std::ostream& log) {
   if (o.count < 1) throw std::invalid_argument("--count must be >= 1");
   gen::ShapeLimits limits;
@@ -172,39 +205,10 @@ int generate(const GenOptions& o, std::ostream& log) {
     // RapidCheck's size grows over the suite, so early cases are small.
     const int size = std::min(100, 10 + 90 * c / std::max(1, o.count - 1));
     const gen::Inputs in = inputs_gen(rc::Random(o.seed + 7919 * static_cast<uint64_t>(c)), size).value();
-    const Problem& p = in.problem;
     std::ostringstream name;
     name << "case_" << std::setw(3) << std::setfill('0') << c;
-    const fs::path dir = fs::path(o.out_dir) / name.str();
-    fs::create_directories(dir / "ref");
-    fs::create_directories(dir / "baseline");
-    save(dir / "q.npy", in.Q, p.dtype);
-    save(dir / "k.npy", in.K, p.dtype);
-    save(dir / "v.npy", in.V, p.dtype);
-    save(dir / "do.npy", in.dO, p.dtype);
-
-    const ForwardResult ref = reference_forward(p, in.Q, in.K, in.V);
-    const Gradients gref = reference_backward(p, in.Q, in.K, in.V, ref.O, ref.LSE, in.dO);
-    const ForwardResult base = baseline_forward(p, in.Q, in.K, in.V);
-    const Gradients gbase = baseline_backward(p, in.Q, in.K, in.V, base.O, base.LSE, in.dO);
-    const Tensor4<double>* refs[] = {&ref.O, &ref.LSE, &gref.dQ, &gref.dK, &gref.dV};
-    const Tensor4<double>* bases[] = {&base.O, &base.LSE, &gbase.dQ, &gbase.dK, &gbase.dV};
-
-    nlohmann::json j = problem_to_json(p);
-    j["case"] = name.str();
-    j["seed"] = in.values.seed;
-    j["values"] = gen::values_name(in.values.kind);
-    j["values_magnitude"] = in.values.magnitude;
-    j["problem"] = p.describe();
-    const auto specs = tensor_specs(p);
-    for (size_t t = 0; t < specs.size(); ++t) {
-      save(dir / "ref" / (std::string(specs[t].name) + ".npy"), *refs[t], DType::f64, specs[t].is_lse);
-      save(dir / "baseline" / (std::string(specs[t].name) + ".npy"), *bases[t], DType::f64, specs[t].is_lse);
-      const ErrorStats e = error_stats(bases[t]->data(), refs[t]->data(), refs[t]->size());
-      j["baseline_error"][specs[t].name] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
-    }
-    std::ofstream(dir / "problem.json") << j.dump(2) << "\n";
-    log << name.str() << "  " << p.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
+    write_case((fs::path(o.out_dir) / name.str()).string(), name.str(), in);
+    log << name.str() << "  " << in.problem.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
   }
   return o.count;
 }

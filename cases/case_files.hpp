@@ -23,11 +23,20 @@
 
 #include "reference/problem.hpp"
 
+namespace flashcheck::gen {
+struct Inputs;
+}
+
 namespace flashcheck::cases {
 
 nlohmann::json problem_to_json(const Problem& p);
 // Throws std::invalid_argument naming the missing or bad field.
 Problem problem_from_json(const nlohmann::json& j);
+
+// Writes one case folder (inputs, problem.json, ref/, baseline/) for `in`;
+// `name` is recorded in problem.json. generate() and flashcheck.check (the
+// shrunk counterexample) both write through it.
+void write_case(const std::string& dir, const std::string& name, const gen::Inputs& in);
 
 struct GenOptions {
   std::string out_dir;

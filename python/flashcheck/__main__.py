@@ -1,0 +1,26 @@
+"""python -m flashcheck verify DIR [--candidate CDIR]: the CLI's `check verify`
+(judges the candidate outputs in a suite's case folders); exit 1 on a failure."""
+
+import argparse
+import sys
+
+from .cases import verify
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m flashcheck")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    v = sub.add_parser("verify", help="judge the outputs in a suite of case folders")
+    v.add_argument("dir")
+    v.add_argument("--candidate", default="")
+    a = ap.parse_args(argv)
+    try:
+        passed, failed, _ = verify(a.dir, a.candidate)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

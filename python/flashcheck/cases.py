@@ -1,0 +1,81 @@
+"""Case folders (the format of `flashcheck check gen` / `check verify`,
+cases/case_files.hpp): generate a suite, load a case, save a candidate's
+outputs, verify. bf16 tensors are stored as '<u2' raw bits on disk and are
+ml_dtypes.bfloat16 arrays in Python."""
+
+import json
+import os
+
+import ml_dtypes
+import numpy as np
+
+from . import _flashcheck
+from ._check import Case
+
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def generate(out_dir, *, seed=1, count=24, max_seqlen=300, max_head_dim=128):
+    """Writes `count` case folders under out_dir (= flashcheck check gen);
+    returns their paths."""
+    _flashcheck._generate(os.fspath(out_dir), seed, count, max_seqlen, max_head_dim)
+    return sorted(os.path.join(out_dir, d) for d in os.listdir(out_dir)
+                  if os.path.isfile(os.path.join(out_dir, d, "problem.json")))
+
+
+def _problem_from_json(j):
+    m = j["mask"]
+    window = (m["window_left"], m["window_right"]) if m["kind"] == "sliding_window" else None
+    return _flashcheck.Problem(batch=j["batch"], heads_q=j["heads_q"], heads_kv=j["heads_kv"],
+                               seqlen_q=j["seqlen_q"], seqlen_k=j["seqlen_k"],
+                               head_dim=j["head_dim"], dtype=j["dtype"], mask=m["kind"],
+                               window=window, scale=j["scale"])
+
+
+def _load(path, dtype_name):
+    a = np.load(path)
+    if a.dtype == np.uint16:  # bf16 bits
+        if dtype_name != "bf16":
+            raise ValueError(f"{path}: '<u2' (bf16 bits) in a {dtype_name} case")
+        return a.view(_BF16)
+    return a
+
+
+def load_case(case_dir):
+    """A Case (problem, q, k, v, do in the case's dtype) from a case folder."""
+    path = os.path.join(case_dir, "problem.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"case_dir: {path} does not exist")
+    with open(path) as f:
+        j = json.load(f)
+    p = _problem_from_json(j)
+    arrays = [_load(os.path.join(case_dir, f"{n}.npy"), p.dtype) for n in ("q", "k", "v", "do")]
+    return Case(p, *arrays)
+
+
+def save_outputs(case_dir, outputs):
+    """Writes a candidate's outputs ({'o', 'lse', 'dq', 'dk', 'dv'}, any subset)
+    as .npy files in the case folder, for `check verify`. bf16 arrays are
+    stored as '<u2' bits; torch tensors are accepted."""
+    for name, x in outputs.items():
+        if name not in ("o", "lse", "dq", "dk", "dv"):
+            raise ValueError(f"outputs: unknown key {name!r} (expected o, lse, dq, dk, dv)")
+        if x is None:
+            continue
+        if hasattr(x, "detach"):
+            x = x.detach().cpu()
+            x = x.float().numpy() if str(x.dtype) == "torch.bfloat16" else x.numpy()
+        a = np.ascontiguousarray(np.asarray(x))
+        if a.dtype == _BF16:
+            a = a.view(np.uint16)
+        elif a.dtype not in (np.float64, np.float32, np.float16):
+            a = a.astype(np.float64)
+        np.save(os.path.join(case_dir, f"{name}.npy"), a)
+
+
+def verify(suite_dir, candidate_dir=""):
+    """= flashcheck check verify: prints the per-tensor table; returns
+    (passed, failed, skipped)."""
+    passed, failed, skipped, text = _flashcheck._verify(os.fspath(suite_dir), os.fspath(candidate_dir))
+    print(text, end="")
+    return passed, failed, skipped

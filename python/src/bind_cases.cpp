@@ -1,0 +1,57 @@
+// Case folders (cases/case_files.hpp): `check gen`, `check verify` and the
+// writer of a shrunk counterexample, so Python and the CLI share one format.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "bindings.hpp"
+#include "cases/case_files.hpp"
+#include "cases/generators.hpp"
+
+namespace flashcheck::py {
+
+void write_counterexample(const std::string& dir, const gen::Inputs& in) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  cases::write_case((fs::path(dir) / "case_000").string(), "case_000", in);
+}
+
+void bind_cases(nb::module_& m) {
+  m.def(
+      "_generate",
+      [](const std::string& out_dir, uint64_t seed, int count, int max_seqlen, int max_head_dim) {
+        cases::GenOptions o;
+        o.out_dir = out_dir;
+        o.seed = seed;
+        o.count = count;
+        o.max_seqlen = max_seqlen;
+        o.max_head_dim = max_head_dim;
+        std::ostringstream log;
+        {
+          nb::gil_scoped_release nogil;
+          cases::generate(o, log);
+        }
+        return log.str();
+      },
+      nb::arg("out_dir"), nb::arg("seed"), nb::arg("count"), nb::arg("max_seqlen"),
+      nb::arg("max_head_dim"));
+  m.def(
+      "_verify",
+      [](const std::string& dir, const std::string& candidate_dir) {
+        cases::VerifyOptions o{dir, candidate_dir};
+        std::ostringstream out;
+        cases::VerifySummary s;
+        {
+          nb::gil_scoped_release nogil;
+          s = cases::verify(o, out);
+        }
+        return nb::make_tuple(s.passed, s.failed, s.skipped, out.str());
+      },
+      nb::arg("dir"), nb::arg("candidate_dir") = "");
+}
+
+}  // namespace flashcheck::py
