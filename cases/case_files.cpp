@@ -1,46 +1,57 @@
 // Writing and judging case folders (see case_files.hpp).
 #include "cases/case_files.hpp"
 
-#include <optional>
-
-#include "reference/oracle.hpp"
-
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
-#include <limits>
 #include <ostream>
+#include <set>
 #include <sstream>
 
-#include "cases/generators.hpp"
-#include "reference/accuracy.hpp"
 #include "reference/attention.hpp"
 #include "reference/baseline.hpp"
 #include "reference/npy.hpp"
+#include "reference/oracle.hpp"
 
 namespace fs = std::filesystem;
 
 namespace flashcheck::cases {
 namespace {
 
+const char* const kOutputNames[] = {"o", "lse", "dq", "dk", "dv"};
+
 std::vector<int64_t> dims(const Shape4& s, bool drop_d) {
   if (drop_d) return {s.B, s.H, s.N};
   return {s.B, s.H, s.N, s.D};
+}
+
+bool is_lse(const std::string& name) { return name == "lse"; }
+bool is_kv(const std::string& name) { return name == "dk" || name == "dv"; }
+bool is_gradient(const std::string& name) { return name == "dq" || name == "dk" || name == "dv"; }
+
+Shape4 shape_of(const Problem& p, const std::string& name) {
+  return is_lse(name) ? lse_shape(p) : is_kv(name) || name == "k" || name == "v" ? kv_shape(p) : q_shape(p);
 }
 
 void save(const fs::path& path, const Tensor4<double>& t, DType dtype, bool drop_d = false) {
   write_npy(path.string(), npy_from_doubles(t.values(), dims(t.shape(), drop_d), dtype));
 }
 
-// The DType an .npy descr holds ('<u2' is read as bf16 bits).
-DType dtype_of_descr(const std::string& d, const std::string& name) {
-  for (DType t : {DType::f64, DType::f32, DType::f16, DType::bf16})
-    if (d == npy_descr(t)) return t;
-  throw std::invalid_argument(name + ": unsupported dtype '" + d + "'");
+std::string descr_meaning(const std::string& d) {
+  if (d == "<f8") return "float64";
+  if (d == "<f4") return "float32";
+  if (d == "<f2") return "float16";
+  if (d == "<u2") return "bf16 raw bits (uint16)";
+  return "unsupported";
 }
 
-Tensor4<double> load(const fs::path& path, const Shape4& shape, bool drop_d) {
+// Reads an .npy that must hold one of the allowed dtypes: the case's dtype
+// decides how the bits are read, never the file (an f16 case's '<u2' file is
+// an error, not bf16).
+Tensor4<double> load(const fs::path& path, const Shape4& shape, bool drop_d,
+                     const std::vector<DType>& allowed, const std::string& why) {
   NpyArray a;
   try {
     a = read_npy(path.string());
@@ -55,9 +66,17 @@ Tensor4<double> load(const fs::path& path, const Shape4& shape, bool drop_d) {
     s << ") expected " << shape.str();
     throw std::invalid_argument(s.str());
   }
-  Tensor4<double> t(shape);
-  t.values() = npy_to_doubles(a, dtype_of_descr(a.descr, path.string()), path.string());
-  return t;
+  for (DType t : allowed)
+    if (a.descr == npy_descr(t)) {
+      Tensor4<double> out(shape);
+      out.values() = npy_to_doubles(a, t, path.string());
+      return out;
+    }
+  std::string expect;
+  for (DType t : allowed)
+    expect += std::string(expect.empty() ? "" : " or ") + "'" + npy_descr(t) + "' (" + descr_meaning(npy_descr(t)) + ")";
+  throw std::invalid_argument(path.string() + ": holds '" + a.descr + "' (" + descr_meaning(a.descr) + ") but " +
+                              why + ": save it as " + expect);
 }
 
 nlohmann::json read_json(const fs::path& path) {
@@ -70,37 +89,17 @@ nlohmann::json read_json(const fs::path& path) {
   }
 }
 
-std::string index_str(const Shape4& s, int64_t flat) {
-  const int64_t i = flat % s.D, n = flat / s.D % s.N, h = flat / (s.D * s.N) % s.H,
-                b = flat / (s.D * s.N * s.H);
-  std::ostringstream o;
-  o << "[" << b << "," << h << "," << n;
-  if (s.D > 1) o << "," << i;
-  return o.str() + "]";
+std::string case_name(int c) {
+  std::ostringstream name;
+  name << "case_" << std::setw(3) << std::setfill('0') << c;
+  return name.str();
 }
 
-struct TensorSpec;
-std::string empty_row_note(const Problem& p, const TensorSpec& s, int64_t flat);
-
-struct TensorSpec {
-  const char* name;
-  Shape4 shape;
-  bool is_lse;
-  double k;
-};
-
-std::vector<TensorSpec> tensor_specs(const Problem& p) {
-  return {{"o", q_shape(p), false, kOutputFactor},   {"lse", lse_shape(p), true, kOutputFactor},
-          {"dq", q_shape(p), false, kGradientFactor}, {"dk", kv_shape(p), false, kGradientFactor},
-          {"dv", kv_shape(p), false, kGradientFactor}};
-}
-
-// Implementations disagree most often on rows that see no key (the reference
-// defines O = 0, LSE = -inf there); say so when the worst element is in one.
-std::string empty_row_note(const Problem& p, const TensorSpec& s, int64_t flat) {
-  if (s.shape.N != p.seqlen_q || s.shape.H != p.heads_q) return "";  // dk, dv: rows are keys
-  const int64_t row = flat / s.shape.D % s.shape.N;
-  return p.key_range(row).empty() ? " (a row that sees no key: the reference defines O = 0, LSE = -inf)" : "";
+template <class T, class F>
+std::string join(const std::vector<T>& v, F name, const char* sep = ",") {
+  std::string s;
+  for (const T& x : v) s += (s.empty() ? "" : sep) + std::string(name(x));
+  return s;
 }
 
 }  // namespace
@@ -119,26 +118,66 @@ nlohmann::json problem_to_json(const Problem& p) {
           {"dtype", dtype_name(p.dtype)}};
 }
 
+namespace {
+
+// An integer field: JSON integers only (a float such as 1e70 or 4.5 is
+// rejected, not cast: casting an out-of-range double is undefined), within
+// int64 and, for sizes and windows, below 2^62 so that no index arithmetic
+// (q + window + 1, element counts) can overflow.
+int64_t integer(const nlohmann::json& v, const std::string& name) {
+  constexpr int64_t kMax = int64_t(1) << 62;
+  if (!v.is_number_integer())
+    throw std::invalid_argument("problem.json: field '" + name + "' must be an integer, got " + v.dump());
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(kMax)
+                             : (v.get<int64_t>() > kMax || v.get<int64_t>() < -kMax))
+    throw std::invalid_argument("problem.json: field '" + name + "' is out of range (|value| <= 2^62), got " + v.dump());
+  return v.get<int64_t>();
+}
+
+Mask mask_from_json(const nlohmann::json& m) {
+  if (m.is_string()) {  // "causal", "window:3:0", ...
+    const Mask k = parse_mask(m.get<std::string>());
+    for (int64_t w : {k.window_left, k.window_right})
+      if (w > (int64_t(1) << 62) || w < -(int64_t(1) << 62))
+        throw std::invalid_argument("problem.json: mask window out of range (|value| <= 2^62): " + m.dump());
+    return k;
+  }
+  if (!m.is_object() || !m.contains("kind"))
+    throw std::invalid_argument("problem.json: field 'mask' must be a string or {\"kind\": ...}, got " + m.dump());
+  const std::string kind = m.at("kind").get<std::string>();
+  if (kind != "sliding_window") return parse_mask(kind);
+  for (const char* w : {"window_left", "window_right"})
+    if (!m.contains(w)) throw std::invalid_argument(std::string("problem.json: sliding_window mask needs '") + w + "'");
+  return Mask::sliding_window(integer(m.at("window_left"), "mask.window_left"),
+                              integer(m.at("window_right"), "mask.window_right"));
+}
+
+}  // namespace
+
 Problem problem_from_json(const nlohmann::json& j) {
-  auto field = [&](const char* name) -> const nlohmann::json& {
+  if (!j.is_object()) throw std::invalid_argument("problem.json: expected an object, got " + j.dump().substr(0, 80));
+  auto required = [&](const char* name) -> const nlohmann::json& {
     if (!j.contains(name)) throw std::invalid_argument(std::string("problem.json: missing field '") + name + "'");
     return j.at(name);
   };
+  auto optional_int = [&](const char* name, int64_t fallback) {
+    return j.contains(name) ? integer(j.at(name), name) : fallback;
+  };
   try {
     Problem p;
-    p.batch = field("batch").get<int64_t>();
-    p.heads_q = field("heads_q").get<int64_t>();
-    p.heads_kv = field("heads_kv").get<int64_t>();
-    p.seqlen_q = field("seqlen_q").get<int64_t>();
-    p.seqlen_k = field("seqlen_k").get<int64_t>();
-    p.head_dim = field("head_dim").get<int64_t>();
-    p.scale = field("scale").get<double>();
-    p.dtype = parse_dtype(field("dtype").get<std::string>());
-    const auto& m = field("mask");
-    const std::string kind = m.at("kind").get<std::string>();
-    p.mask = kind == "sliding_window"
-                 ? Mask::sliding_window(m.at("window_left").get<int64_t>(), m.at("window_right").get<int64_t>())
-                 : parse_mask(kind);
+    p.seqlen_q = integer(required("seqlen_q"), "seqlen_q");
+    p.seqlen_k = integer(required("seqlen_k"), "seqlen_k");
+    p.head_dim = integer(required("head_dim"), "head_dim");
+    p.dtype = parse_dtype(required("dtype").get<std::string>());
+    p.batch = optional_int("batch", 1);
+    p.heads_q = optional_int("heads_q", 1);
+    p.heads_kv = optional_int("heads_kv", p.heads_q);
+    if (j.contains("scale") && !j.at("scale").is_null()) {
+      if (!j.at("scale").is_number())
+        throw std::invalid_argument("problem.json: field 'scale' must be a number, got " + j.at("scale").dump());
+      p.scale = j.at("scale").get<double>();
+    }
+    if (j.contains("mask")) p.mask = mask_from_json(j.at("mask"));
     p.validate();
     return p;
   } catch (const nlohmann::json::exception& e) {
@@ -146,6 +185,158 @@ Problem problem_from_json(const nlohmann::json& j) {
   }
 }
 
+MaskKind parse_mask_kind(const std::string& s) {
+  if (s == "sliding_window" || s == "window") return MaskKind::sliding_window;
+  if (s.compare(0, 7, "window:") == 0)
+    throw std::invalid_argument("mask kind '" + s + "': --masks takes kinds (sliding_window); list exact windows in --spec");
+  try {
+    return parse_mask(s).kind;
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument("unknown mask kind '" + s +
+                                "' (expected none, causal_top_left, causal_bottom_right, sliding_window)");
+  }
+}
+
+gen::Values parse_values(const std::string& s) {
+  for (gen::Values v : {gen::Values::normal, gen::Values::uniform, gen::Values::large_logits,
+                        gen::Values::dominant_key, gen::Values::positive})
+    if (s == gen::values_name(v)) return v;
+  throw std::invalid_argument("unknown value regime '" + s +
+                              "' (expected normal, uniform, large_logits, dominant_key, positive)");
+}
+
+namespace {
+
+// An output folder gen may write into: absent or empty; with force, one that
+// holds only what gen writes (suite.json, case_*), which is cleared first so
+// no stale case survives. Never deletes anything gen did not write.
+void prepare_out_dir(const fs::path& dir, bool force) {
+  if (!fs::exists(dir)) {
+    fs::create_directories(dir);
+    return;
+  }
+  if (!fs::is_directory(dir)) throw std::invalid_argument(dir.string() + ": exists and is not a folder");
+  std::vector<fs::path> entries, foreign;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    entries.push_back(e.path());
+    const std::string n = e.path().filename().string();
+    const bool ours = n == "suite.json" || (e.is_directory() && n.compare(0, 5, "case_") == 0);
+    if (!ours) foreign.push_back(e.path());
+  }
+  if (entries.empty()) return;
+  if (!force)
+    throw std::invalid_argument(dir.string() + ": not empty (" + std::to_string(entries.size()) +
+                                " entries, e.g. " + entries.front().filename().string() +
+                                "); old cases would mix with the new ones: pass --force to replace "
+                                "the suite there, or choose an empty folder");
+  if (!foreign.empty())
+    throw std::invalid_argument(dir.string() + ": --force clears only a suite check gen wrote, but it holds '" +
+                                foreign.front().filename().string() + "'");
+  for (const fs::path& e : entries) fs::remove_all(e);
+}
+
+// The problems and values of a suite, drawn as before for the default
+// options (so a seed gives the same suite), narrowed by the targeted lists.
+std::vector<gen::Inputs> draw_inputs(const GenOptions& o) {
+  gen::ShapeLimits limits;
+  limits.max_seqlen = o.max_seqlen;
+  limits.max_head_dim = o.max_head_dim;
+  limits.tile_edges = {64, 128};
+  limits.dtypes = o.dtypes.empty() ? std::vector<DType>{DType::f16, DType::bf16, DType::f32} : o.dtypes;
+  if (!o.mask_kinds.empty()) limits.mask_kinds = o.mask_kinds;
+  if (!o.head_dims.empty()) {
+    for (int64_t d : o.head_dims)
+      if (d < 1) throw std::invalid_argument("--head-dims: " + std::to_string(d) + " is not >= 1");
+    limits.head_dims = o.head_dims;
+    limits.max_head_dim = *std::max_element(o.head_dims.begin(), o.head_dims.end());
+  } else {
+    for (int64_t d : {16, 32, 59, 64, 96, 111, 128})  // real kernels' sizes and two odd ones
+      if (d <= o.max_head_dim) limits.head_dims.push_back(d);
+    if (limits.head_dims.empty()) throw std::invalid_argument("--max-head-dim must be >= 16");
+  }
+  for (int64_t n : o.seqlens)
+    if (n < 1) throw std::invalid_argument("--seqlens: " + std::to_string(n) + " is not >= 1");
+  if (!o.seqlens.empty()) limits.max_seqlen = *std::max_element(o.seqlens.begin(), o.seqlens.end());
+  limits.max_work = int64_t(1) << 24;
+  const std::vector<gen::Values> kinds =
+      o.values.empty() ? std::vector<gen::Values>{gen::Values::normal, gen::Values::uniform,
+                                                  gen::Values::large_logits, gen::Values::dominant_key,
+                                                  gen::Values::positive}
+                       : o.values;
+  const auto inputs_gen = gen::inputs(limits, kinds);
+  std::vector<gen::Inputs> out;
+  for (int c = 0; c < o.count; ++c) {
+    // RapidCheck's size grows over the suite, so early cases are small.
+    const int size = std::min(100, 10 + 90 * c / std::max(1, o.count - 1));
+    const uint64_t seed = o.seed + 7919 * static_cast<uint64_t>(c);
+    gen::Inputs in = inputs_gen(rc::Random(seed), size).value();
+    if (!o.seqlens.empty()) {  // exact lengths: redraw both from the list, refit the work cap
+      const auto lens = rc::gen::pair(gen::pick(o.seqlens), gen::pick(o.seqlens))(rc::Random(seed ^ 0x5eed), 100).value();
+      Problem p = in.problem;
+      p.seqlen_q = lens.first;
+      p.seqlen_k = lens.second;
+      const auto work = [&] { return p.batch * p.heads_q * p.seqlen_q * p.seqlen_k * p.head_dim; };
+      while (work() > limits.max_work && p.batch > 1) --p.batch;
+      while (work() > limits.max_work && p.heads_q > p.heads_kv) p.heads_q -= p.heads_kv;
+      while (work() > limits.max_work && p.heads_kv > 1) p.heads_q = --p.heads_kv;
+      in = gen::make_inputs(p, in.values);
+    }
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+// A --spec file: {"cases": [entry, ...]} or [entry, ...]; each entry a
+// problem (problem_from_json) plus optional values, magnitude, seed.
+std::vector<gen::Inputs> spec_inputs(const GenOptions& o) {
+  const nlohmann::json j = read_json(o.spec_file);
+  const nlohmann::json& list = j.is_object() && j.contains("cases") ? j.at("cases") : j;
+  if (!list.is_array() || list.empty())
+    throw std::invalid_argument(o.spec_file + ": expected a non-empty list of problems ({\"cases\": [...]})");
+  static const std::set<std::string> known = {"batch", "heads_q", "heads_kv", "seqlen_q", "seqlen_k",
+                                              "head_dim", "scale", "mask", "dtype", "values",
+                                              "magnitude", "seed"};
+  std::vector<gen::Inputs> out;
+  for (size_t c = 0; c < list.size(); ++c) {
+    const std::string where = o.spec_file + ": case " + std::to_string(c) + ": ";
+    const nlohmann::json& e = list[c];
+    try {
+      if (!e.is_object()) throw std::invalid_argument("expected an object");
+      for (const auto& kv : e.items())
+        if (!known.count(kv.key())) throw std::invalid_argument("unknown field '" + kv.key() + "'");
+      const Problem p = problem_from_json(e);
+      gen::ValueSpec v;
+      v.kind = e.contains("values") ? parse_values(e.at("values").get<std::string>()) : gen::Values::normal;
+      v.magnitude = v.kind == gen::Values::large_logits ? e.value("magnitude", 30.0) : 1.0;
+      v.seed = e.contains("seed") ? e.at("seed").get<uint64_t>() : o.seed + 7919 * static_cast<uint64_t>(c);
+      out.push_back(gen::make_inputs(p, v));
+    } catch (const nlohmann::json::exception& ex) {
+      throw std::invalid_argument(where + ex.what());
+    } catch (const std::invalid_argument& ex) {
+      throw std::invalid_argument(where + ex.what());
+    }
+  }
+  return out;
+}
+
+std::string gen_command(const GenOptions& o) {
+  std::string c = "flashcheck check gen --seed " + std::to_string(o.seed);
+  if (!o.spec_file.empty()) return c + " --spec " + o.spec_file;
+  c += " --count " + std::to_string(o.count) + " --max-seqlen " + std::to_string(o.max_seqlen) +
+       " --max-head-dim " + std::to_string(o.max_head_dim);
+  auto num = [](int64_t x) { return std::to_string(x); };
+  if (!o.dtypes.empty()) c += " --dtypes " + join(o.dtypes, dtype_name);
+  if (!o.mask_kinds.empty()) c += " --masks " + join(o.mask_kinds, mask_kind_name);
+  if (!o.head_dims.empty()) c += " --head-dims " + join(o.head_dims, num);
+  if (!o.seqlens.empty()) c += " --seqlens " + join(o.seqlens, num);
+  if (!o.values.empty()) c += " --values " + join(o.values, gen::values_name);
+  return c;
+}
+
+}  // namespace
+
+// Writes one case folder (inputs, problem.json, ref/, baseline/); generate()
+// and the Python package's shrunk counterexamples both write through it.
 void write_case(const std::string& dir_path, const std::string& name, const gen::Inputs& in) {
   const Problem& p = in.problem;
   const fs::path dir(dir_path);
@@ -169,116 +360,458 @@ void write_case(const std::string& dir_path, const std::string& name, const gen:
   j["values"] = gen::values_name(in.values.kind);
   j["values_magnitude"] = in.values.magnitude;
   j["problem"] = p.describe();
-  const auto specs = tensor_specs(p);
-  for (size_t t = 0; t < specs.size(); ++t) {
-    save(dir / "ref" / (std::string(specs[t].name) + ".npy"), *refs[t], DType::f64, specs[t].is_lse);
-    save(dir / "baseline" / (std::string(specs[t].name) + ".npy"), *bases[t], DType::f64, specs[t].is_lse);
+  for (size_t t = 0; t < 5; ++t) {
+    const std::string out = kOutputNames[t];
+    save(dir / "ref" / (out + ".npy"), *refs[t], DType::f64, is_lse(out));
+    // The baseline is written as a candidate must write its outputs (the
+    // case's dtype; LSE float32), so it is also a worked example.
+    save(dir / "baseline" / (out + ".npy"), *bases[t], is_lse(out) ? DType::f32 : p.dtype, is_lse(out));
     const ErrorStats e = error_stats(bases[t]->data(), refs[t]->data(), refs[t]->size());
-    j["baseline_error"][specs[t].name] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
+    j["baseline_error"][out] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
   }
   std::ofstream(dir / "problem.json") << j.dump(2) << "\n";
 }
 
 int generate(const GenOptions& o, std::ostream& log) {
-  if (o.count < 1) throw std::invalid_argument("--count must be >= 1");
-  gen::ShapeLimits limits;
-  limits.max_seqlen = o.max_seqlen;
-  limits.max_head_dim = o.max_head_dim;
-  limits.tile_edges = {64, 128};
-  limits.dtypes = {DType::f16, DType::bf16, DType::f32};
-  for (int64_t d : {16, 32, 59, 64, 96, 111, 128})  // real kernels' sizes and two odd ones
-    if (d <= o.max_head_dim) limits.head_dims.push_back(d);
-  if (limits.head_dims.empty()) throw std::invalid_argument("--max-head-dim must be >= 16");
-  limits.max_work = int64_t(1) << 24;
-  const auto inputs_gen = gen::inputs(limits);
-  fs::create_directories(o.out_dir);
+  if (o.spec_file.empty() && o.count < 1) throw std::invalid_argument("--count must be >= 1");
+  // Draw everything first: a bad option or spec fails before the folder is touched.
+  const std::vector<gen::Inputs> suite = o.spec_file.empty() ? draw_inputs(o) : spec_inputs(o);
+  prepare_out_dir(o.out_dir, o.force);
+  std::vector<std::string> names;
+  for (size_t c = 0; c < suite.size(); ++c) {
+    const gen::Inputs& in = suite[c];
+    const Problem& p = in.problem;
+    const std::string name = case_name(static_cast<int>(c));
+    names.push_back(name);
+    write_case((fs::path(o.out_dir) / name).string(), name, in);
+    log << name << "  " << p.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
+  }
   std::ofstream(fs::path(o.out_dir) / "suite.json")
-      << nlohmann::json{{"seed", o.seed}, {"count", o.count}, {"max_seqlen", o.max_seqlen},
-                        {"max_head_dim", o.max_head_dim},
-                        {"command", "flashcheck check gen --seed " + std::to_string(o.seed) +
-                                        " --count " + std::to_string(o.count) + " --max-seqlen " +
-                                        std::to_string(o.max_seqlen) + " --max-head-dim " +
-                                        std::to_string(o.max_head_dim)}}
+      << nlohmann::json{{"seed", o.seed}, {"count", suite.size()}, {"max_seqlen", o.max_seqlen},
+                        {"max_head_dim", o.max_head_dim}, {"command", gen_command(o)}, {"cases", names}}
              .dump(2)
       << "\n";
-  for (int c = 0; c < o.count; ++c) {
-    // RapidCheck's size grows over the suite, so early cases are small.
-    const int size = std::min(100, 10 + 90 * c / std::max(1, o.count - 1));
-    const gen::Inputs in = inputs_gen(rc::Random(o.seed + 7919 * static_cast<uint64_t>(c)), size).value();
-    std::ostringstream name;
-    name << "case_" << std::setw(3) << std::setfill('0') << c;
-    write_case((fs::path(o.out_dir) / name.str()).string(), name.str(), in);
-    log << name.str() << "  " << in.problem.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
-  }
-  return o.count;
+  return static_cast<int>(suite.size());
 }
 
-VerifySummary verify(const VerifyOptions& o, std::ostream& out) {
-  if (!fs::is_directory(o.dir)) throw std::invalid_argument(o.dir + ": not a directory");
-  std::vector<fs::path> case_dirs;
-  for (const auto& e : fs::directory_iterator(o.dir))
-    if (e.is_directory() && fs::exists(e.path() / "problem.json")) case_dirs.push_back(e.path());
-  if (case_dirs.empty()) throw std::invalid_argument(o.dir + ": no case folders (case_*/problem.json)");
-  std::sort(case_dirs.begin(), case_dirs.end());
+const char* case_status_name(CaseStatus s) {
+  switch (s) {
+    case CaseStatus::pass: return "pass";
+    case CaseStatus::fail: return "fail";
+    case CaseStatus::skipped: return "skipped";
+    case CaseStatus::error: return "error";
+  }
+  return "?";
+}
 
-  VerifySummary summary;
-  out << std::left << std::setw(10) << "case" << std::setw(5) << "out" << std::right
-      << std::setw(12) << "max_abs" << std::setw(12) << "mean_abs" << std::setw(12) << "baseline"
-      << std::setw(12) << "bound" << std::setw(8) << "ratio" << "  verdict\n";
-  for (const fs::path& dir : case_dirs) {
-    const std::string name = dir.filename().string();
-    const Problem p = problem_from_json(read_json(dir / "problem.json"));
-    const fs::path cand_dir = o.candidate_dir.empty() ? dir : fs::path(o.candidate_dir) / name;
+const char* suite_status_name(SuiteStatus s) {
+  switch (s) {
+    case SuiteStatus::pass: return "pass";
+    case SuiteStatus::fail: return "fail";
+    case SuiteStatus::bad_input: return "bad_input";
+    case SuiteStatus::nothing_tested: return "nothing_tested";
+  }
+  return "?";
+}
+
+SuiteStatus VerifyReport::status() const {
+  if (errors > 0) return SuiteStatus::bad_input;
+  if (passed + failed == 0) return SuiteStatus::nothing_tested;
+  if (failed > 0) return SuiteStatus::fail;
+  if (gradients_uninformative) return SuiteStatus::nothing_tested;
+  return SuiteStatus::pass;
+}
+
+std::string VerifyReport::summary() const {
+  std::string s = std::to_string(passed) + " passed, " + std::to_string(failed) + " failed, " +
+                  std::to_string(skipped) + " skipped, " + std::to_string(errors) + " error(s); outputs judged: " +
+                  join(outputs, [](const std::string& x) { return x; }, " ");
+  if (narrowed) {
+    std::vector<std::string> left;
+    for (const char* n : kOutputNames)
+      if (std::find(outputs.begin(), outputs.end(), n) == outputs.end()) left.push_back(n);
+    if (!left.empty()) s += " (narrowed by --outputs; not checked: " + join(left, [](const std::string& x) { return x; }, " ") + ")";
+  }
+  return s;
+}
+
+namespace {
+
+// The first element over its bound, found with the rule itself: judge_tensor
+// on the candidate's first m elements with the reference elsewhere (the
+// reference is exact, so only the prefix can violate); bisect on m.
+int64_t first_violation(const TensorVerdict& v, const std::vector<double>& cand, const std::vector<double>& base,
+                        const std::vector<double>& ref, const std::vector<double>& allow) {
+  auto violated_before = [&](int64_t m) {
+    std::vector<double> x(ref);
+    std::copy(cand.begin(), cand.begin() + m, x.begin());
+    return judge_tensor(v.name, x, base, ref, allow, v.k).violations > 0;
+  };
+  int64_t lo = 0, hi = static_cast<int64_t>(ref.size());  // violated_before(hi), !violated_before(lo)
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (violated_before(mid) ? hi : lo) = mid;
+  }
+  return hi - 1;
+}
+
+struct Slot {
+  const Tensor4<double> *ref, *base, *allow;
+};
+
+Slot slot_of(const Oracle& o, const std::string& name) {
+  if (name == "o") return {&o.ref.O, &o.base.O, &o.allow.O};
+  if (name == "lse") return {&o.ref.LSE, &o.base.LSE, &o.allow.LSE};
+  if (name == "dq") return {&o.ref_grad->dQ, &o.base_grad->dQ, &o.allow.dQ};
+  if (name == "dk") return {&o.ref_grad->dK, &o.base_grad->dK, &o.allow.dK};
+  return {&o.ref_grad->dV, &o.base_grad->dV, &o.allow.dV};
+}
+
+std::optional<Tensor4<double>>& output_slot(Outputs& out, const std::string& name) {
+  if (name == "o") return out.O;
+  if (name == "lse") return out.LSE;
+  if (name == "dq") return out.dQ;
+  if (name == "dk") return out.dK;
+  return out.dV;
+}
+const std::optional<Tensor4<double>>& output_slot(const Outputs& out, const std::string& name) {
+  return output_slot(const_cast<Outputs&>(out), name);
+}
+
+TensorResult explain(const Problem& p, const TensorVerdict& v, const Oracle& oracle, const Outputs& outs,
+                     const VerifyOptions& o) {
+  TensorResult r;
+  r.verdict = v;
+  const Shape4 s = shape_of(p, v.name);
+  if (v.worst >= 0) {
+    r.col = v.worst % s.D;
+    r.row = v.worst / s.D % s.N;
+    r.h = v.worst / (s.D * s.N) % s.H;
+    r.b = v.worst / (s.D * s.N * s.H);
+    if (is_kv(v.name)) {
+      if (p.mask.query_range(r.row, p.seqlen_q, p.seqlen_k).empty())
+        r.empty_row_note = "a key no query sees: the reference defines dK = dV = 0 there";
+    } else if (p.key_range(r.row).empty()) {
+      r.empty_row_note = "a row that sees no key: the reference defines O = 0, LSE = -inf, dQ = 0 there";
+    }
+  }
+  const int64_t block = is_kv(v.name) ? o.tile_kv : o.tile_q;
+  if (!v.pass && block > 0) {
+    const Slot sl = slot_of(oracle, v.name);
+    const std::optional<Tensor4<double>>& cand = output_slot(outs, v.name);
+    const int64_t e = first_violation(v, cand->values(), sl.base->values(), sl.ref->values(), sl.allow->values());
+    const int64_t row = e / s.D % s.N;
+    r.tile.any = true;
+    r.tile.kv = is_kv(v.name);
+    r.tile.h = e / (s.D * s.N) % s.H;
+    r.tile.b = e / (s.D * s.N * s.H);
+    r.tile.tile = row / block;
+    r.tile.row_begin = r.tile.tile * block;
+    r.tile.row_end = std::min(s.N, r.tile.row_begin + block);
+  }
+  return r;
+}
+
+std::vector<std::string> required_outputs(const std::vector<std::string>& asked) {
+  if (asked.empty()) return {std::begin(kOutputNames), std::end(kOutputNames)};
+  std::vector<std::string> out;
+  for (const std::string& a : asked) {
+    if (std::find(std::begin(kOutputNames), std::end(kOutputNames), a) == std::end(kOutputNames))
+      throw std::invalid_argument("--outputs: unknown output '" + a + "' (expected o, lse, dq, dk, dv)");
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  return out;
+}
+
+// The case folders to judge, checked against the names suite.json lists, so
+// a case left over from an earlier suite is an error, not a judged case.
+std::vector<fs::path> case_folders(const fs::path& dir) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && fs::exists(e.path() / "problem.json")) found.push_back(e.path());
+  if (found.empty()) throw std::invalid_argument(dir.string() + ": no case folders (case_*/problem.json)");
+  std::sort(found.begin(), found.end());
+  const fs::path suite = dir / "suite.json";
+  if (fs::exists(suite)) {
+    const nlohmann::json j = read_json(suite);
+    if (j.contains("cases") && j.at("cases").is_array()) {
+      std::set<std::string> listed;
+      for (const auto& n : j.at("cases")) listed.insert(n.get<std::string>());
+      std::vector<std::string> stale, absent(listed.begin(), listed.end());
+      for (const fs::path& f : found) {
+        const std::string n = f.filename().string();
+        if (!listed.count(n)) stale.push_back(n);
+        absent.erase(std::remove(absent.begin(), absent.end(), n), absent.end());
+      }
+      auto names = [](const std::vector<std::string>& v) { return join(v, [](const std::string& x) { return x; }, " "); };
+      if (!stale.empty())
+        throw std::invalid_argument(dir.string() + ": case folders not in suite.json (left from an earlier suite?): " +
+                                    names(stale) + "; regenerate with check gen --force");
+      if (!absent.empty())
+        throw std::invalid_argument(dir.string() + ": suite.json lists cases that are missing: " + names(absent));
+    }
+  }
+  return found;
+}
+
+CaseResult judge_folder(const fs::path& dir, const VerifyOptions& o, const std::vector<std::string>& required) {
+  CaseResult c;
+  c.name = dir.filename().string();
+  try {
+    const nlohmann::json pj = read_json(dir / "problem.json");
+    const Problem p = problem_from_json(pj);
+    c.problem = p.describe();
+    if (pj.contains("values") && pj.at("values").is_string()) c.problem += " values=" + pj.at("values").get<std::string>();
+    const fs::path cand_dir = o.candidate_dir.empty() ? dir : fs::path(o.candidate_dir) / c.name;
     if (fs::exists(cand_dir / "skip.txt")) {  // the implementation declined this case
       std::ifstream in(cand_dir / "skip.txt");
-      std::string why;
-      std::getline(in, why);
-      out << std::left << std::setw(10) << name << "skipped: " << why << "\n";
-      ++summary.skipped;
-      continue;
+      std::getline(in, c.message);
+      c.status = CaseStatus::skipped;
+      return c;
     }
-    if (!fs::exists(cand_dir / "o.npy"))
-      throw std::invalid_argument((cand_dir / "o.npy").string() + ": missing (o.npy is required)");
+    const std::string why = "this case's dtype is " + std::string(dtype_name(p.dtype));
+    const bool need_grad = std::any_of(required.begin(), required.end(), is_gradient);
+    OracleInputs oin{load(dir / "q.npy", q_shape(p), false, {p.dtype}, why),
+                     load(dir / "k.npy", kv_shape(p), false, {p.dtype}, why),
+                     load(dir / "v.npy", kv_shape(p), false, {p.dtype}, why), std::nullopt};
+    if (need_grad) oin.dO = load(dir / "do.npy", q_shape(p), false, {p.dtype}, why);
     // The oracle is recomputed from the inputs: the rule needs the
     // per-element allowance, and stale or edited ref/ files cannot mislead.
-    OracleInputs oin{load(dir / "q.npy", q_shape(p), false), load(dir / "k.npy", kv_shape(p), false),
-                     load(dir / "v.npy", kv_shape(p), false), load(dir / "do.npy", q_shape(p), false)};
     const Oracle oracle = make_oracle(p, oin);
     Outputs outs;
-    std::optional<Tensor4<double>>* slots[] = {&outs.O, &outs.LSE, &outs.dQ, &outs.dK, &outs.dV};
-    std::vector<std::string> present;
-    const auto specs = tensor_specs(p);
-    for (size_t t = 0; t < specs.size(); ++t) {
-      const fs::path cand_path = cand_dir / (std::string(specs[t].name) + ".npy");
-      if (!fs::exists(cand_path)) continue;  // optional outputs
-      *slots[t] = load(cand_path, specs[t].shape, specs[t].is_lse);
-      present.push_back(specs[t].name);
+    for (const std::string& name : required) {
+      const fs::path path = cand_dir / (name + ".npy");
+      if (!fs::exists(path)) continue;  // judge_case reports it missing
+      const std::vector<DType> allowed = is_lse(name) ? std::vector<DType>{p.dtype, DType::f32} : std::vector<DType>{p.dtype};
+      output_slot(outs, name) = load(path, shape_of(p, name), is_lse(name), allowed,
+                                     is_lse(name) ? why + " (lse may also be float32)" : why);
     }
-    const CaseVerdict cv = judge_case(p, oracle, outs, present);
-    const bool case_pass = cv.pass;
-    for (const TensorVerdict& v : cv.tensors) {
-      const TensorSpec& s = *std::find_if(specs.begin(), specs.end(),
-                                          [&](const TensorSpec& x) { return v.name == x.name; });
-      const double ratio = v.baseline.max_abs > 0   ? v.candidate.max_abs / v.baseline.max_abs
-                           : v.candidate.max_abs > 0 ? std::numeric_limits<double>::infinity()
-                                                     : 0.0;
-      out << std::left << std::setw(10) << name << std::setw(5) << s.name << std::right
-          << std::scientific << std::setprecision(2) << std::setw(12) << v.candidate.max_abs
-          << std::setw(12) << v.candidate.mean_abs << std::setw(12) << v.baseline.max_abs
-          << std::setw(12) << v.worst_bound << std::fixed << std::setw(8) << ratio << "  "
-          << (v.pass ? "pass" : "FAIL");
-      if (v.candidate.nan_count > 0)
-        out << "  " << v.candidate.nan_count << " NaN/Inf, first at " << index_str(s.shape, v.candidate.first_nan);
-      else if (!v.pass)
-        out << "  worst at " << index_str(s.shape, v.worst) << empty_row_note(p, s, v.worst)
-            << ": " << v.reason;
-      out << "\n";
-    }
-    (case_pass ? summary.passed : summary.failed)++;
+    if (fs::is_directory(cand_dir))
+      for (const auto& e : fs::directory_iterator(cand_dir)) {
+        const std::string stem = e.path().stem().string(), ext = e.path().extension().string();
+        if (ext != ".npy" || stem == "q" || stem == "k" || stem == "v" || stem == "do") continue;
+        if (std::find(required.begin(), required.end(), stem) != required.end()) continue;
+        if (std::find(std::begin(kOutputNames), std::end(kOutputNames), stem) != std::end(kOutputNames))
+          c.notes.push_back(e.path().filename().string() + " present but not judged (--outputs)");
+        else
+          c.notes.push_back("unexpected file " + e.path().filename().string() +
+                            " (outputs are named o, lse, dq, dk, dv .npy, lower case)");
+      }
+    const CaseVerdict cv = judge_case(p, oracle, outs, required);
+    for (const TensorVerdict& v : cv.tensors) c.tensors.push_back(explain(p, v, oracle, outs, o));
+    c.missing = cv.missing;
+    c.status = cv.pass ? CaseStatus::pass : CaseStatus::fail;
+  } catch (const std::exception& e) {  // a bad file fails this case only
+    c.status = CaseStatus::error;
+    c.message = e.what();
+    c.tensors.clear();
   }
-  out << summary.passed << " passed, " << summary.failed << " failed, " << summary.skipped
-      << " skipped\n";
-  return summary;
+  return c;
+}
+
+}  // namespace
+
+VerifyReport verify(const VerifyOptions& o, std::ostream* progress) {
+  if (!fs::is_directory(o.dir)) throw std::invalid_argument(o.dir + ": not a directory");
+  if (!o.candidate_dir.empty() && !fs::is_directory(o.candidate_dir))
+    throw std::invalid_argument(o.candidate_dir + ": not a directory (--candidate)");
+  if (o.tile_q < 0 || o.tile_kv < 0) throw std::invalid_argument("--tile: sizes must be > 0");
+  VerifyReport r;
+  r.dir = o.dir;
+  r.outputs = required_outputs(o.outputs);
+  r.narrowed = !o.outputs.empty();
+  const std::vector<fs::path> dirs = case_folders(o.dir);
+  for (const char* n : kOutputNames)
+    if (std::find(r.outputs.begin(), r.outputs.end(), n) != r.outputs.end()) r.informative.push_back({n});
+  if (progress)
+    *progress << std::left << std::setw(10) << "case" << std::setw(5) << "out" << std::setw(9) << "verdict"
+              << std::setw(11) << "max|err|" << std::setw(11) << "baseline" << std::setw(12) << "worst/bound"
+              << "informative\n";
+  for (const fs::path& dir : dirs) {
+    r.cases.push_back(judge_folder(dir, o, r.outputs));
+    const CaseResult& c = r.cases.back();
+    switch (c.status) {
+      case CaseStatus::pass: ++r.passed; break;
+      case CaseStatus::fail: ++r.failed; break;
+      case CaseStatus::skipped: ++r.skipped; break;
+      case CaseStatus::error: ++r.errors; break;
+    }
+    for (const TensorResult& t : c.tensors)
+      for (InformativeCount& ic : r.informative)
+        if (ic.name == t.verdict.name) {
+          ++ic.judged;
+          ic.informative += t.verdict.informative ? 1 : 0;
+        }
+    if (progress) print_case(c, *progress);
+  }
+  int grad_judged = 0, grad_informative = 0;
+  for (const InformativeCount& ic : r.informative)
+    if (is_gradient(ic.name)) grad_judged += ic.judged, grad_informative += ic.informative;
+  r.gradients_uninformative = grad_judged > 0 && grad_informative == 0;
+  if (progress) print_summary(r, *progress);
+  return r;
+}
+
+namespace {
+
+std::string where(const TensorResult& t, bool with_col) {
+  std::string s = "b=" + std::to_string(t.b) + " h=" + std::to_string(t.h) +
+                  (t.verdict.name == "dk" || t.verdict.name == "dv" ? " key=" : " row=") + std::to_string(t.row);
+  if (with_col) s += " col=" + std::to_string(t.col);
+  return s;
+}
+
+std::string worst_line(const TensorResult& t) {
+  const TensorVerdict& v = t.verdict;
+  std::string s;
+  if (v.candidate.nan_count > 0)
+    s = std::to_string(v.candidate.nan_count) + " NaN/Inf element(s), first at ";
+  else
+    s = std::to_string(v.violations) + " element(s) over the bound; worst at ";
+  s += where(t, v.name != "lse") + ": candidate " + format_number(v.worst_candidate) + ", reference " +
+       format_number(v.worst_reference) + ", bound " + format_number(v.worst_bound);
+  if (v.candidate.nan_count == 0)
+    s += ", |err| " + format_number(std::fabs(v.worst_candidate - v.worst_reference)) + " (" +
+         format_number(v.worst_ratio) + "x the bound)";
+  return s;
+}
+
+std::string tile_line(const TensorResult& t) {
+  const TileAttribution& a = t.tile;
+  return std::string("first ") + (a.kv ? "KV" : "Q") + " tile over the bound: b=" + std::to_string(a.b) +
+         " h=" + std::to_string(a.h) + " tile " + std::to_string(a.tile) + " (" + (a.kv ? "keys " : "rows ") +
+         std::to_string(a.row_begin) + ".." + std::to_string(a.row_end - 1) + ")";
+}
+
+std::string cell(const std::string& s, size_t w) {  // left-aligned, always followed by a space
+  return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' ');
+}
+
+}  // namespace
+
+void print_case(const CaseResult& c, std::ostream& out) {
+  const std::string indent(10, ' ');
+  if (c.status == CaseStatus::skipped) {
+    out << cell(c.name, 10) << "skipped: " << c.message << "\n";
+    return;
+  }
+  if (c.status == CaseStatus::error) {
+    out << cell(c.name, 10) << "ERROR: " << c.message << "\n";
+    if (!c.problem.empty()) out << indent << "problem: " << c.problem << "\n";
+    return;
+  }
+  bool problem_shown = false;
+  for (const TensorResult& t : c.tensors) {
+    const TensorVerdict& v = t.verdict;
+    out << cell(c.name, 10) << cell(v.name, 5) << cell(v.pass ? "pass" : "FAIL", 9)
+        << cell(format_number(v.candidate.max_abs), 11) << cell(format_number(v.baseline.max_abs), 11)
+        << cell(format_number(v.worst_ratio), 12)
+        << (v.informative ? "yes" : "NO") << " (" << format_number(v.informative_share) << ")\n";
+    if (v.pass) continue;
+    if (!problem_shown) out << indent << "problem: " << c.problem << "\n";
+    problem_shown = true;
+    out << indent << worst_line(t) << "\n";
+    if (!t.empty_row_note.empty()) out << indent << t.empty_row_note << "\n";
+    if (t.tile.any) out << indent << tile_line(t) << "\n";
+  }
+  for (const std::string& m : c.missing) {
+    out << cell(c.name, 10) << cell(m, 5) << "MISSING  " << m << ".npy not written (required; --outputs narrows the set)\n";
+    if (!problem_shown) out << indent << "problem: " << c.problem << "\n";
+    problem_shown = true;
+  }
+  for (const std::string& n : c.notes) out << indent << "note: " << n << "\n";
+}
+
+void print_summary(const VerifyReport& r, std::ostream& out) {
+  out << "informative checks:";
+  for (const InformativeCount& ic : r.informative)
+    out << "  " << ic.name << " " << ic.informative << "/" << ic.judged;
+  out << "\n";
+  if (r.gradients_uninformative)
+    out << "WARNING: every gradient check (dq, dk, dv) was uninformative: this suite cannot tell a wrong "
+           "gradient from a right one (regenerate with more cases or other --values, or narrow with --outputs)\n";
+  if (r.passed + r.failed == 0) out << "NOTHING TESTED: no case was judged (every case skipped or unreadable)\n";
+  out << r.summary() << "\n";
+}
+
+nlohmann::json report_json(const VerifyReport& r) {
+  nlohmann::json cases = nlohmann::json::array();
+  for (const CaseResult& c : r.cases) {
+    nlohmann::json jc = {{"case", c.name}, {"status", case_status_name(c.status)}, {"problem", c.problem}};
+    if (!c.message.empty()) jc["message"] = c.message;
+    jc["missing"] = c.missing;
+    jc["notes"] = c.notes;
+    nlohmann::json ts = nlohmann::json::array();
+    for (const TensorResult& t : c.tensors) {
+      const TensorVerdict& v = t.verdict;
+      // JSON has no inf/nan: such numbers are written as strings.
+      auto num = [](double x) -> nlohmann::json { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(format_number(x)); };
+      nlohmann::json jt = {{"name", v.name}, {"pass", v.pass}, {"informative", v.informative},
+                           {"informative_share", num(v.informative_share)}, {"max_abs", num(v.candidate.max_abs)},
+                           {"mean_abs", num(v.candidate.mean_abs)}, {"baseline_max_abs", num(v.baseline.max_abs)},
+                           {"nan_count", v.candidate.nan_count}, {"violations", v.violations},
+                           {"worst", {{"b", t.b}, {"h", t.h}, {"row", t.row}, {"col", t.col},
+                                      {"candidate", num(v.worst_candidate)}, {"reference", num(v.worst_reference)},
+                                      {"bound", num(v.worst_bound)}, {"ratio", num(v.worst_ratio)}}},
+                           {"reason", v.reason}};
+      if (!t.empty_row_note.empty()) jt["note"] = t.empty_row_note;
+      if (t.tile.any)
+        jt["first_tile"] = {{"kind", t.tile.kv ? "kv" : "q"}, {"b", t.tile.b}, {"h", t.tile.h}, {"tile", t.tile.tile},
+                            {"row_begin", t.tile.row_begin}, {"row_end", t.tile.row_end}};
+      ts.push_back(jt);
+    }
+    jc["tensors"] = ts;
+    cases.push_back(jc);
+  }
+  nlohmann::json inf = nlohmann::json::object();
+  for (const InformativeCount& ic : r.informative) inf[ic.name] = {{"judged", ic.judged}, {"informative", ic.informative}};
+  return {{"suite", r.dir}, {"outputs", r.outputs}, {"narrowed", r.narrowed}, {"status", suite_status_name(r.status())},
+          {"passed", r.passed}, {"failed", r.failed}, {"skipped", r.skipped}, {"errors", r.errors},
+          {"informative", inf}, {"gradients_uninformative", r.gradients_uninformative},
+          {"summary", r.summary()}, {"cases", cases}};
+}
+
+namespace {
+std::string xml(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    switch (ch) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(ch) >= 0x20 || ch == '\n' || ch == '\t') o += ch;
+    }
+  }
+  return o;
+}
+}  // namespace
+
+void write_junit(const VerifyReport& r, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::invalid_argument(path + ": cannot write (--junit)");
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+      << "  <testsuite name=\"flashcheck check verify\" tests=\"" << r.cases.size() << "\" failures=\"" << r.failed
+      << "\" errors=\"" << r.errors << "\" skipped=\"" << r.skipped << "\">\n";
+  for (const CaseResult& c : r.cases) {
+    std::ostringstream detail;
+    print_case(c, detail);
+    out << "    <testcase classname=\"flashcheck.verify\" name=\"" << xml(c.name) << "\">\n";
+    switch (c.status) {
+      case CaseStatus::pass: break;
+      case CaseStatus::skipped: out << "      <skipped message=\"" << xml(c.message) << "\"/>\n"; break;
+      case CaseStatus::error:
+        out << "      <error message=\"" << xml(c.message) << "\">" << xml(detail.str()) << "</error>\n";
+        break;
+      case CaseStatus::fail:
+        out << "      <failure message=\"" << xml(c.problem) << "\">" << xml(detail.str()) << "</failure>\n";
+        break;
+    }
+    out << "      <system-out>" << xml(c.problem) << "</system-out>\n    </testcase>\n";
+  }
+  out << "  </testsuite>\n</testsuites>\n";
+  if (!out) throw std::invalid_argument(path + ": write failed (--junit)");
 }
 
 }  // namespace flashcheck::cases

@@ -1,4 +1,4 @@
-"""python -m flashcheck verify DIR [--candidate CDIR]: the CLI's `check verify`
+"""python -m flashcheck verify DIR [--candidate CDIR] [--outputs o,lse,...]: the CLI's `check verify`
 (judges the candidate outputs in a suite's case folders); exit 1 on a failure."""
 
 import argparse
@@ -13,12 +13,15 @@ def main(argv=None):
     v = sub.add_parser("verify", help="judge the outputs in a suite of case folders")
     v.add_argument("dir")
     v.add_argument("--candidate", default="")
+    v.add_argument("--outputs", default="", help="comma-separated outputs to require (default: all)")
     a = ap.parse_args(argv)
     try:
-        passed, failed, _ = verify(a.dir, a.candidate)
+        passed, failed, _ = verify(a.dir, a.candidate, [x for x in a.outputs.split(",") if x])
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if passed == 0 and failed == 0:
+        return 2  # nothing was judged: never a pass
     return 1 if failed else 0
 
 

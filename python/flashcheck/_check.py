@@ -150,7 +150,9 @@ def check(fn, *, backward=False, dtypes=("bf16",), masks=ALL_MASKS, values=ALL_V
     raw.write_case(repro_dir)
     from .cases import save_outputs
     save_outputs(os.path.join(repro_dir, "case_000"), outputs)
-    replay = f"python -m flashcheck verify {repro_dir}   # = flashcheck check verify {repro_dir}"
+    given = ",".join(n for n in ("o", "lse", "dq", "dk", "dv") if outputs.get(n) is not None)
+    replay = (f"python -m flashcheck verify {repro_dir} --outputs {given}"
+              f"   # = flashcheck check verify {repro_dir} --outputs {given}")
     result = CheckResult(raw, case, outputs, repro_dir, replay)
     if not quiet:
         print(result.report(), file=sys.stderr)

@@ -10,6 +10,7 @@ import ml_dtypes
 import numpy as np
 
 from . import _flashcheck
+from ._arrays import numpy_dtype
 from ._check import Case
 
 _BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -56,7 +57,14 @@ def load_case(case_dir):
 def save_outputs(case_dir, outputs):
     """Writes a candidate's outputs ({'o', 'lse', 'dq', 'dk', 'dv'}, any subset)
     as .npy files in the case folder, for `check verify`. bf16 arrays are
-    stored as '<u2' bits; torch tensors are accepted."""
+    stored as '<u2' bits; torch tensors are accepted. Where the folder holds
+    problem.json, each output is stored in the case's dtype (LSE in float32,
+    float64 for f64 cases), as `check verify` requires."""
+    dtype = None
+    pj = os.path.join(case_dir, "problem.json")
+    if os.path.exists(pj):
+        with open(pj) as f:
+            dtype = json.load(f).get("dtype")
     for name, x in outputs.items():
         if name not in ("o", "lse", "dq", "dk", "dv"):
             raise ValueError(f"outputs: unknown key {name!r} (expected o, lse, dq, dk, dv)")
@@ -66,6 +74,9 @@ def save_outputs(case_dir, outputs):
             x = x.detach().cpu()
             x = x.float().numpy() if str(x.dtype) == "torch.bfloat16" else x.numpy()
         a = np.ascontiguousarray(np.asarray(x))
+        if dtype is not None:
+            want = "f32" if name == "lse" and dtype != "f64" else dtype
+            a = np.ascontiguousarray(a.astype(numpy_dtype(want)))
         if a.dtype == _BF16:
             a = a.view(np.uint16)
         elif a.dtype not in (np.float64, np.float32, np.float16):
@@ -73,9 +84,11 @@ def save_outputs(case_dir, outputs):
         np.save(os.path.join(case_dir, f"{name}.npy"), a)
 
 
-def verify(suite_dir, candidate_dir=""):
-    """= flashcheck check verify: prints the per-tensor table; returns
-    (passed, failed, skipped)."""
-    passed, failed, skipped, text = _flashcheck._verify(os.fspath(suite_dir), os.fspath(candidate_dir))
+def verify(suite_dir, candidate_dir="", outputs=None):
+    """= flashcheck check verify [--outputs o,lse,...]: prints the per-tensor
+    table; returns (passed, failed, skipped). outputs: the names required
+    (default: every output the suite has a reference for)."""
+    passed, failed, skipped, text = _flashcheck._verify(os.fspath(suite_dir), os.fspath(candidate_dir),
+                                                        list(outputs or []))
     print(text, end="")
     return passed, failed, skipped

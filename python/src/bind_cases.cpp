@@ -1,6 +1,7 @@
 // Case folders (cases/case_files.hpp): `check gen`, `check verify` and the
 // writer of a shrunk counterexample, so Python and the CLI share one format.
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/vector.h>
 #include <nanobind/stl/string.h>
 
 #include <filesystem>
@@ -41,17 +42,21 @@ void bind_cases(nb::module_& m) {
       nb::arg("max_head_dim"));
   m.def(
       "_verify",
-      [](const std::string& dir, const std::string& candidate_dir) {
-        cases::VerifyOptions o{dir, candidate_dir};
+      [](const std::string& dir, const std::string& candidate_dir,
+         const std::vector<std::string>& outputs) {
+        cases::VerifyOptions o;
+        o.dir = dir;
+        o.candidate_dir = candidate_dir;
+        o.outputs = outputs;
         std::ostringstream out;
-        cases::VerifySummary s;
+        cases::VerifyReport r;
         {
           nb::gil_scoped_release nogil;
-          s = cases::verify(o, out);
+          r = cases::verify(o, &out);
         }
-        return nb::make_tuple(s.passed, s.failed, s.skipped, out.str());
+        return nb::make_tuple(r.passed, r.failed + r.errors, r.skipped, out.str());
       },
-      nb::arg("dir"), nb::arg("candidate_dir") = "");
+      nb::arg("dir"), nb::arg("candidate_dir") = "", nb::arg("outputs") = std::vector<std::string>{});
 }
 
 }  // namespace flashcheck::py
