@@ -30,6 +30,8 @@ def _to_numpy(name, x):
         return np.asarray(x)
     if hasattr(x, "__dlpack__"):
         return np.from_dlpack(x)
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x, dtype=np.float64)
     raise TypeError(f"{name}: expected an array (NumPy, torch tensor, __array__ or DLPack), "
                     f"got {type(x).__name__}")
 

@@ -90,7 +90,7 @@ def test_exception_inside_fn_is_reraised():
     (lambda c: {"out": standard(c)["o"]}, ValueError, "has no 'o'"),
     (lambda c: {"o": standard(c)["o"], "x": 1}, ValueError, "unknown key 'x'"),
     (lambda c: {"o": standard(c)["o"][..., :1]}, ValueError, r"\['o'\]: shape"),
-    (lambda c: {"o": "garbage"}, TypeError, "floating-point"),
+    (lambda c: {"o": "garbage"}, TypeError, "expected an array"),
 ])
 def test_garbage_from_fn_raises(ret, err, match):
     with pytest.raises(err, match=match):
@@ -139,7 +139,8 @@ def test_case_dtypes_are_the_problems():
         seen[case.problem.dtype] = (case.q.dtype, case.do)
         return standard(case)
 
-    flashcheck.check(fn, dtypes=("bf16", "f16", "f32", "f64"), max_seqlen=8, max_head_dim=8,
-                     cases=40, quiet=True)
+    r = flashcheck.check(fn, dtypes=("bf16", "f16", "f32"), max_seqlen=8, max_head_dim=8,
+                         cases=60, quiet=True)
+    assert r.passed, r.report()
     assert str(seen["bf16"][0]) == "bfloat16" and seen["f16"][0] == np.float16
-    assert seen["f64"][0] == np.float64 and seen["f32"][1] is None
+    assert seen["f32"][0] == np.float32 and seen["f32"][1] is None
