@@ -24,3 +24,11 @@ if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
 else
   echo "setup: no CUDA compiler; building without the CUDA kernels"
 fi
+# The Python package (python/README.md): a virtual environment at .venv/ with
+# its build and test tools from PyPI, and flashcheck installed into it.
+# Idempotent: the venv is created once; pip skips what is already installed.
+[ -x "$(dirname "$0")/../.venv/bin/python" ] || python3 -m venv "$(dirname "$0")/../.venv"
+venv_py="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"
+"$venv_py" -m pip install -q nanobind scikit-build-core pytest numpy ml-dtypes
+(cd "$(dirname "$0")/.." && "$venv_py" -m pip install -q --no-build-isolation .)
+echo "setup: flashcheck Python package installed in .venv/"
