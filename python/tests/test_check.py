@@ -139,9 +139,8 @@ def test_case_dtypes_are_the_problems():
         seen[case.problem.dtype] = (case.q.dtype, case.do)
         return standard(case)
 
-    flashcheck.check(fn, dtypes=("bf16", "f16", "f32", "f64"), max_seqlen=8, max_head_dim=8,
-                     cases=100, quiet=True)
-    want = {"bf16": "bfloat16", "f16": "float16", "f32": "float32", "f64": "float64"}
-    assert len(seen) >= 2, seen  # (f16 was not drawn in 100 cases here: under investigation)
-    for name, (q_dtype, do) in seen.items():
-        assert str(q_dtype) == want[name] and do is None
+    r = flashcheck.check(fn, dtypes=("bf16", "f16", "f32"), max_seqlen=8, max_head_dim=8,
+                         cases=60, quiet=True)
+    assert r.passed, r.report()
+    assert str(seen["bf16"][0]) == "bfloat16" and seen["f16"][0] == np.float16
+    assert seen["f32"][0] == np.float32 and seen["f32"][1] is None
