@@ -41,20 +41,14 @@ std::string mode_name(const Variant& v, bool deterministic) {
   return std::string(v.name) + (deterministic ? " deterministic" : "");
 }
 
-Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values) {
-  Tensor4<double> t(shape);
-  t.values() = values;
-  return t;
-}
-
 CaseVerdict judge_gradients(const std::string& name, const gen::Inputs& in,
                             const gputest::BackwardRun& run) {
   const Problem& p = in.problem;
   const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, in.dO});
   Outputs out;
-  out.dQ = as_tensor(q_shape(p), run.dQ);
-  out.dK = as_tensor(kv_shape(p), run.dK);
-  out.dV = as_tensor(kv_shape(p), run.dV);
+  out.dQ = gputest::as_tensor(q_shape(p), run.dQ);
+  out.dK = gputest::as_tensor(kv_shape(p), run.dK);
+  out.dV = gputest::as_tensor(kv_shape(p), run.dV);
   const CaseVerdict cv = judge_case(p, o, out, {"dq", "dk", "dv"});
   for (const TensorVerdict& t : cv.tensors)
     gputest::record_accuracy(name, "bwd", t.name == "dq" ? "dQ" : t.name == "dk" ? "dK" : "dV", p, t);
@@ -100,41 +94,28 @@ namespace {
 // accuracy rule still holds. Fixed, not random: every mask x length pair of
 // every dtype and head dim of the variant, in one mode.
 void edge_shapes(const Variant& v, bool deterministic) {
-  const int64_t lens[][2] = {{1, 1}, {1, 130}, {130, 1}, {200, 70}, {70, 200}, {129, 129}};
-  const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
-                        Mask::sliding_window(0, 0), Mask::sliding_window(5, 2)};
+  const auto shapes = gputest::shapes_of(
+      {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
+       Mask::sliding_window(0, 0), Mask::sliding_window(5, 2)},
+      {{1, 1}, {1, 130}, {130, 1}, {200, 70}, {70, 200}, {129, 129}});
   const gen::ValueSpec values[] = {{gen::Values::normal, 1, 3}, {gen::Values::large_logits, 300, 4},
                                    {gen::Values::large_logits, 3000, 5}};
   const std::string mode = mode_name(v, deterministic);
   int cases = 0, passed = 0;
-  const std::vector<int> dims = v.head_dims.empty() ? std::vector<int>{64, 80} : v.head_dims;
-  for (DType t : v.dtypes)
-    for (int d : dims)
-      for (const Mask& m : masks)
-        for (const auto& l : lens)
-          for (const auto& val : values) {
-            Problem p;
-            p.batch = 1;
-            p.heads_q = 2;
-            p.heads_kv = 1;
-            p.seqlen_q = l[0];
-            p.seqlen_k = l[1];
-            p.head_dim = d;
-            p.mask = m;
-            p.dtype = t;
-            if (!v.supports(p)) continue;
-            const gen::Inputs in = gen::make_inputs(p, val);
-            INFO(mode << " " << p.describe() << " values " << gen::values_name(val.kind) << " "
-                      << val.magnitude);
-            const gputest::BackwardRun run = gputest::run_backward_guarded(v, in, deterministic);
-            REQUIRE(run.damage == "");
-            const CaseVerdict g = judge_gradients(mode, in, run);
-            INFO(reasons(g));
-            for (const TensorVerdict& t : g.tensors) CHECK(t.candidate.nan_count == 0);
-            CHECK(g.pass);
-            ++cases;
-            passed += g.pass;
-          }
+  for (const Problem& p : gputest::fixed_problems(v, shapes, 1, 2, 1))
+    for (const auto& val : values) {
+      const gen::Inputs in = gen::make_inputs(p, val);
+      INFO(mode << " " << p.describe() << " values " << gen::values_name(val.kind) << " "
+                << val.magnitude);
+      const gputest::BackwardRun run = gputest::run_backward_guarded(v, in, deterministic);
+      REQUIRE(run.damage == "");
+      const CaseVerdict g = judge_gradients(mode, in, run);
+      INFO(reasons(g));
+      for (const TensorVerdict& t : g.tensors) CHECK(t.candidate.nan_count == 0);
+      CHECK(g.pass);
+      ++cases;
+      passed += g.pass;
+    }
   std::printf("edge shapes: %s: %d cases, %d passed\n", mode.c_str(), cases, passed);
   CHECK(cases > 0);
 }

@@ -28,14 +28,9 @@ using kernels::Variant;
 
 namespace {
 
-struct Shape {
-  int64_t sq, sk;
-  Mask mask;
-};
-
 // Lengths on and off tile multiples (64, 128) on both sides.
-const std::vector<Shape>& shapes() {
-  static const std::vector<Shape> s = {
+const std::vector<gputest::FixedShape>& shapes() {
+  static const std::vector<gputest::FixedShape> s = {
       {200, 70, Mask::causal_bottom_right()},    {130, 1, Mask::causal_bottom_right()},
       {257, 129, Mask::causal_bottom_right()},   {200, 70, Mask::sliding_window(0, 0)},
       {129, 64, Mask::sliding_window(0, 0)},     {70, 200, Mask::causal_top_left()},
@@ -49,27 +44,7 @@ const std::vector<Shape>& shapes() {
 // Hkv = 2 (GQA), so batch and head indexing are exercised too.
 template <class F>
 void for_each_problem(const Variant& v, F f) {
-  const std::vector<int> dims = v.head_dims.empty() ? std::vector<int>{64, 80} : v.head_dims;
-  for (DType t : v.dtypes)
-    for (int d : dims)
-      for (const Shape& s : shapes()) {
-        Problem p;
-        p.batch = 2;
-        p.heads_q = 4;
-        p.heads_kv = 2;
-        p.seqlen_q = s.sq;
-        p.seqlen_k = s.sk;
-        p.head_dim = d;
-        p.mask = s.mask;
-        p.dtype = t;
-        if (v.supports(p).ok) f(p);
-      }
-}
-
-Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values) {
-  Tensor4<double> t(shape);
-  t.values() = values;
-  return t;
+  for (const Problem& p : gputest::fixed_problems(v, shapes(), 2, 4, 2)) f(p);
 }
 
 const gen::ValueSpec kValues[] = {{gen::Values::normal, 1, 21}, {gen::Values::large_logits, 300, 22}};
@@ -87,8 +62,8 @@ TEST_CASE("rows that see no key give O = 0 and LSE = -inf exactly (forward varia
         const gputest::ForwardRun run = gputest::run_forward_guarded(*v, in);
         REQUIRE(run.damage == "");
         Outputs out;
-        out.O = as_tensor(q_shape(p), run.O);
-        out.LSE = as_tensor(lse_shape(p), run.LSE);
+        out.O = gputest::as_tensor(q_shape(p), run.O);
+        out.LSE = gputest::as_tensor(lse_shape(p), run.LSE);
         const gputest::ExactZeroReport r = gputest::check_exact_zeros(p, out);
         INFO(r.first);
         CHECK(r.pass());
@@ -117,11 +92,11 @@ TEST_CASE("rows that see no key and keys no query sees give exact zero gradients
           const gputest::BackwardRun run = gputest::run_backward_guarded(*v, in, deterministic);
           REQUIRE(run.damage == "");
           Outputs out;
-          out.O = as_tensor(q_shape(p), run.fwd.O);
-          out.LSE = as_tensor(lse_shape(p), run.fwd.LSE);
-          out.dQ = as_tensor(q_shape(p), run.dQ);
-          out.dK = as_tensor(kv_shape(p), run.dK);
-          out.dV = as_tensor(kv_shape(p), run.dV);
+          out.O = gputest::as_tensor(q_shape(p), run.fwd.O);
+          out.LSE = gputest::as_tensor(lse_shape(p), run.fwd.LSE);
+          out.dQ = gputest::as_tensor(q_shape(p), run.dQ);
+          out.dK = gputest::as_tensor(kv_shape(p), run.dK);
+          out.dV = gputest::as_tensor(kv_shape(p), run.dV);
           const gputest::ExactZeroReport r = gputest::check_exact_zeros(p, out);
           INFO(r.first);
           CHECK(r.pass());

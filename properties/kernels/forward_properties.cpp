@@ -32,19 +32,13 @@ namespace {
 constexpr int64_t kMaxSeqlen = 2049;
 
 
-Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values) {
-  Tensor4<double> t(shape);
-  t.values() = values;
-  return t;
-}
-
 // The accuracy rule for O and LSE of one run.
 CaseVerdict judge_forward(const gen::Inputs& in, const gputest::ForwardRun& run) {
   const Problem& p = in.problem;
   const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, {}});
   Outputs out;
-  out.O = as_tensor(q_shape(p), run.O);
-  out.LSE = as_tensor(lse_shape(p), run.LSE);
+  out.O = gputest::as_tensor(q_shape(p), run.O);
+  out.LSE = gputest::as_tensor(lse_shape(p), run.LSE);
   return judge_case(p, o, out, {"o", "lse"});
 }
 
@@ -136,40 +130,26 @@ TEST_CASE("forward variants stay finite and accurate for large logits", "[gpu]")
 // The lengths FlashAttention's own tests use (off tile multiples), plus the
 // extremes, for every mask, dtype and head dim of each variant; not random.
 TEST_CASE("forward variants pass fixed awkward shapes", "[gpu]") {
-  const int64_t lens[][2] = {{1, 1}, {1, 2049}, {2049, 1}, {97, 97}, {113, 203}, {203, 113},
-                             {1023, 1025}};
-  const Mask masks[] = {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
-                        Mask::sliding_window(100, 0), Mask::sliding_window(3, 17)};
+  const auto shapes = gputest::shapes_of(
+      {Mask::none(), Mask::causal_top_left(), Mask::causal_bottom_right(),
+       Mask::sliding_window(100, 0), Mask::sliding_window(3, 17)},
+      {{1, 1}, {1, 2049}, {2049, 1}, {97, 97}, {113, 203}, {203, 113}, {1023, 1025}});
   for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
     int cases = 0, passed = 0;
-    const std::vector<int> dims = v->head_dims.empty() ? std::vector<int>{64, 80} : v->head_dims;
-    for (DType t : v->dtypes)
-      for (int d : dims)
-        for (const Mask& m : masks)
-          for (const auto& l : lens) {
-            Problem p;
-            p.batch = 1;
-            p.heads_q = 2;
-            p.heads_kv = 1;
-            p.seqlen_q = l[0];
-            p.seqlen_k = l[1];
-            p.head_dim = d;
-            p.mask = m;
-            p.dtype = t;
-            if (!v->supports(p)) continue;
-            const gen::Inputs in = gen::make_inputs(p, {gen::Values::normal, 1, 7});
-            INFO(v->name << " " << p.describe());
-            const gputest::ForwardRun run = gputest::run_forward_guarded(*v, in);
-            REQUIRE(run.damage == "");
-            const CaseVerdict cv = judge_forward(in, run);
-            for (const TensorVerdict& t : cv.tensors) {
-              gputest::record_accuracy(v->name, "fwd", t.name == "o" ? "O" : "LSE", p, t);
-              INFO(t.reason);
-              CHECK(t.pass);
-            }
-            ++cases;
-            passed += cv.pass;
-          }
+    for (const Problem& p : gputest::fixed_problems(*v, shapes, 1, 2, 1)) {
+      const gen::Inputs in = gen::make_inputs(p, {gen::Values::normal, 1, 7});
+      INFO(v->name << " " << p.describe());
+      const gputest::ForwardRun run = gputest::run_forward_guarded(*v, in);
+      REQUIRE(run.damage == "");
+      const CaseVerdict cv = judge_forward(in, run);
+      for (const TensorVerdict& t : cv.tensors) {
+        gputest::record_accuracy(v->name, "fwd", t.name == "o" ? "O" : "LSE", p, t);
+        INFO(t.reason);
+        CHECK(t.pass);
+      }
+      ++cases;
+      passed += cv.pass;
+    }
     std::printf("fixed shapes: %s: %d cases, %d passed\n", v->name, cases, passed);
     CHECK(cases > 0);
   }

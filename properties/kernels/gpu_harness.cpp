@@ -224,4 +224,39 @@ std::vector<const kernels::Variant*> variants(kernels::Direction d) {
   return out;
 }
 
+Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values) {
+  Tensor4<double> t(shape);
+  t.values() = values;
+  return t;
+}
+
+std::vector<FixedShape> shapes_of(const std::vector<Mask>& masks,
+                                  const std::vector<std::pair<int64_t, int64_t>>& lengths) {
+  std::vector<FixedShape> out;
+  for (const Mask& m : masks)
+    for (const auto& l : lengths) out.push_back({l.first, l.second, m});
+  return out;
+}
+
+std::vector<Problem> fixed_problems(const kernels::Variant& v, const std::vector<FixedShape>& shapes,
+                                    int64_t batch, int64_t heads_q, int64_t heads_kv) {
+  const std::vector<int> dims = v.head_dims.empty() ? std::vector<int>{64, 80} : v.head_dims;
+  std::vector<Problem> out;
+  for (DType t : v.dtypes)
+    for (int d : dims)
+      for (const FixedShape& s : shapes) {
+        Problem p;
+        p.batch = batch;
+        p.heads_q = heads_q;
+        p.heads_kv = heads_kv;
+        p.seqlen_q = s.seqlen_q;
+        p.seqlen_k = s.seqlen_k;
+        p.head_dim = d;
+        p.mask = s.mask;
+        p.dtype = t;
+        if (v.supports(p).ok) out.push_back(p);
+      }
+  return out;
+}
+
 }  // namespace flashcheck::gputest

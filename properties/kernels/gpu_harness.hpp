@@ -72,4 +72,19 @@ gen::ShapeLimits limits_for(const kernels::Variant& v, int64_t max_seqlen);
 // The registered variants of one direction.
 std::vector<const kernels::Variant*> variants(kernels::Direction d);
 
+// A kernel run's values as a tensor of the given shape (for judge_case).
+Tensor4<double> as_tensor(Shape4 shape, const std::vector<double>& values);
+
+// Fixed (not random) problems: every shape for every dtype and head dim of
+// the variant (64 and 80 when it takes any), with the given batch and heads,
+// that the variant supports.
+struct FixedShape {
+  int64_t seqlen_q, seqlen_k;
+  Mask mask;
+};
+std::vector<FixedShape> shapes_of(const std::vector<Mask>& masks,
+                                  const std::vector<std::pair<int64_t, int64_t>>& lengths);
+std::vector<Problem> fixed_problems(const kernels::Variant& v, const std::vector<FixedShape>& shapes,
+                                    int64_t batch, int64_t heads_q, int64_t heads_kv);
+
 }  // namespace flashcheck::gputest
