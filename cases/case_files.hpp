@@ -31,10 +31,6 @@
 #include "reference/accuracy.hpp"
 #include "reference/problem.hpp"
 
-namespace flashcheck::gen {
-struct Inputs;
-}
-
 namespace flashcheck::cases {
 
 nlohmann::json problem_to_json(const Problem& p);

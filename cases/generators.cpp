@@ -47,23 +47,6 @@ void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(std::string("generator limits: ") + what);
 }
 
-// splitmix64: tiny, fast, the same on every platform.
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform01() { return static_cast<double>(next() >> 11) * 0x1p-53; }  // [0, 1)
-  double uniform() { return 2 * uniform01() - 1; }                          // [-1, 1)
-  double normal() {  // Box-Muller; 1 - u keeps the log argument in (0, 1]
-    const double u = 1 - uniform01(), w = uniform01();
-    return std::sqrt(-2 * std::log(u)) * std::cos(6.283185307179586 * w);
-  }
-  int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
-};
 
 void fill(Tensor4<double>& t, Rng& rng, bool uniform, double scale) {
   for (double& x : t.values()) x = scale * (uniform ? rng.uniform() : rng.normal());

@@ -37,18 +37,7 @@ inline void showValue(const Case& c, std::ostream& os) {
      << " values";
 }
 
-// splitmix64: the same values on every platform.
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return double(next() >> 11) * 0x1p-53; }  // [0, 1)
-  double symmetric() { return 2 * uniform() - 1; }             // [-1, 1)
-};
+using gen::Rng;  // the generators' platform-independent PRNG
 
 inline Case from_inputs(const gen::Inputs& in) {
   return {in.problem, Extras{}, in.Q, in.K, in.V, in.dO};
@@ -56,7 +45,7 @@ inline Case from_inputs(const gen::Inputs& in) {
 
 inline Tensor4<double> fill(Shape4 s, Rng& r, double amp = 1) {
   Tensor4<double> t(s);
-  for (double& x : t.values()) x = amp * r.symmetric();
+  for (double& x : t.values()) x = amp * r.uniform();
   return t;
 }
 
@@ -66,19 +55,19 @@ inline void add_alibi(Case& c, uint64_t seed) {
   Rng r{seed};
   c.problem.variants.alibi = true;
   c.extras.alibi_slopes.clear();
-  for (int64_t h = 0; h < c.problem.heads_q; ++h) c.extras.alibi_slopes.push_back(r.uniform());
+  for (int64_t h = 0; h < c.problem.heads_q; ++h) c.extras.alibi_slopes.push_back(r.uniform01());
 }
 inline void add_sinks(Case& c, uint64_t seed) {
   Rng r{seed};
   c.problem.variants.sinks = true;
   c.extras.sinks.clear();
-  for (int64_t h = 0; h < c.problem.heads_q; ++h) c.extras.sinks.push_back(3 * r.symmetric());
+  for (int64_t h = 0; h < c.problem.heads_q; ++h) c.extras.sinks.push_back(3 * r.uniform());
 }
 inline void add_dropout(Case& c, double p, uint64_t seed) {
   Rng r{seed};
   c.problem.variants.dropout_p = p;
   c.extras.keep = Tensor4<uint8_t>(score_shape(c.problem));
-  for (auto& k : c.extras.keep.values()) k = r.uniform() >= p;
+  for (auto& k : c.extras.keep.values()) k = r.uniform01() >= p;
 }
 // Some entries -inf (hidden), as FlexAttention's masking through score_mod.
 inline void add_bias(Case& c, uint64_t seed) {
@@ -86,13 +75,13 @@ inline void add_bias(Case& c, uint64_t seed) {
   c.problem.variants.bias = true;
   c.extras.bias = fill(score_shape(c.problem), r, 2);
   for (double& x : c.extras.bias.values())
-    if (r.uniform() < 0.1) x = -std::numeric_limits<double>::infinity();
+    if (r.uniform01() < 0.1) x = -std::numeric_limits<double>::infinity();
 }
 inline void add_bool_mask(Case& c, uint64_t seed) {
   Rng r{seed};
   c.problem.variants.bool_mask = true;
   c.extras.mask = Tensor4<uint8_t>(score_shape(c.problem));
-  for (auto& k : c.extras.mask.values()) k = r.uniform() < 0.7;
+  for (auto& k : c.extras.mask.values()) k = r.uniform01() < 0.7;
 }
 
 // Contiguous [B][Hkv][Nk][d] K/V moved into pages of page_size rows; the
