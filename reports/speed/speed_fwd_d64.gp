@@ -19,7 +19,11 @@ plot 'speed_fwd_d64.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc 1 dt 1, 
      'speed_fwd_d64.csv' using 1:6 with linespoints lw 2 pt 7 ps 0.6 lc 3 dt 1, \
      'speed_fwd_d64.csv' using 1:7 with linespoints lw 2 pt 7 ps 0.6 lc 3 dt 2, \
      'speed_fwd_d64.csv' using 1:8 with linespoints lw 2 pt 7 ps 0.6 lc 4 dt 1, \
-     'speed_fwd_d64.csv' using 1:9 with linespoints lw 2 pt 7 ps 0.6 lc 4 dt 2
+     'speed_fwd_d64.csv' using 1:9 with linespoints lw 2 pt 7 ps 0.6 lc 4 dt 2, \
+     'speed_fwd_d64.csv' using 1:10 with linespoints lw 2 pt 7 ps 0.6 lc 5 dt 1, \
+     'speed_fwd_d64.csv' using 1:11 with linespoints lw 2 pt 7 ps 0.6 lc 5 dt 2, \
+     'speed_fwd_d64.csv' using 1:12 with linespoints lw 2 pt 7 ps 0.6 lc 6 dt 1, \
+     'speed_fwd_d64.csv' using 1:13 with linespoints lw 2 pt 7 ps 0.6 lc 6 dt 2
 
 if (exists('png')) {
   set terminal pngcairo size 860,540 font 'Helvetica,11'
