@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "sim/hardware.hpp"
 #include "sim/report.hpp"
+#include "sim/rows.hpp"
 #include "sim/simulate.hpp"
 #include "sim/units.hpp"
 #include "sim/variants.hpp"
@@ -74,35 +75,15 @@ std::vector<Direction> directions_of(const std::string& s) {
   throw std::invalid_argument("unknown direction '" + s + "' (expected fwd, bwd or both)");
 }
 
-std::vector<Hardware> hardware_of(const SimOptions& o) {
-  std::vector<Hardware> hws;
-  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms || o.l2;
-  if (o.preset == "custom") {
-    if (!o.hbm_gbps || !o.matmul_tflops)
-      throw std::invalid_argument("--preset custom needs at least --hbm-gbps and --matmul-tflops");
-    Hardware h;
-    h.name = "custom";
-    h.vector_flops = h.matmul_flops_16 / 16;
-    h.sm_count = 1;
-    hws.push_back(h);
-  } else if (o.preset == "all") {
-    hws = hardware_presets();
-  } else {
-    hws.push_back(find_preset(o.preset));
-  }
-  for (Hardware& h : hws) {
-    if (o.hbm_gbps) h.hbm_bytes_per_s = *o.hbm_gbps * 1e9;
-    if (o.matmul_tflops)
-      h.matmul_flops_16 = h.matmul_flops_32 = h.matmul_flops_64 = *o.matmul_tflops * 1e12;
-    if (o.vector_tflops) h.vector_flops = *o.vector_tflops * 1e12;
-    else if (o.preset == "custom") h.vector_flops = h.matmul_flops_16 / 16;
-    if (o.sms) h.sm_count = *o.sms;
-    if (o.l2) h.l2_bytes = *o.l2 == "0" ? 0 : parse_bytes(*o.l2);
-    if (custom_values && o.preset != "custom") h.name += "*";
-    if (!(h.hbm_bytes_per_s > 0) || !(h.matmul_flops_16 > 0) || !(h.vector_flops > 0) || h.sm_count < 1)
-      throw std::invalid_argument("hardware values must be positive");
-  }
-  return hws;
+HardwareChoice hardware_choice(const SimOptions& o) {
+  HardwareChoice c;
+  c.preset = o.preset;
+  c.hbm_gbps = o.hbm_gbps;
+  c.matmul_tflops = o.matmul_tflops;
+  c.vector_tflops = o.vector_tflops;
+  c.sms = o.sms;
+  c.l2 = o.l2;
+  return c;
 }
 
 // MIN:MAX[:STEPS]: STEPS sizes spaced geometrically, else doublings of MIN up to MAX.
@@ -141,51 +122,26 @@ std::vector<int64_t> sweep_of(const std::string& spec) {
 }
 
 void run_sim(const SimOptions& o) {
-  const Problem p = problem_of(o);
-  const std::vector<ScheduleKind> kinds = schedules_of(o.schedule);
-  const std::vector<Direction> dirs = directions_of(o.direction);
-  const std::vector<Hardware> hws = hardware_of(o);
+  RowsRequest q;
+  q.problem = problem_of(o);
+  const Problem& p = q.problem;
+  q.schedules = schedules_of(o.schedule);
+  q.directions = directions_of(o.direction);
+  q.hardware = hardware_of(hardware_choice(o));
   if (o.format != "table" && o.format != "csv" && o.format != "json")
     throw std::invalid_argument("unknown format '" + o.format + "' (expected table, csv or json)");
   if (o.sram && o.sweep) throw std::invalid_argument("give --sram or --sweep-sram, not both");
   if (o.preset == "custom" && !o.sram && !o.sweep)
     throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
-  BlockOverride blocks{o.block_r, o.block_c};
-  // --variant: a kernel's schedule, tiles and launch (--block-r/--block-c still override).
-  const KernelVariant* variant = o.variant ? &find_kernel_variant(*o.variant) : nullptr;
-  std::vector<ScheduleKind> run_kinds = kinds;
-  std::vector<Direction> run_dirs = dirs;
-  Launch launch;
-  if (variant) {
-    const ScheduleDesc desc = variant->schedule(p);
-    run_kinds = {desc.kind};
-    run_dirs = {desc.direction};
-    if (!blocks.Br) blocks.Br = desc.Br;
-    if (!blocks.Bc) blocks.Bc = desc.Bc;
-    launch = variant->launch_for(p);
-  }
-
-  std::vector<int64_t> sizes;
-  if (o.sweep) sizes = sweep_of(*o.sweep);
-  else if (o.sram) sizes = {parse_bytes(*o.sram)};
-
-  std::vector<ReportRow> rows;
-  for (const Hardware& hw : hws) {
-    const std::vector<int64_t> ms = sizes.empty() ? std::vector<int64_t>{hw.smem_per_block_bytes} : sizes;
-    // A run depends on M, not on the hardware: reuse the previous hardware's runs.
-    for (size_t n = 0; n < ms.size(); ++n) {
-      if (o.sweep)
-        std::cerr << "sim: " << hw.name << " M = " << format_bytes(ms[n]) << " (" << n + 1 << "/"
-                  << ms.size() << ")\n";
-      for (ScheduleKind k : run_kinds)
-        for (Direction d : run_dirs) {
-          const ReportRow* same = nullptr;
-          for (const ReportRow& r : rows)
-            if (r.run.sram_bytes == ms[n] && r.run.desc.kind == k && r.run.desc.direction == d) same = &r;
-          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw, launch));
-        }
-    }
-  }
+  q.blocks = BlockOverride{o.block_r, o.block_c};
+  q.variant = o.variant;
+  if (o.sweep) q.sram_sizes = sweep_of(*o.sweep);
+  else if (o.sram) q.sram_sizes = {parse_bytes(*o.sram)};
+  if (o.sweep)
+    q.progress = [](const Hardware& hw, int64_t m, size_t n, size_t count) {
+      std::cerr << "sim: " << hw.name << " M = " << format_bytes(m) << " (" << n + 1 << "/" << count << ")\n";
+    };
+  const std::vector<ReportRow> rows = simulate_rows(q);
 
   if (o.format == "csv") {
     std::cout << format_csv(rows);

@@ -16,6 +16,7 @@ void bind_problem(nb::module_& m);  // Problem
 void bind_oracle(nb::module_& m);   // reference, judge, verdicts
 void bind_search(nb::module_& m);   // the RapidCheck search behind flashcheck.check
 void bind_cases(nb::module_& m);    // case folders: generate, verify, write
+void bind_sim(nb::module_& m);      // the simulator rows behind flashcheck.simulate
 
 // A mask from its CLI name (and window for sliding_window); ValueError names the argument.
 Mask mask_from_name(const std::string& name, const std::optional<std::pair<int64_t, int64_t>>& window);

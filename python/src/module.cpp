@@ -8,4 +8,5 @@ NB_MODULE(_flashcheck, m) {
   flashcheck::py::bind_oracle(m);
   flashcheck::py::bind_search(m);
   flashcheck::py::bind_cases(m);
+  flashcheck::py::bind_sim(m);
 }

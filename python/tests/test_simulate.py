@@ -1,0 +1,68 @@
+"""flashcheck.simulate returns the rows of `flashcheck sim --format json`: the
+same C++ row builder (sim/rows.hpp) behind both. Compared against the built
+CLI binary (FLASHCHECK_BIN, else build/cli/flashcheck), skipped when absent."""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+import flashcheck
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(os.environ.get("FLASHCHECK_BIN", ROOT / "build" / "cli" / "flashcheck"))
+
+CONFIGS = [
+    ({"seqlen": 2048, "schedule": "flash2", "preset": "h100", "direction": "fwd"},
+     ["--seqlen", "2048", "--schedule", "flash2", "--preset", "h100", "--direction", "fwd"]),
+    ({"seqlen_q": 300, "seqlen_k": 1000, "heads": 4, "kv_heads": 2, "batch": 2, "head_dim": 128,
+      "mask": "causal_bottom_right", "dtype": "bf16", "sram": ["48KiB", 100000], "preset": "a100"},
+     ["--seqlen-q", "300", "--seqlen-k", "1000", "--heads", "4", "--kv-heads", "2", "--batch", "2",
+      "--head-dim", "128", "--mask", "causal_bottom_right", "--dtype", "bf16", "--sram", "48KiB",
+      "--preset", "a100"]),
+    ({"seqlen": 4096, "variant": "flash2_fwd", "preset": "h200", "l2": "0", "sms": 66},
+     ["--seqlen", "4096", "--variant", "flash2_fwd", "--preset", "h200", "--l2", "0", "--sms", "66"]),
+    ({"seqlen": 512, "schedule": ["standard", "flash1"], "block_r": 16, "block_c": 32},
+     ["--seqlen", "512", "--schedule", "standard,flash1", "--block-r", "16", "--block-c", "32"]),
+]
+
+
+def cli_rows(args):
+    return json.loads(subprocess.check_output([str(BIN), "sim", *args, "--format", "json"]))
+
+
+@pytest.mark.skipif(not BIN.exists(), reason=f"no flashcheck binary at {BIN}")
+@pytest.mark.parametrize("kwargs,args", CONFIGS, ids=["flash2-h100", "gqa-causal-br", "variant-l2off", "blocks"])
+def test_simulate_rows_equal_cli_json(kwargs, args):
+    rows = flashcheck.simulate(**kwargs)
+    if "sram" in kwargs:  # the CLI takes one --sram: compare the first size's rows
+        rows = [r for r in rows if r["sram_bytes"] == 48 * 1024]
+    assert rows == cli_rows(args)
+
+
+def test_simulate_takes_a_problem():
+    p = flashcheck.Problem(batch=1, heads_q=2, seqlen_q=256, seqlen_k=256, head_dim=64, dtype="f16")
+    rows = flashcheck.simulate(p, schedule="flash1", direction="fwd", sram="64KiB", preset="h100")
+    assert len(rows) == 1 and rows[0]["seqlen_q"] == 256 and rows[0]["sram_bytes"] == 65536
+    assert rows == flashcheck.simulate(batch=1, heads=2, seqlen=256, dtype="f16", schedule="flash1",
+                                       direction="fwd", sram=65536, preset="h100")
+
+
+@pytest.mark.parametrize("kwargs,exc,words", [
+    ({"schedule": "flash9"}, ValueError, "flash9"),
+    ({"direction": "sideways"}, ValueError, "sideways"),
+    ({"preset": "z80"}, ValueError, "z80"),
+    ({"sram": "lots"}, ValueError, "lots"),
+    ({"sram": -5}, ValueError, "sram"),
+    ({"preset": "custom", "hbm_gbps": 1000, "matmul_tflops": 100}, ValueError, "sram"),
+    ({"variant": "nope"}, ValueError, "nope"),
+    ({"head_dim": 0}, ValueError, "head_dim"),
+    ({"problem": "B1"}, TypeError, "problem"),
+    ({"block_r": 1.5}, TypeError, "block_r"),
+    ({"schedule": []}, ValueError, "schedule"),
+])
+def test_simulate_bad_input_names_the_argument(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        flashcheck.simulate(**kwargs)

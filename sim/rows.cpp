@@ -1,0 +1,83 @@
+// The row builder of `flashcheck sim` (moved from cli/ so that the CLI and the
+// Python package call the same code).
+#include "sim/rows.hpp"
+
+#include <stdexcept>
+
+#include "sim/gpu_model.hpp"
+#include "sim/simulate.hpp"
+#include "sim/units.hpp"
+#include "sim/variants.hpp"
+
+namespace flashcheck::sim {
+
+std::vector<Hardware> hardware_of(const HardwareChoice& o) {
+  std::vector<Hardware> hws;
+  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms || o.l2;
+  if (o.preset == "custom") {
+    if (!o.hbm_gbps || !o.matmul_tflops)
+      throw std::invalid_argument("--preset custom needs at least --hbm-gbps and --matmul-tflops");
+    Hardware h;
+    h.name = "custom";
+    h.vector_flops = h.matmul_flops_16 / 16;
+    h.sm_count = 1;
+    hws.push_back(h);
+  } else if (o.preset == "all") {
+    hws = hardware_presets();
+  } else {
+    hws.push_back(find_preset(o.preset));
+  }
+  for (Hardware& h : hws) {
+    if (o.hbm_gbps) h.hbm_bytes_per_s = *o.hbm_gbps * 1e9;
+    if (o.matmul_tflops)
+      h.matmul_flops_16 = h.matmul_flops_32 = h.matmul_flops_64 = *o.matmul_tflops * 1e12;
+    if (o.vector_tflops) h.vector_flops = *o.vector_tflops * 1e12;
+    else if (o.preset == "custom") h.vector_flops = h.matmul_flops_16 / 16;
+    if (o.sms) h.sm_count = *o.sms;
+    if (o.l2) h.l2_bytes = *o.l2 == "0" ? 0 : parse_bytes(*o.l2);
+    if (custom_values && o.preset != "custom") h.name += "*";
+    if (!(h.hbm_bytes_per_s > 0) || !(h.matmul_flops_16 > 0) || !(h.vector_flops > 0) || h.sm_count < 1)
+      throw std::invalid_argument("hardware values must be positive");
+  }
+  return hws;
+}
+
+std::vector<ReportRow> simulate_rows(const RowsRequest& q) {
+  if (q.schedules.empty()) throw std::invalid_argument("schedule: empty list");
+  if (q.directions.empty()) throw std::invalid_argument("direction: empty list");
+  if (q.hardware.empty()) throw std::invalid_argument("hardware: empty list");
+  const Problem& p = q.problem;
+  p.validate();
+  BlockOverride blocks = q.blocks;
+  std::vector<ScheduleKind> run_kinds = q.schedules;
+  std::vector<Direction> run_dirs = q.directions;
+  Launch launch;
+  if (q.variant) {
+    const KernelVariant& variant = find_kernel_variant(*q.variant);
+    const ScheduleDesc desc = variant.schedule(p);
+    run_kinds = {desc.kind};
+    run_dirs = {desc.direction};
+    if (!blocks.Br) blocks.Br = desc.Br;
+    if (!blocks.Bc) blocks.Bc = desc.Bc;
+    launch = variant.launch_for(p);
+  }
+  std::vector<ReportRow> rows;
+  for (const Hardware& hw : q.hardware) {
+    const std::vector<int64_t> ms =
+        q.sram_sizes.empty() ? std::vector<int64_t>{hw.smem_per_block_bytes} : q.sram_sizes;
+    for (size_t n = 0; n < ms.size(); ++n) {
+      if (q.progress) q.progress(hw, ms[n], n, ms.size());
+      for (ScheduleKind k : run_kinds)
+        for (Direction d : run_dirs) {
+          // A run depends on M, not on the hardware: reuse the previous hardware's runs.
+          const ReportRow* same = nullptr;
+          for (const ReportRow& r : rows)
+            if (r.run.sram_bytes == ms[n] && r.run.desc.kind == k && r.run.desc.direction == d) same = &r;
+          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw, launch));
+        }
+    }
+  }
+  return rows;
+}
+
+}  // namespace flashcheck::sim

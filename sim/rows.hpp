@@ -1,0 +1,43 @@
+// The simulator's report rows for a request (problem, schedules, hardware,
+// SRAM sizes, tiles, kernel variant): the one row builder behind
+// `flashcheck sim` and flashcheck.simulate in Python.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reference/problem.hpp"
+#include "sim/hardware.hpp"
+#include "sim/plan.hpp"
+#include "sim/report.hpp"
+
+namespace flashcheck::sim {
+
+// Preset name (a100, h100, h200, all, custom) and what-if overrides.
+struct HardwareChoice {
+  std::string preset = "all";
+  std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
+  std::optional<int64_t> sms;
+  std::optional<std::string> l2;  // "50MB"-style; "0" turns the L2 level off
+};
+// The hardware descriptions of a choice; throws std::invalid_argument on bad values.
+std::vector<Hardware> hardware_of(const HardwareChoice& c);
+
+struct RowsRequest {
+  Problem problem;
+  std::vector<ScheduleKind> schedules{ScheduleKind::standard, ScheduleKind::flash1, ScheduleKind::flash2};
+  std::vector<Direction> directions{Direction::fwd, Direction::bwd};
+  std::vector<Hardware> hardware;
+  std::vector<int64_t> sram_sizes;  // empty: each hardware's shared memory per block
+  BlockOverride blocks;
+  std::optional<std::string> variant;  // a kernel's schedule, tiles and launch
+  // Called before each (hardware, M) group: index, count (the CLI's sweep progress).
+  std::function<void(const Hardware&, int64_t m, size_t n, size_t count)> progress;
+};
+// One row per hardware x M x schedule x direction (a variant: its own schedule
+// and direction); runs that depend only on M are reused across hardware.
+std::vector<ReportRow> simulate_rows(const RowsRequest& r);
+
+}  // namespace flashcheck::sim
