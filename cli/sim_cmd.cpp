@@ -3,6 +3,7 @@
 // paper's Figure 2 setting) on the A100 and H100 presets, standard / flash1 /
 // flash2, forward and backward, with the bound check. Every option changes
 // one part of that; --sweep-sram walks M; `sim memory` prints HBM footprints.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -29,6 +30,7 @@ struct SimOptions {
   std::string schedule = "all", direction = "both", preset = "all", format = "table";
   std::optional<std::string> sram, sweep, l2, variant;
   int64_t block_r = 0, block_c = 0;
+  std::optional<int64_t> splits;
   std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
   std::optional<int64_t> sms;
   bool problem_changed() const {
@@ -151,6 +153,11 @@ void run_sim(const SimOptions& o) {
   if (o.preset == "custom" && !o.sram && !o.sweep)
     throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
   BlockOverride blocks{o.block_r, o.block_c};
+  if (o.splits) {
+    if (std::find(kinds.begin(), kinds.end(), ScheduleKind::splitkv) == kinds.end())
+      throw std::invalid_argument("--splits applies to --schedule splitkv");
+    if (*o.splits < 1) throw std::invalid_argument("--splits must be >= 1");
+  }
   // --variant: a kernel's schedule, tiles and launch (--block-r/--block-c still override).
   const KernelVariant* variant = o.variant ? &find_kernel_variant(*o.variant) : nullptr;
   std::vector<ScheduleKind> run_kinds = kinds;
@@ -179,10 +186,14 @@ void run_sim(const SimOptions& o) {
                   << ms.size() << ")\n";
       for (ScheduleKind k : run_kinds)
         for (Direction d : run_dirs) {
+          // Forward-only schedules (square, splitkv) have no backward row under --direction both.
+          if (forward_only(k) && d == Direction::bwd && run_dirs.size() > 1) continue;
+          BlockOverride kb = blocks;
+          kb.splits = k == ScheduleKind::splitkv ? o.splits.value_or(0) : 0;
           const ReportRow* same = nullptr;
           for (const ReportRow& r : rows)
             if (r.run.sram_bytes == ms[n] && r.run.desc.kind == k && r.run.desc.direction == d) same = &r;
-          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw, launch));
+          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], kb), hw, launch));
         }
     }
   }
@@ -263,7 +274,11 @@ void add_sim_command(CLI::App& app) {
       "sim", "simulate the HBM/SRAM traffic of tiled attention schedules (no options: the "
              "GPT-2 medium report on A100 and H100)");
   add_problem_options(sim, *o);
-  sim->add_option("--schedule", o->schedule, "standard, flash1, flash2, a comma list, or all")->capture_default_str();
+  sim->add_option("--schedule", o->schedule,
+                  "standard, flash1, flash2, square (Saha-Ye, M < d^2), splitkv (decode), a comma "
+                  "list, or all (standard, flash1, flash2)")
+      ->capture_default_str();
+  sim->add_option("--splits", o->splits, "splitkv: KV chunks [enough for 132 thread blocks, <= Tc]");
   sim->add_option("--direction", o->direction, "fwd, bwd or both")->capture_default_str();
   sim->add_option("--sram", o->sram, "SRAM size M, e.g. 96KiB [the preset's shared memory per block]");
   sim->add_option("--block-r", o->block_r, "Br override (0: block rule)")->capture_default_str();

@@ -16,6 +16,7 @@ namespace flashcheck::sim {
 struct BlockOverride {
   int64_t Br = 0;  // 0: from the rule
   int64_t Bc = 0;
+  int64_t splits = 0;  // splitkv: KV chunks; 0: kDecodeWaveCtas rule (sim/README.md)
 };
 
 // Which block rule to apply. own: the schedule's rule; for flash2 that is the
@@ -59,5 +60,10 @@ constexpr int64_t kStandardMaxBlock = 128;
 // The GPU rule's fixed blocks: the flash2 forward streams K/V blocks of 64
 // rows, the flash2 backward Q blocks of 64 rows (sim/README.md, "Block rules").
 constexpr int64_t kGpuStreamBlock = 64;
+// splitkv's default split count fills one wave of this many CTAs (the
+// H100 / H200 SM count): splits = ceil(kDecodeWaveCtas / (B Hq)), at most Tc.
+constexpr int64_t kDecodeWaveCtas = 132;
+// The square tiling's block rule: B = floor(sqrt(M_el / 4)) (Saha & Ye).
+int64_t square_block(int64_t sram_bytes, DType dtype);
 
 }  // namespace flashcheck::sim
