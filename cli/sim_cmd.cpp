@@ -278,7 +278,7 @@ void add_sim_command(CLI::App& app) {
                   "standard, flash1, flash2, square (Saha-Ye, M < d^2), splitkv (decode), a comma "
                   "list, or all (standard, flash1, flash2)")
       ->capture_default_str();
-  sim->add_option("--splits", o->splits, "splitkv: KV chunks [enough for 132 thread blocks, <= Tc]");
+  sim->add_option("--splits", o->splits, "splitkv: KV chunks [the wave rule of sim/README.md, <= Tc]");
   sim->add_option("--direction", o->direction, "fwd, bwd or both")->capture_default_str();
   sim->add_option("--sram", o->sram, "SRAM size M, e.g. 96KiB [the preset's shared memory per block]");
   sim->add_option("--block-r", o->block_r, "Br override (0: block rule)")->capture_default_str();

@@ -96,6 +96,19 @@ BlockOverride gpu_rule_blocks(Direction dir, const Problem& p, int64_t M) {
 
 int64_t sram_elems(int64_t sram_bytes, DType dtype) { return sram_bytes / acc_bytes(dtype); }
 
+int64_t default_splits(int64_t units, int64_t Tc) {
+  const auto efficiency = [&](int64_t s) {
+    const double ctas = static_cast<double>(units) * static_cast<double>(s);
+    return ctas / (std::ceil(ctas / kDecodeWaveCtas) * kDecodeWaveCtas);
+  };
+  const int64_t most = std::min<int64_t>(Tc, kMaxSplits);
+  double best = 0;
+  for (int64_t s = 1; s <= most; ++s) best = std::max(best, efficiency(s));
+  for (int64_t s = 1; s <= most; ++s)
+    if (efficiency(s) >= 0.85 * best) return s;
+  return 1;
+}
+
 int64_t square_block(int64_t M, DType dtype) {
   const int64_t q = sram_elems(M, dtype) / 4;
   int64_t b = static_cast<int64_t>(std::sqrt(static_cast<double>(q)));
@@ -203,10 +216,8 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
             "splitkv is a decode schedule: all " + std::to_string(p.seqlen_q) +
             " queries of a head must fit one Q block (Br = " + std::to_string(b.Br) +
             "; flash-decoding runs Nq <= 16)");
-      // Splits: given, or enough to fill kDecodeWaveCtas; at most one KV block each.
-      const int64_t want = blocks.splits > 0
-                               ? blocks.splits
-                               : (kDecodeWaveCtas + p.batch * p.heads_q - 1) / (p.batch * p.heads_q);
+      // Splits: given, or the wave rule (default_splits); at most one KV block each.
+      const int64_t want = blocks.splits > 0 ? blocks.splits : default_splits(p.batch * p.heads_q, t.Tc);
       plan.desc.splits = std::clamp<int64_t>(want, 1, t.Tc);
       plan.registers = rule == BlockRule::own;
       plan.kernels = splitkv::forward_kernels(b.Br, b.Bc, d, p.dtype, plan.registers);

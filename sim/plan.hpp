@@ -60,9 +60,13 @@ constexpr int64_t kStandardMaxBlock = 128;
 // The GPU rule's fixed blocks: the flash2 forward streams K/V blocks of 64
 // rows, the flash2 backward Q blocks of 64 rows (sim/README.md, "Block rules").
 constexpr int64_t kGpuStreamBlock = 64;
-// splitkv's default split count fills one wave of this many CTAs (the
-// H100 / H200 SM count): splits = ceil(kDecodeWaveCtas / (B Hq)), at most Tc.
+// splitkv's default split count (FlashAttention-2's num_splits_heuristic,
+// one CTA per SM): the smallest S <= min(Tc, kMaxSplits) whose wave
+// efficiency units S / (ceil(units S / W) W) is >= 0.85 of the best, with
+// W = kDecodeWaveCtas (the H100 / H200 SM count) and units = B x Hq.
 constexpr int64_t kDecodeWaveCtas = 132;
+constexpr int64_t kMaxSplits = 128;
+int64_t default_splits(int64_t units, int64_t Tc);
 // The square tiling's block rule: B = floor(sqrt(M_el / 4)) (Saha & Ye).
 int64_t square_block(int64_t sram_bytes, DType dtype);
 
