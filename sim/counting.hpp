@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sim/memory.hpp"
+#include "sim/paging.hpp"
 #include "sim/schedules/tiling.hpp"
 
 namespace flashcheck::sim {
@@ -123,8 +124,20 @@ class CountingExecutor {
                  [&](int64_t s0, int64_t s1, int64_t m) { repeat(s0, s1, m, body); });
   }
 
-  void load(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
+  // Paged K/V (sim/paging.hpp): tile reads rounded to sectors or pages, plus
+  // one block-table entry per page (counted with K).
+  void set_paging(const Paging& pg, int64_t kv_elem_bytes) {
+    paging_ = pg;
+    kv_elem_bytes_ = kv_elem_bytes;
+  }
+  void load(int buf, TensorId t, int64_t, int64_t, int64_t r0, int64_t nr, int64_t, int64_t nc) {
     fits(buf, nr, nc);
+    if (paging_.on() && (t == TensorId::K || t == TensorId::V)) {
+      const PagedRead pr = paged_read(paging_, r0, nr, nc, kv_elem_bytes_);
+      hbm.read(t, checked_mul(pr.elems, mult_, "HBM read count"));
+      if (t == TensorId::K) hbm.read(TensorId::PT, checked_mul(pr.pages, mult_, "HBM read count"));
+      return;
+    }
     hbm.read(t, checked_mul(nr, nc, mult_, "HBM read count"));
   }
   void store(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
@@ -227,6 +240,8 @@ class CountingExecutor {
   }
 
   Sram sram_;
+  Paging paging_;
+  int64_t kv_elem_bytes_ = 2;
   std::vector<int> handles_;
   std::vector<Shape> shapes_;
   bool compress_ = true;

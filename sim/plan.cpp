@@ -230,4 +230,28 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
   return plan;
 }
 
+Plan with_paging(Plan plan, Paging pg) {
+  if (!pg.on()) return plan;
+  const ScheduleKind k = plan.desc.kind;
+  if (!(k == ScheduleKind::splitkv || (k == ScheduleKind::flash2 && plan.desc.direction == Direction::fwd)))
+    throw std::invalid_argument(std::string("paged KV is modelled for the flash2 forward and splitkv, not ") +
+                                label(k, plan.desc.direction));
+  if (pg.page_rows < 1 || pg.page_rows > kMaxPageRows)
+    throw std::invalid_argument("--page-size must be in [1, " + std::to_string(kMaxPageRows) + "] rows, got " +
+                                std::to_string(pg.page_rows));
+  const int64_t bc = plan.Bc(), P = pg.page_rows;
+  if (bc < plan.problem.seqlen_k && P % bc != 0 && bc % P != 0)
+    throw std::invalid_argument("page size " + std::to_string(P) + " and Bc " + std::to_string(bc) +
+                                " must divide one another (every KV tile then reads alike)");
+  // Several tiles per page, rounded to sectors: tiles start mid-page, so they
+  // read alike only if a tile is whole sectors.
+  const int64_t tile_bytes = checked_mul(bc, plan.problem.head_dim * dtype_bytes(plan.problem.dtype), "tile bytes");
+  if (bc < plan.problem.seqlen_k && pg.read == Paging::Read::sector && bc % P != 0 && tile_bytes % kSectorBytes != 0)
+    throw std::invalid_argument("pages of " + std::to_string(P) + " rows hold several tiles of " + std::to_string(bc) +
+                                " rows, " + std::to_string(tile_bytes) + " B each: sector-rounded reads need tiles of "
+                                "whole 32-byte sectors (or --page-read page)");
+  plan.paging = pg;
+  return plan;
+}
+
 }  // namespace flashcheck::sim

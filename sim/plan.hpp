@@ -9,6 +9,7 @@
 
 #include "reference/problem.hpp"
 #include "sim/memory.hpp"
+#include "sim/paging.hpp"
 #include "sim/schedule_desc.hpp"
 
 namespace flashcheck::sim {
@@ -39,6 +40,7 @@ struct Plan {
   int64_t softmax_rows = 1;
   int64_t work_units = 0;  // independent thread blocks of the main kernel
   bool registers = false;  // accumulators in registers (the GPU rule), not in M
+  Paging paging;           // paged K/V (with_paging); off by default
 
   int64_t Br() const { return desc.Br; }
   int64_t Bc() const { return desc.Bc; }
@@ -54,6 +56,12 @@ BlockOverride rule_blocks(ScheduleKind k, Direction d, const Problem& p, int64_t
 
 Plan make_plan(const Problem& p, ScheduleKind k, Direction d, int64_t sram_bytes,
                BlockOverride blocks = {}, BlockRule rule = BlockRule::own);
+// The plan with paged K/V (sim/paging.hpp). Throws std::invalid_argument
+// unless the schedule streams K/V tiles in its inner loop (flash2 fwd,
+// splitkv) and the page size and Bc divide one another (or Tc = 1), and, for
+// sector reads of pages holding several tiles, a tile is whole sectors.
+Plan with_paging(Plan plan, Paging pg);
+constexpr int64_t kMaxPageRows = int64_t(1) << 20;
 
 // The largest standard tile edge (Br = Bc = B).
 constexpr int64_t kStandardMaxBlock = 128;

@@ -9,5 +9,7 @@
 namespace flashcheck::report {
 
 std::string decode_splits(const Writer& w);
+std::string paged_kv(const Writer& w);
+std::string varlen_batch(const Writer& w);
 
 }  // namespace flashcheck::report

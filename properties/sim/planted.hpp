@@ -24,6 +24,7 @@ class LoadTwice : public sim::CountingExecutor {
 // The plan counted with every tile of `twice` loaded twice.
 inline sim::RunResult count_loading_twice(const sim::Plan& plan, sim::TensorId twice) {
   LoadTwice ex(plan.sram_bytes, twice);
+  ex.set_paging(plan.paging, dtype_bytes(plan.problem.dtype));
   sim::run_schedule(ex, plan);
   return sim::result_of(plan, ex);
 }
