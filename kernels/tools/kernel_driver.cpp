@@ -59,6 +59,16 @@ std::vector<Problem> small_problems() {
   gqa.seqlen_k = 129;
   gqa.mask = Mask::causal_top_left();
   out.push_back(gqa);
+  // MQA with a group of 32, which flash2_bwd spreads over 32 blocks per KV
+  // block (partial dK, dV, then the reduction); rows that see no key.
+  Problem mqa = gqa;
+  mqa.batch = 1;
+  mqa.heads_q = 32;
+  mqa.heads_kv = 1;
+  mqa.seqlen_q = 70;
+  mqa.seqlen_k = 33;
+  mqa.mask = Mask::causal_bottom_right();
+  out.push_back(mqa);
   return out;
 }
 
