@@ -131,19 +131,19 @@ namespace {
 
 // GQA groups that flash2_bwd runs whole, split evenly, or split unevenly over
 // its dK/dV blocks (gqa_splits in kernels/flash2_bwd.cu aims at 2048 blocks of
-// 64 keys: these many-key problems reach each case, while the random
-// properties, with few KV blocks, mostly give each query head its own
-// block). Few queries keep the float64 reference cheap. Every backward
-// variant, bf16, both modes: accurate, and a rerun gives the same dK, dV bits.
+// 64 keys: many batches and KV heads reach each case, while the random
+// properties, with few blocks, mostly give each query head its own block).
+// Four queries keep the float64 reference cheap. Every backward variant,
+// bf16, both modes: accurate, and a rerun gives the same dK, dV bits.
 struct GroupCase {
   int64_t batch, heads_q, heads_kv, seqlen_k;
   Mask mask;
   const char* what;
 };
 const GroupCase kGroupCases[] = {
-    {4, 16, 4, 8192, Mask::causal_bottom_right(), "2048 KV blocks: whole groups of 4"},
-    {2, 16, 2, 16384, Mask::none(), "1024 KV blocks: 2 sub-groups of 4 heads"},
-    {1, 32, 1, 67 * 64, Mask::sliding_window(3000, 100), "67 KV blocks: 31 sub-groups of 1 or 2 heads"},
+    {8, 32, 16, 1024, Mask::causal_bottom_right(), "2048 dK/dV blocks: whole groups of 2"},
+    {8, 64, 8, 1024, Mask::none(), "1024 dK/dV blocks: 2 sub-groups of 4 heads"},
+    {2, 64, 2, 1088, Mask::sliding_window(500, 20), "68 dK/dV blocks: 31 sub-groups of 1 or 2 heads"},
 };
 
 }  // namespace
