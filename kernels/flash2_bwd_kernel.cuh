@@ -41,6 +41,7 @@ struct Flash2BwdTraits {
   static constexpr int kStream = kStream_;   // Br for dkdv, Bc for dq
   static constexpr int kStages = 2;
   static constexpr int kChunks = kHeadDim / 8;
+  static constexpr int kRowElems = kHeadDim;  // shared-memory row slot (swz): no padding here
   static constexpr std::size_t kTile = static_cast<std::size_t>(kHeadDim) * 2;  // bytes per row
   // Two resident tiles of kRows rows, two streamed tensors x 2 stages, and
   // two float rows (LSE, D) per stage for the streamed block.

@@ -180,7 +180,9 @@ TEST_CASE("unsupported problems are reported as errors, never run", "[gpu]") {
     CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);
     if (!v->head_dims.empty()) {
       p.dtype = v->dtypes.front();
-      p.head_dim = 96;  // not instantiated by the fixed-head-dim variants
+      p.head_dim = 80;  // a multiple of 16 that the variant does not instantiate
+      while (std::find(v->head_dims.begin(), v->head_dims.end(), p.head_dim) != v->head_dims.end())
+        p.head_dim += 16;
       CHECK_FALSE(v->supports(p).ok);
       CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);
     }
