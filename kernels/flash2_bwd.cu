@@ -142,6 +142,7 @@ ScheduleDesc flash2_bwd_schedule(const Problem& p) {
 }
 
 Support flash2_bwd_supports(const Problem& p) {
+  if (Support s = plain_only(p, "flash2_bwd"); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 64 && p.head_dim != 128)

@@ -188,3 +188,29 @@ TEST_CASE("unsupported problems are reported as errors, never run", "[gpu]") {
     }
   }
 }
+
+// Every registered kernel computes plain attention: a problem asking for a
+// variant (here softcap) is refused, never run as plain attention.
+TEST_CASE("problems with attention variants are refused by plain kernels", "[gpu]") {
+  int checked = 0;
+  for (const kernels::Variant& v : kernels::registry()) {
+    Problem p;
+    p.seqlen_q = p.seqlen_k = 64;
+    p.dtype = v.dtypes.front();
+    p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
+    p.validate();
+    if (!v.supports(p).ok) continue;  // e.g. hopper_fwd off sm_90a
+    p.variants.softcap = 30.0;
+    p.validate();
+    INFO(v.name << " " << p.describe());
+    const kernels::Support s = v.supports(p);
+    CHECK_FALSE(s.ok);
+    CHECK(s.reason.find("plain attention only") != std::string::npos);
+    if (v.direction == kernels::Direction::fwd)
+      CHECK_THROWS_AS(kernels::run_forward(v, p, {}), std::invalid_argument);
+    else
+      CHECK_THROWS_AS(kernels::run_backward(v, p, {}), std::invalid_argument);
+    ++checked;
+  }
+  CHECK(checked >= 4);
+}
