@@ -41,35 +41,22 @@ std::vector<Problem> small_problems() {
                         Mask::sliding_window(37, 5), Mask::sliding_window(0, 0)};
   // {200, 650}: enough KV blocks to wrap a 2-stage ring several times.
   const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}, {200, 650}};
+  auto add = [&](int64_t batch, int64_t hq, int64_t hkv, int64_t sq, int64_t sk, Mask m) {
+    Problem p;
+    p.batch = batch;
+    p.heads_q = hq;
+    p.heads_kv = hkv;
+    p.seqlen_q = sq;
+    p.seqlen_k = sk;
+    p.mask = m;
+    out.push_back(p);
+  };
   for (const Mask& m : masks)
-    for (const auto& l : lens) {
-      Problem p;
-      p.batch = 1;
-      p.heads_q = 2;
-      p.heads_kv = 1;
-      p.seqlen_q = l[0];
-      p.seqlen_k = l[1];
-      p.mask = m;
-      out.push_back(p);
-    }
-  Problem gqa;
-  gqa.batch = 2;
-  gqa.heads_q = 4;
-  gqa.heads_kv = 2;
-  gqa.seqlen_q = 65;
-  gqa.seqlen_k = 129;
-  gqa.mask = Mask::causal_top_left();
-  out.push_back(gqa);
+    for (const auto& l : lens) add(1, 2, 1, l[0], l[1], m);
+  add(2, 4, 2, 65, 129, Mask::causal_top_left());
   // MQA with a group of 32, which flash2_bwd spreads over 32 blocks per KV
   // block (partial dK, dV, then the reduction); rows that see no key.
-  Problem mqa = gqa;
-  mqa.batch = 1;
-  mqa.heads_q = 32;
-  mqa.heads_kv = 1;
-  mqa.seqlen_q = 70;
-  mqa.seqlen_k = 33;
-  mqa.mask = Mask::causal_bottom_right();
-  out.push_back(mqa);
+  add(1, 32, 1, 70, 33, Mask::causal_bottom_right());
   return out;
 }
 
