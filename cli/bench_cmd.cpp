@@ -2,6 +2,9 @@
 // the FlashAttention benchmark grid (shared/ANCHORS.md): batch x seqlen =
 // --tokens, heads = --hidden / d, head dims 64 and 128, causal and not,
 // seqlen 512 ... 16384; CSV with device, date and commit on every row.
+// The backward grid adds GQA/MQA rows: each point again with heads_kv in
+// --gqa-heads-kv (8 and 1: at d 64 that is Hq 32 with Hkv 8 and 1), column
+// heads_kv.
 // `--memory` instead reports each variant's extra device memory for one
 // forward (N 4096, d 64, 16 heads by default).
 #include <chrono>
@@ -26,6 +29,7 @@ struct BenchCmdOptions {
   std::vector<std::string> masks = {"none", "causal"};
   int64_t tokens = 16384;
   int64_t hidden = 2048;
+  std::vector<int64_t> gqa_heads_kv = {8, 1};  // backward: extra rows with these KV heads
   int warmup = 3;
   int repeats = 10;
   bool no_flush = false;
@@ -59,10 +63,13 @@ std::vector<const kernels::Variant*> chosen(const BenchCmdOptions& o) {
   return out;
 }
 
-Problem grid_problem(const BenchCmdOptions& o, int d, int64_t n, const std::string& m) {
+// heads_kv 0: as many KV heads as query heads.
+Problem grid_problem(const BenchCmdOptions& o, int d, int64_t n, const std::string& m,
+                     int64_t heads_kv = 0) {
   Problem p;
   p.head_dim = d;
-  p.heads_q = p.heads_kv = o.hidden / d;
+  p.heads_q = o.hidden / d;
+  p.heads_kv = heads_kv > 0 ? heads_kv : p.heads_q;
   p.seqlen_q = p.seqlen_k = n;
   p.batch = std::max<int64_t>(1, o.tokens / n);
   p.mask = parse_mask(m);
@@ -73,25 +80,31 @@ Problem grid_problem(const BenchCmdOptions& o, int d, int64_t n, const std::stri
 
 void run_backward_bench(const BenchCmdOptions& o, std::ostream& csv, const std::string& prefix) {
   csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
-         "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops\n";
+         "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops,heads_kv\n";
   kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
+  std::vector<int64_t> kv_heads = {0};  // 0: MHA, then the GQA/MQA rows
+  kv_heads.insert(kv_heads.end(), o.gqa_heads_kv.begin(), o.gqa_heads_kv.end());
   for (const auto* v : chosen(o))
-    for (int d : o.head_dims)
-      for (const std::string& m : o.masks)
-        for (int64_t n : o.seqlens) {
-          const Problem p = grid_problem(o, d, n, m);
-          const kernels::Variant& f = kernels::paired_forward(*v);
-          if (!v->supports(p) || !f.supports(p)) continue;
-          const kernels::BackwardBenchResult r = kernels::bench_backward(f, *v, p, bo, o.deterministic);
-          csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch << ","
-              << p.heads_q << "," << m << "," << csv_field(kernels::describe_schedule(v->schedule(p)))
-              << "," << o.deterministic << "," << r.bwd.median_ms << "," << r.bwd.tflops << ","
-              << r.fwd_bwd_ms << "," << r.fwd_bwd_tflops << "\n";
-          csv.flush();
-          std::cerr << v->name << " d=" << d << " N=" << n << " mask=" << m << ": bwd "
-                    << r.bwd.median_ms << " ms " << r.bwd.tflops << " TFLOP/s, fwd+bwd "
-                    << r.fwd_bwd_tflops << " TFLOP/s\n";
-        }
+    for (int64_t hkv : kv_heads)
+      for (int d : o.head_dims)
+        for (const std::string& m : o.masks)
+          for (int64_t n : o.seqlens) {
+            const int64_t hq = o.hidden / d;
+            if (hkv > 0 && (hkv >= hq || hq % hkv != 0)) continue;
+            const Problem p = grid_problem(o, d, n, m, hkv);
+            const kernels::Variant& f = kernels::paired_forward(*v);
+            if (!v->supports(p) || !f.supports(p)) continue;
+            const kernels::BackwardBenchResult r = kernels::bench_backward(f, *v, p, bo, o.deterministic);
+            csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch << ","
+                << p.heads_q << "," << m << "," << csv_field(kernels::describe_schedule(v->schedule(p)))
+                << "," << o.deterministic << "," << r.bwd.median_ms << "," << r.bwd.tflops << ","
+                << r.fwd_bwd_ms << "," << r.fwd_bwd_tflops << "," << p.heads_kv << "\n";
+            csv.flush();
+            std::cerr << v->name << " d=" << d << " N=" << n << " Hq=" << p.heads_q << " Hkv="
+                      << p.heads_kv << " mask=" << m << ": bwd "
+                      << r.bwd.median_ms << " ms " << r.bwd.tflops << " TFLOP/s, fwd+bwd "
+                      << r.fwd_bwd_tflops << " TFLOP/s\n";
+          }
 }
 
 void run_bench(const BenchCmdOptions& o) {
@@ -175,6 +188,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   b->add_option("--tokens", o->tokens, "batch x seqlen")->capture_default_str();
   b->add_option("--hidden", o->hidden, "heads x head_dim")->capture_default_str();
+  b->add_option("--gqa-heads-kv", o->gqa_heads_kv,
+                "backward: each point again with these KV heads (those dividing heads_q)")
+      ->capture_default_str();
   b->add_option("--warmup", o->warmup, "untimed runs first")->capture_default_str();
   b->add_option("--repeats", o->repeats, "timed runs (median reported)")->capture_default_str();
   b->add_flag("--no-flush", o->no_flush, "do not clear L2 before each timed run");

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/report/decode_reports.hpp"
 #include "cli/report/gpu_reports.hpp"
 #include "cli/report/sim_reports.hpp"
 
@@ -32,7 +33,8 @@ void add_report_command(CLI::App& app) {
     const std::pair<const char*, Section> sections[] = {
         {"io", report::io_vs_sram},        {"memory", report::seqlen_scaling},
         {"recompute", report::recomputation}, {"roofline", report::intensity},
-        {"blocks", report::block_sweep}};
+        {"blocks", report::block_sweep},   {"decode", report::decode_splits},
+        {"paged", report::paged_kv},       {"varlen", report::varlen_batch}};
     for (const auto& [name, fn] : sections) {
       std::cerr << "report: " << name << "\n";
       index += fn(w);

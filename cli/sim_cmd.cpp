@@ -3,6 +3,7 @@
 // paper's Figure 2 setting) on the A100 and H100 presets, standard / flash1 /
 // flash2, forward and backward, with the bound check. Every option changes
 // one part of that; --sweep-sram walks M; `sim memory` prints HBM footprints.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "sim/simulate.hpp"
 #include "sim/units.hpp"
 #include "sim/variants.hpp"
+#include "sim/varlen.hpp"
 
 namespace flashcheck::cli {
 namespace {
@@ -30,6 +32,9 @@ struct SimOptions {
   std::string schedule = "all", direction = "both", preset = "all", format = "table";
   std::optional<std::string> sram, sweep, l2, variant;
   int64_t block_r = 0, block_c = 0;
+  std::optional<int64_t> splits, page_size;
+  std::string page_read = "sector";
+  std::optional<std::string> varlen, varlen_k;
   std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
   std::optional<int64_t> sms;
   bool problem_changed() const {
@@ -121,6 +126,86 @@ std::vector<int64_t> sweep_of(const std::string& spec) {
   return out;
 }
 
+Paging paging_of(const SimOptions& o) {
+  Paging pg;
+  pg.read = parse_page_read(o.page_read);
+  if (o.page_size) {
+    if (*o.page_size < 1) throw std::invalid_argument("--page-size must be >= 1 row");
+    pg.page_rows = *o.page_size;
+  } else if (o.page_read != "sector") {
+    throw std::invalid_argument("--page-read needs --page-size");
+  }
+  return pg;
+}
+
+// Comma-separated sequence lengths (cu_seqlens differences), each >= 1.
+std::vector<int64_t> lengths_of(const std::string& flag, const std::string& s) {
+  std::vector<int64_t> out;
+  for (const std::string& item : split(s, ',')) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v < 1)
+      throw std::invalid_argument(flag + ": '" + item + "' is not a length >= 1");
+    out.push_back(v);
+  }
+  if (out.empty()) throw std::invalid_argument(flag + ": no lengths");
+  return out;
+}
+
+// --varlen: the packed batch against padding to the longest, per schedule and hardware.
+void run_varlen(const SimOptions& o, const Problem& p, const std::vector<ScheduleKind>& kinds,
+                const std::vector<Direction>& dirs, const std::vector<Hardware>& hws, const BlockOverride& blocks,
+                const Paging& paging) {
+  const std::vector<int64_t> lq = lengths_of("--varlen", *o.varlen);
+  const std::vector<int64_t> lk = o.varlen_k ? lengths_of("--varlen-k", *o.varlen_k) : std::vector<int64_t>{};
+  Problem base = p;
+  base.batch = 1;
+  const bool csv = o.format == "csv";
+  if (o.format == "json") throw std::invalid_argument("--varlen prints table or csv");
+  std::ostringstream out;
+  out << (csv ? "hardware,schedule,direction,sequences,tokens_q,tokens_k,sram_bytes,packed_bytes,padded_bytes,"
+                "padded_over_packed,packed_flops,padded_flops,packed_time_s,padded_time_s\n"
+              : "Varlen batch: " + std::to_string(lq.size()) + " sequences, heads " + std::to_string(p.heads_q) +
+                    "/" + std::to_string(p.heads_kv) + ", d " + std::to_string(p.head_dim) + ", " +
+                    dtype_name(p.dtype) + ", mask " + p.mask.describe() +
+                    " per sequence; packed = each sequence tiled on its own (cu_seqlens), padded = "
+                    "every sequence padded to the longest; bytes are the two-level (SM-side) count\n");
+  char line[400];
+  if (!csv) {
+    std::snprintf(line, sizeof line, "%-8s %-8s %-4s %12s %12s %8s %10s %10s\n", "hardware", "schedule", "dir",
+                  "packed GB", "padded GB", "ratio", "packed ms", "padded ms");
+    out << line;
+  }
+  for (const Hardware& hw : hws) {
+    const int64_t m = o.sram ? parse_bytes(*o.sram) : hw.smem_per_block_bytes;
+    for (ScheduleKind k : kinds)
+      for (Direction d : dirs) {
+        if (forward_only(k) && d == Direction::bwd && dirs.size() > 1) continue;
+        BlockOverride kb = blocks;
+        kb.splits = k == ScheduleKind::splitkv ? o.splits.value_or(0) : 0;
+        const VarlenRun v = simulate_varlen(base, lq, lk, k, d, m, kb, BlockRule::own, paging);
+        const double a = double(v.packed.total_bytes()), b = double(v.padded.total_bytes());
+        const Roofline ra = roofline(v.packed, hw), rb = roofline(v.padded, hw);
+        if (csv)
+          std::snprintf(line, sizeof line, "%s,%s,%s,%lld,%lld,%lld,%lld,%.0f,%.0f,%.6g,%lld,%lld,%.6g,%.6g\n",
+                        hw.name.c_str(), schedule_name(k), direction_name(d), (long long)v.sequences,
+                        (long long)v.tokens_q, (long long)v.tokens_k, (long long)m, a, b, b / a,
+                        (long long)v.packed.flops(), (long long)v.padded.flops(), ra.time_s, rb.time_s);
+        else
+          std::snprintf(line, sizeof line, "%-8s %-8s %-4s %12.4f %12.4f %7.2fx %10.4f %10.4f\n", hw.name.c_str(),
+                        schedule_name(k), direction_name(d), a / 1e9, b / 1e9, b / a, ra.time_s * 1e3,
+                        rb.time_s * 1e3);
+        out << line;
+      }
+  }
+  std::cout << out.str();
+}
+
 void run_sim(const SimOptions& o) {
   RowsRequest q;
   q.problem = problem_of(o);
@@ -134,7 +219,31 @@ void run_sim(const SimOptions& o) {
   if (o.preset == "custom" && !o.sram && !o.sweep)
     throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
   q.blocks = BlockOverride{o.block_r, o.block_c};
+  if (o.splits) {
+    if (std::find(q.schedules.begin(), q.schedules.end(), ScheduleKind::splitkv) == q.schedules.end())
+      throw std::invalid_argument("--splits applies to --schedule splitkv");
+    if (*o.splits < 1) throw std::invalid_argument("--splits must be >= 1");
+  }
+  q.splits = o.splits.value_or(0);
   q.variant = o.variant;
+  q.paging = paging_of(o);
+  if (o.varlen) {
+    if (o.sweep) throw std::invalid_argument("give --varlen or --sweep-sram, not both");
+    // --variant: a kernel's schedule and tiles (--block-r/--block-c still override).
+    std::vector<ScheduleKind> run_kinds = q.schedules;
+    std::vector<Direction> run_dirs = q.directions;
+    BlockOverride blocks = q.blocks;
+    if (o.variant) {
+      const ScheduleDesc desc = find_kernel_variant(*o.variant).schedule(p);
+      run_kinds = {desc.kind};
+      run_dirs = {desc.direction};
+      if (!blocks.Br) blocks.Br = desc.Br;
+      if (!blocks.Bc) blocks.Bc = desc.Bc;
+    }
+    run_varlen(o, p, run_kinds, run_dirs, q.hardware, blocks, q.paging);
+    return;
+  }
+  if (o.varlen_k) throw std::invalid_argument("--varlen-k needs --varlen");
   if (o.sweep) q.sram_sizes = sweep_of(*o.sweep);
   else if (o.sram) q.sram_sizes = {parse_bytes(*o.sram)};
   if (o.sweep)
@@ -219,7 +328,11 @@ void add_sim_command(CLI::App& app) {
       "sim", "simulate the HBM/SRAM traffic of tiled attention schedules (no options: the "
              "GPT-2 medium report on A100 and H100)");
   add_problem_options(sim, *o);
-  sim->add_option("--schedule", o->schedule, "standard, flash1, flash2, a comma list, or all")->capture_default_str();
+  sim->add_option("--schedule", o->schedule,
+                  "standard, flash1, flash2, square (Saha-Ye, M < d^2), splitkv (decode), a comma "
+                  "list, or all (standard, flash1, flash2)")
+      ->capture_default_str();
+  sim->add_option("--splits", o->splits, "splitkv: KV chunks [the wave rule of sim/README.md, <= Tc]");
   sim->add_option("--direction", o->direction, "fwd, bwd or both")->capture_default_str();
   sim->add_option("--sram", o->sram, "SRAM size M, e.g. 96KiB [the preset's shared memory per block]");
   sim->add_option("--block-r", o->block_r, "Br override (0: block rule)")->capture_default_str();
@@ -233,6 +346,12 @@ void add_sim_command(CLI::App& app) {
   sim->add_option("--variant", o->variant,
                   "a kernel's tiles, grid order and CTAs per SM: flash2_fwd, flash2_bwd, "
                   "torch_flash_fwd, torch_flash_bwd (--block-r/--block-c still override)");
+  sim->add_option("--page-size", o->page_size, "paged KV: rows per page (flash2 fwd, splitkv)");
+  sim->add_option("--page-read", o->page_read, "paged KV reads: sector (rows, rounded to 32 B) or page (whole pages)")
+      ->capture_default_str();
+  sim->add_option("--varlen", o->varlen, "packed batch of these sequence lengths, e.g. 100,2000,517 "
+                                         "(against padding to the longest)");
+  sim->add_option("--varlen-k", o->varlen_k, "key lengths of the --varlen sequences [= --varlen]");
   sim->add_option("--sweep-sram", o->sweep, "sweep M: MIN:MAX[:STEPS] (doublings without STEPS)");
   sim->add_option("--format", o->format, "table, csv or json")->capture_default_str();
 

@@ -10,4 +10,10 @@ std::string describe_schedule(const ScheduleDesc& s) {
   return out;
 }
 
+Support plain_only(const Problem& p, const char* variant) {
+  if (p.variants.plain()) return Support::yes();
+  return Support::no(std::string(variant) + " computes plain attention only, not variants " +
+                     p.variants.describe());
+}
+
 }  // namespace flashcheck::kernels

@@ -33,6 +33,12 @@ struct Support {
   explicit operator bool() const { return ok; }
 };
 
+// No when the problem asks for any attention variant (softcap, ALiBi, ...:
+// reference/variants.hpp): the first check of every supports() whose
+// kernel computes plain attention only, so such a problem is refused, never
+// silently run as plain attention.
+Support plain_only(const Problem& p, const char* variant);
+
 // Device pointers of one forward call. workspace must hold at least the
 // variant's workspace_bytes(problem) (intermediates such as S and P).
 struct ForwardArgs {

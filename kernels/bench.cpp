@@ -2,10 +2,10 @@
 #include "kernels/bench.hpp"
 
 #include <algorithm>
-#include <utility>
+#include <stdexcept>
 
 #include "kernels/device_buffer.hpp"
-#include "kernels/fill.hpp"
+#include "kernels/problem_tensors.hpp"
 
 namespace flashcheck::kernels {
 
@@ -32,45 +32,9 @@ struct EventPair {
 };
 }  // namespace
 
-BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o) {
-  const std::size_t elem = dtype_bytes(p.dtype);
-  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
-  DeviceBuffer O(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
-  DeviceBuffer work(v.workspace_bytes(p));
+Timing time_calls(const BenchOptions& o, const std::function<void()>& f) {
+  if (o.repeats < 1) throw std::invalid_argument("time_calls: repeats must be >= 1");
   DeviceBuffer flush(o.flush_l2 ? std::size_t(256) << 20 : 0);
-  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
-  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
-  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
-  ForwardArgs a{Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(), work.bytes(),
-                nullptr};
-
-  for (int i = 0; i < o.warmup; ++i) run_forward(v, p, a);
-  EventPair ev;
-  std::vector<float> ms;
-  for (int i = 0; i < o.repeats; ++i) {
-    if (o.flush_l2) FC_CUDA(cudaMemsetAsync(flush.get(), i & 0xFF, flush.bytes()));
-    FC_CUDA(cudaEventRecord(ev.start));
-    run_forward(v, p, a);
-    FC_CUDA(cudaEventRecord(ev.stop));
-    FC_CUDA(cudaEventSynchronize(ev.stop));
-    float t = 0;
-    FC_CUDA(cudaEventElapsedTime(&t, ev.start, ev.stop));
-    ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
-  BenchResult r;
-  r.median_ms = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
-  r.min_ms = ms.front();
-  r.tflops = forward_flops(p) / (r.median_ms * 1e-3) / 1e12;
-  r.workspace_bytes = work.bytes();
-  r.lse_bytes = LSE.bytes();
-  return r;
-}
-
-namespace {
-// Median of `repeats` event-timed calls of f after `warmup` untimed ones.
-template <class F>
-std::pair<double, double> time_median(const BenchOptions& o, const DeviceBuffer& flush, F f) {
   for (int i = 0; i < o.warmup; ++i) f();
   EventPair ev;
   std::vector<float> ms;
@@ -85,57 +49,57 @@ std::pair<double, double> time_median(const BenchOptions& o, const DeviceBuffer&
     ms.push_back(t);
   }
   std::sort(ms.begin(), ms.end());
-  const double med =
-      ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
-  return {med, ms.front()};
+  const std::size_t n = ms.size();
+  return {n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]), ms.front()};
 }
-}  // namespace
+
+BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o) {
+  ProblemTensors t(p, false);
+  t.fill(1);
+  DeviceBuffer work(v.workspace_bytes(p));
+  const ForwardArgs a = t.forward_args(work);
+  const Timing tm = time_calls(o, [&] { run_forward(v, p, a); });
+  BenchResult r;
+  r.median_ms = tm.median_ms;
+  r.min_ms = tm.min_ms;
+  r.tflops = forward_flops(p) / (r.median_ms * 1e-3) / 1e12;
+  r.workspace_bytes = work.bytes();
+  r.lse_bytes = t.LSE.bytes();
+  return r;
+}
 
 BackwardBenchResult bench_backward(const Variant& fwd, const Variant& bwd, const Problem& p,
                                    const BenchOptions& o, bool deterministic) {
-  const std::size_t elem = dtype_bytes(p.dtype);
-  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
-  DeviceBuffer O(p.q_elems() * elem), dO(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
-  DeviceBuffer dQ(p.q_elems() * elem), dK(p.kv_elems() * elem), dV(p.kv_elems() * elem);
+  ProblemTensors t(p, true);
+  t.fill(1);
   DeviceBuffer fwork(fwd.workspace_bytes(p)), bwork(bwd.workspace_bytes(p));
-  DeviceBuffer flush(o.flush_l2 ? std::size_t(256) << 20 : 0);
-  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
-  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
-  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
-  fill_uniform(dO.get(), p.q_elems(), p.dtype, 4, -1.f, 1.f);
-  const ForwardArgs fa{Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), fwork.get(),
-                       fwork.bytes(), nullptr};
-  BackwardArgs ba;
-  ba.Q = Q.get(); ba.K = K.get(); ba.V = V.get(); ba.O = O.get(); ba.dO = dO.get();
-  ba.LSE = LSE.as<float>(); ba.dQ = dQ.get(); ba.dK = dK.get(); ba.dV = dV.get();
-  ba.workspace = bwork.get(); ba.workspace_bytes = bwork.bytes(); ba.deterministic = deterministic;
-  const auto f = time_median(o, flush, [&] { run_forward(fwd, p, fa); });
-  const auto b = time_median(o, flush, [&] { run_backward(bwd, p, ba); });
+  const ForwardArgs fa = t.forward_args(fwork);
+  const BackwardArgs ba = t.backward_args(bwork, deterministic);
+  const Timing f = time_calls(o, [&] { run_forward(fwd, p, fa); });
+  const Timing b = time_calls(o, [&] { run_backward(bwd, p, ba); });
   BackwardBenchResult r;
-  r.bwd.median_ms = b.first;
-  r.bwd.min_ms = b.second;
-  r.bwd.tflops = 2.5 * forward_flops(p) / (b.first * 1e-3) / 1e12;
+  r.bwd.median_ms = b.median_ms;
+  r.bwd.min_ms = b.min_ms;
+  r.bwd.tflops = 2.5 * forward_flops(p) / (b.median_ms * 1e-3) / 1e12;
   r.bwd.workspace_bytes = bwork.bytes();
-  r.fwd_bwd_ms = f.first + b.first;
+  r.fwd_bwd_ms = f.median_ms + b.median_ms;
   r.fwd_bwd_tflops = 3.5 * forward_flops(p) / (r.fwd_bwd_ms * 1e-3) / 1e12;
   return r;
 }
 
 MemoryResult measure_extra_memory(const Variant& v, const Problem& p) {
-  const std::size_t elem = dtype_bytes(p.dtype);
-  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
-  DeviceBuffer O(p.q_elems() * elem);
-  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
-  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
-  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
+  ProblemTensors t(p, false);
+  t.fill(1);
+  t.LSE = DeviceBuffer();  // counted as extra below, with the workspace
   FC_CUDA(cudaDeviceSynchronize());
   std::size_t free_before = 0, free_after = 0, total = 0;
   FC_CUDA(cudaMemGetInfo(&free_before, &total));
   MemoryResult r;
   {
     DeviceBuffer LSE(p.lse_elems() * sizeof(float)), work(v.workspace_bytes(p));
-    run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(),
-                       work.bytes(), nullptr});
+    ForwardArgs a = t.forward_args(work);
+    a.LSE = LSE.as<float>();
+    run_forward(v, p, a);
     FC_CUDA(cudaDeviceSynchronize());
     FC_CUDA(cudaMemGetInfo(&free_after, &total));
     r.declared_bytes = LSE.bytes() + work.bytes();
@@ -146,18 +110,11 @@ MemoryResult measure_extra_memory(const Variant& v, const Problem& p) {
 
 MemoryResult measure_extra_memory_backward(const Variant& v, const Problem& p) {
   const Variant& f = paired_forward(v);
-  const std::size_t elem = dtype_bytes(p.dtype);
-  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
-  DeviceBuffer O(p.q_elems() * elem), dO(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
-  DeviceBuffer dQ(p.q_elems() * elem), dK(p.kv_elems() * elem), dV(p.kv_elems() * elem);
-  fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
-  fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
-  fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
-  fill_uniform(dO.get(), p.q_elems(), p.dtype, 4, -1.f, 1.f);
+  ProblemTensors t(p, true);
+  t.fill(1);
   {
     DeviceBuffer fw(f.workspace_bytes(p));
-    run_forward(f, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), fw.get(), fw.bytes(),
-                       nullptr});
+    run_forward(f, p, t.forward_args(fw));
     FC_CUDA(cudaDeviceSynchronize());
   }
   std::size_t free_before = 0, free_after = 0, total = 0;
@@ -165,11 +122,7 @@ MemoryResult measure_extra_memory_backward(const Variant& v, const Problem& p) {
   MemoryResult r;
   {
     DeviceBuffer work(v.workspace_bytes(p));
-    BackwardArgs a;
-    a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
-    a.LSE = LSE.as<float>(); a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
-    a.workspace = work.get(); a.workspace_bytes = work.bytes();
-    run_backward(v, p, a);
+    run_backward(v, p, t.backward_args(work, false));
     FC_CUDA(cudaDeviceSynchronize());
     FC_CUDA(cudaMemGetInfo(&free_after, &total));
     r.declared_bytes = work.bytes();

@@ -4,6 +4,7 @@
 // any current L2), FLOPs by the FlashAttention convention.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,16 @@ struct BenchResult {
   std::size_t workspace_bytes = 0;  // the variant's intermediates
   std::size_t lse_bytes = 0;        // float32 LSE, produced by every variant
 };
+
+// The one timing rule (benchmark, sanitizer driver's bench, tuners):
+// o.warmup untimed calls of f, then o.repeats calls each between two device
+// events, L2 cleared before each when o.flush_l2; the median (the mean of the
+// middle two for an even count) and the minimum, in milliseconds.
+struct Timing {
+  double median_ms = 0;
+  double min_ms = 0;
+};
+Timing time_calls(const BenchOptions& o, const std::function<void()>& f);
 
 // 4 * B * heads_q * seqlen_q * seqlen_k * d, halved for the causal masks
 // (the FlashAttention benchmarks' convention; they use seqlen_q == seqlen_k).

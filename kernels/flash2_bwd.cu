@@ -9,6 +9,11 @@
 //   2. main, KV-outer: dV += P^T dO, dS = P (dP - D), dK += scale dS^T Q,
 //      per KV block, looping over the query heads of its GQA group (so dK,
 //      dV are summed over the group without atomics)    dkdv kernel
+//      GQA with few KV blocks (MQA): the group's heads are spread over
+//      `splits` blocks per KV block (gqa_splits), each writing float32
+//      partial dK, dV; then                              dkdv_reduce kernel
+//      sums them in sub-group order (still no atomics, still bitwise
+//      reproducible).
 //   3. deterministic mode: dQ, Q-outer: dQ += scale dS K per Q block over its
 //      KV blocks, P and dS recomputed                   dq kernel
 //      default mode: dQ = scale * dQaccum                dq_convert kernel
@@ -22,8 +27,10 @@
 //     row summed by one thread in a fixed order; it recomputes S and dP once
 //     more (7 instead of 5 matrix products).
 //
-// Intermediates in HBM: D (float32, B x heads_q x seqlen_q) and the float32
-// dQ accumulator (B x heads_q x seqlen_q x d) of the default mode.
+// Intermediates in HBM: D (float32, B x heads_q x seqlen_q), the float32
+// dQ accumulator (B x heads_q x seqlen_q x d) of the default mode and, when
+// splits > 1, the float32 partial dK, dV (2 x splits x B x heads_kv x
+// seqlen_k x d).
 //
 // Schedule: kv_outer for dK, dV with Bc = 64 rows per block (4 warps x 16)
 // and Br = 64 (d 64) or 32 (d 128: registers) queries per inner step; dQ
@@ -31,6 +38,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <string>
 
 #include "kernels/flash2_bwd_kernel.cuh"
@@ -48,6 +56,18 @@ using DqTraits = flash2::Flash2BwdTraits<D, 4, 64>;
 // Floats of D in the workspace, rounded up to 16 bytes so dQaccum after it
 // stays aligned for float2 atomics.
 int64_t d_floats(const Problem& p) { return (p.lse_elems() + 3) / 4 * 4; }
+
+// How many blocks a GQA group's query heads are spread over: enough that the
+// dkdv grid has about kTargetBlocks blocks (several waves at 2-3 blocks per
+// SM on 132 SMs), at most one head per block. A function of the problem
+// alone, so dK, dV bits do not depend on the device.
+constexpr int64_t kTargetBlocks = 2048;
+int gqa_splits(const Problem& p) {
+  const int64_t rows = p.head_dim == 64 ? DkdvTraits<64>::kRows : DkdvTraits<128>::kRows;
+  const int64_t base = (p.seqlen_k + rows - 1) / rows * p.heads_kv * p.batch;
+  const int64_t want = (kTargetBlocks + base - 1) / base;
+  return static_cast<int>(std::min<int64_t>(p.group_size(), std::max<int64_t>(1, want)));
+}
 
 template <class Kernel>
 void set_smem(Kernel k, std::size_t bytes) {
@@ -68,23 +88,35 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   }
   float* Dbuf = static_cast<float*>(a.workspace);
   float* dqa = Dbuf + d_floats(pr);  // 16-byte aligned: float2 atomics
-  flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, Dbuf, a.dQ, a.dK, a.dV, dqa,
+  float* part = dqa + pr.q_elems();  // 16-byte aligned: head_dim is a multiple of 64
+  const int splits = gqa_splits(pr);
+  flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, Dbuf, a.dQ, a.dK, a.dV, dqa, part,
                       static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                       static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
-                      static_cast<int>(pr.group_size()),
+                      static_cast<int>(pr.group_size()), splits,
                       static_cast<float>(pr.softmax_scale()),
                       static_cast<float>(pr.softmax_scale() * 1.4426950408889634), pr.mask};
   const int64_t rows = pr.lse_elems();
   flash2::dot_do_o_kernel<T, D><<<static_cast<unsigned>((rows + 7) / 8), 256, 0, a.stream>>>(p, rows);
   FC_CHECK_LAUNCH("dot_do_o_kernel");
   const dim3 gk(static_cast<unsigned>((pr.seqlen_k + Tk::kRows - 1) / Tk::kRows),
-                static_cast<unsigned>(pr.heads_kv), static_cast<unsigned>(pr.batch));
+                static_cast<unsigned>(pr.heads_kv * splits), static_cast<unsigned>(pr.batch));
+  // splits > 1: the sub-groups' float32 partial dK, dV summed in a fixed order.
+  auto reduce = [&] {
+    if (splits == 1) return;
+    const int64_t n = pr.kv_elems(), blocks = (2 * n / 4 + 255) / 256;
+    flash2::dkdv_reduce_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
+                                    a.stream>>>(part, static_cast<T*>(a.dK), static_cast<T*>(a.dV), n,
+                                                splits);
+    FC_CHECK_LAUNCH("dkdv_reduce_kernel");
+  };
   if (!a.deterministic) {
     // FlashAttention-2's way: dkdv adds every dS K product into a float32
     // dQ with atomics (order varies run to run), then one conversion pass.
     FC_CUDA(cudaMemsetAsync(dqa, 0, pr.q_elems() * sizeof(float), a.stream));
     flash2::flash2_bwd_dkdv_kernel<Tk, T, true><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
     FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
+    reduce();
     const int64_t n = pr.q_elems();
     const int64_t blocks = (n + 255) / 256;
     flash2::dq_convert_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
@@ -94,6 +126,7 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   }
   flash2::flash2_bwd_dkdv_kernel<Tk, T, false><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
   FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
+  reduce();
   const dim3 gq(static_cast<unsigned>((pr.seqlen_q + Tq::kRows - 1) / Tq::kRows),
                 static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
   flash2::flash2_bwd_dq_kernel<Tq, T><<<gq, Tq::kThreads, Tq::kSmemBytes, a.stream>>>(p);
@@ -109,6 +142,7 @@ ScheduleDesc flash2_bwd_schedule(const Problem& p) {
 }
 
 Support flash2_bwd_supports(const Problem& p) {
+  if (Support s = plain_only(p, "flash2_bwd"); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 64 && p.head_dim != 128)
@@ -124,8 +158,11 @@ Support flash2_bwd_supports(const Problem& p) {
 }
 
 std::size_t flash2_bwd_workspace_bytes(const Problem& p) {
-  // D, and the float32 dQ accumulator of the atomic (default) mode.
-  return static_cast<std::size_t>(d_floats(p) + p.q_elems()) * sizeof(float);
+  // D, the float32 dQ accumulator of the atomic (default) mode, and the
+  // sub-groups' partial dK, dV when the GQA group is split.
+  const int splits = gqa_splits(p);
+  const int64_t part = splits > 1 ? 2 * splits * p.kv_elems() : 0;
+  return static_cast<std::size_t>(d_floats(p) + p.q_elems() + part) * sizeof(float);
 }
 
 void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {

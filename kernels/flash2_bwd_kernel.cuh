@@ -2,14 +2,17 @@
 // (see flash2_bwd.cu). Three kernels, named after FlashAttention-2's phases:
 //
 //   dot_do_o   D = rowsum(dO * O), float32, one warp per row.
-//   dkdv       KV-outer: one thread block per (KV block of Bc rows, KV head,
-//              batch); it loops over the query heads of its GQA group and
-//              the Q blocks its mask lets it see (Mask::q_blocks), recomputes
+//   dkdv       KV-outer: one thread block per (KV block of Bc rows, KV head x
+//              sub-group, batch); it loops over the query heads of its
+//              sub-group of the GQA group (the whole group when splits = 1)
+//              and the Q blocks its mask lets it see (Mask::q_blocks), recomputes
 //              P^T = exp(scale K Q^T - LSE) and
 //              dS^T = P^T * (V dO^T - D), and accumulates dV += P^T dO and
 //              dK += scale dS^T Q in registers; each warp owns 16 rows of the
-//              KV block. dK, dV are written once: summed over the group, no
-//              atomics.
+//              KV block. splits = 1: dK, dV are written once, summed over the
+//              group, no atomics. splits > 1: each block writes its float32
+//              partial sums, and dkdv_reduce adds the sub-groups in a fixed
+//              order (bitwise reproducible either way).
 //              With kAtomicDQ it also stages dS^T in shared memory and adds
 //              dS K into a float32 dQ accumulator with atomics (dq_atomic),
 //              converted by dq_convert.
@@ -38,6 +41,7 @@ struct Flash2BwdTraits {
   static constexpr int kStream = kStream_;   // Br for dkdv, Bc for dq
   static constexpr int kStages = 2;
   static constexpr int kChunks = kHeadDim / 8;
+  static constexpr int kRowElems = kHeadDim;  // shared-memory row slot (swz): no padding here
   static constexpr std::size_t kTile = static_cast<std::size_t>(kHeadDim) * 2;  // bytes per row
   // Two resident tiles of kRows rows, two streamed tensors x 2 stages, and
   // two float rows (LSE, D) per stage for the streamed block.
@@ -67,7 +71,10 @@ struct BwdParams {
   void* dK;
   void* dV;
   float* dQaccum;  // atomic mode: float32 [B][heads_q][seqlen_q][d], zeroed before dkdv
+  // splits > 1: float32 partial dK, dV of each sub-group, [2][splits][B][heads_kv][seqlen_k][d]
+  float* dKVpart;
   int seqlen_q, seqlen_k, heads_q, heads_kv, group;
+  int splits;  // sub-groups a GQA group's query heads are spread over (grid y = heads_kv x splits)
   float scale, scale_log2;
   Mask mask;
 };
@@ -233,6 +240,48 @@ __device__ __forceinline__ void dq_atomic(float* dqa, int q0, int sq, const T* s
   }
 }
 
+// A warp's 16 rows of float32 accumulators (times `mul`) straight to a
+// [rows][d] float32 tensor, rows [row0 + 16 warp, +16) (the partial sums).
+template <class Tr>
+__device__ __forceinline__ void store_rows_f32(float* g, int row0, int rows,
+                                               const float (&acc)[Tr::kHeadDim / 8][4], float mul,
+                                               int warp, int lane) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = row0 + warp * 16 + (lane >> 2) + r * 8;
+    if (row >= rows) continue;
+#pragma unroll
+    for (int d = 0; d < Tr::kHeadDim / 8; ++d)
+      *reinterpret_cast<float2*>(g + static_cast<int64_t>(row) * Tr::kHeadDim + d * 8 + (lane & 3) * 2) =
+          make_float2(acc[d][2 * r] * mul, acc[d][2 * r + 1] * mul);
+  }
+}
+
+// dK, dV = the sum over the splits sub-groups of their float32 partials
+// (part: [2][splits][n], dK's then dV's), added in sub-group order, rounded
+// to the dtype. n is a multiple of 4 (head_dim is).
+template <class T>
+__global__ void __launch_bounds__(256)
+    dkdv_reduce_kernel(const float* part, T* dK, T* dV, int64_t n, int splits) {
+  const int64_t n4 = n / 4;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < 2 * n4;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int which = i >= n4;  // 0: dK, 1: dV
+    const int64_t e = (i - which * n4) * 4;
+    const float* src = part + static_cast<int64_t>(which) * splits * n + e;
+    float4 acc = *reinterpret_cast<const float4*>(src);
+    for (int s = 1; s < splits; ++s) {
+      const float4 x = *reinterpret_cast<const float4*>(src + s * n);
+      acc.x += x.x;
+      acc.y += x.y;
+      acc.z += x.z;
+      acc.w += x.w;
+    }
+    T* dst = (which ? dV : dK) + e;
+    *reinterpret_cast<uint2*>(dst) = make_uint2(ptx::pack2<T>(acc.x, acc.y), ptx::pack2<T>(acc.z, acc.w));
+  }
+}
+
 // dQ = scale * dQaccum, rounded to the dtype (atomic mode's last step).
 template <class T>
 __global__ void __launch_bounds__(256)
@@ -255,7 +304,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   T* sDS = reinterpret_cast<T*>(sD + 2 * Br);              // [Bc][Br] dS^T (atomic mode)
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int kb = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+  const int kb = blockIdx.x, hk = blockIdx.y / p.splits, sub = blockIdx.y % p.splits, b = blockIdx.z;
   const int sq = p.seqlen_q, sk = p.seqlen_k;
   const int c0 = kb * Bc;
   const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
@@ -263,11 +312,14 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   const T* V = static_cast<const T*>(p.V) + kv_off;
   const Range qblocks = p.mask.q_blocks(c0, min(c0 + Bc, sk), Br, sq, sk);
   const int nq = static_cast<int>(qblocks.size());
-  const int steps = nq * p.group;  // (query head, Q block) pairs, head-major
+  // This block's query heads: sub-group `sub` of the group (near-equal shares).
+  const int h0 = hk * p.group + sub * p.group / p.splits;
+  const int steps = nq * ((sub + 1) * p.group / p.splits - sub * p.group / p.splits);
+  // steps: (query head, Q block) pairs, head-major
 
   // Loads step s: Q, dO rows of its block, LSE and D of those rows.
   auto load_step = [&](int s, int stage) {
-    const int h = hk * p.group + s / nq;
+    const int h = h0 + s / nq;
     const int qb = static_cast<int>(qblocks.begin) + s % nq;
     const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
     load_tile<Tr, Br>(sQ + stage * Br * D, static_cast<const T*>(p.Q) + q_off * D, qb * Br, sq, tid);
@@ -343,14 +395,21 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
     if constexpr (kAtomicDQ) {
       __syncthreads();  // every warp's rows of dS^T are in
-      const int h = hk * p.group + s / nq;
+      const int h = h0 + s / nq;
       dq_atomic<Tr, T>(p.dQaccum + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D, q0, sq, sDS,
                        sK, warp, lane);
     }
   }
+  const int64_t out_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  if (p.splits > 1) {  // partial sums of this sub-group; dkdv_reduce adds them up
+    const int64_t n = static_cast<int64_t>(gridDim.z) * p.heads_kv * sk * D;
+    store_rows_f32<Tr>(p.dKVpart + sub * n + out_off, c0, sk, dk, p.scale, warp, lane);
+    store_rows_f32<Tr>(p.dKVpart + (p.splits + sub) * n + out_off, c0, sk, dv, 1.f, warp, lane);
+    ptx::cp_async_wait<0>();
+    return;
+  }
   ptx::cp_async_wait<0>();
   __syncthreads();  // every warp is done with sK, sV: reuse them as staging
-  const int64_t out_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
   store_rows<Tr, T>(static_cast<T*>(p.dK) + out_off, c0, sk, sK, dk, p.scale, warp, lane, tid);
   store_rows<Tr, T>(static_cast<T*>(p.dV) + out_off, c0, sk, sV, dv, 1.f, warp, lane, tid);
 }

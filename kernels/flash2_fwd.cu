@@ -10,8 +10,8 @@
 // Intermediates: none in HBM besides LSE (float32, natural log, scale
 // applied; -inf for a row that sees no key, whose O row is 0).
 //
-// Schedule: q_outer, Br = 128 and Bc = 64 (d 64) or 128 (d 128), see the
-// traits below. One thread block per (Q block, query head, batch); each warp
+// Schedule: q_outer, Br = 128 and Bc = 64 (d 32, 64) or 128 (d 96, 128), see
+// the traits below. One thread block per (Q block, query head, batch); each warp
 // owns 16 or 32 whole rows of the block, so the softmax needs no inter-warp
 // reduction. K and V blocks go through a 2-stage cp.async ring in shared
 // memory (zero-filled past seqlen_k).
@@ -38,22 +38,40 @@ namespace {
 // reports/gpu/flash2_tune.csv has the configurations measured against them.
 // d 64: Br 128 = 4 warps x 32 rows, Bc 64, Q in registers, 2 blocks per SM.
 // d 128: Br 128 = 8 warps x 16 rows, Bc 128, Q re-read from shared memory.
+// d 32 and d 96 take the configuration of the next larger head dim (their
+// shared-memory rows are padded to it: flash2_fwd_kernel.cuh); not tuned.
+using TraitsD32 = flash2::Flash2FwdTraits<32, 64, 4, 2, 2, true, 2>;
 using TraitsD64 = flash2::Flash2FwdTraits<64, 64, 4, 2, 2, true, 2>;
+using TraitsD96 = flash2::Flash2FwdTraits<96, 128, 8, 1, 2, false>;
 using TraitsD128 = flash2::Flash2FwdTraits<128, 128, 8, 1, 2, false>;
+
+template <class Tr>
+ScheduleDesc schedule_of() {
+  return sim::describe(ScheduleKind::flash2, Direction::fwd, Tr::kBr, Tr::kBc);
+}
+
+template <class Tr>
+void launch_dtype(const Problem& p, const ForwardArgs& a) {
+  p.dtype == DType::bf16 ? flash2::launch<Tr, __nv_bfloat16>(p, a) : flash2::launch<Tr, __half>(p, a);
+}
 
 }  // namespace
 
 ScheduleDesc flash2_fwd_schedule(const Problem& p) {
-  if (p.head_dim == 64)
-    return sim::describe(ScheduleKind::flash2, Direction::fwd, TraitsD64::kBr, TraitsD64::kBc);
-  return sim::describe(ScheduleKind::flash2, Direction::fwd, TraitsD128::kBr, TraitsD128::kBc);
+  switch (p.head_dim) {
+    case 32: return schedule_of<TraitsD32>();
+    case 64: return schedule_of<TraitsD64>();
+    case 96: return schedule_of<TraitsD96>();
+    default: return schedule_of<TraitsD128>();
+  }
 }
 
 Support flash2_fwd_supports(const Problem& p) {
+  if (Support s = plain_only(p, "flash2_fwd"); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 64 && p.head_dim != 128)
-    return Support::no("flash2_fwd instantiates head dims 64 and 128, not " +
+  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
+    return Support::no("flash2_fwd instantiates head dims 32, 64, 96 and 128, not " +
                        std::to_string(p.head_dim));
   // Row indices are int inside the kernel; the grid's y and z are at most 65535.
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
@@ -66,12 +84,11 @@ Support flash2_fwd_supports(const Problem& p) {
 std::size_t flash2_fwd_workspace_bytes(const Problem&) { return 0; }
 
 void flash2_fwd_forward(const Problem& p, const ForwardArgs& a) {
-  const bool bf = p.dtype == DType::bf16;
-  if (p.head_dim == 64) {
-    bf ? flash2::launch<TraitsD64, __nv_bfloat16>(p, a) : flash2::launch<TraitsD64, __half>(p, a);
-  } else {
-    bf ? flash2::launch<TraitsD128, __nv_bfloat16>(p, a)
-       : flash2::launch<TraitsD128, __half>(p, a);
+  switch (p.head_dim) {
+    case 32: return launch_dtype<TraitsD32>(p, a);
+    case 64: return launch_dtype<TraitsD64>(p, a);
+    case 96: return launch_dtype<TraitsD96>(p, a);
+    default: return launch_dtype<TraitsD128>(p, a);
   }
 }
 

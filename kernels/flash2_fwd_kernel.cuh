@@ -14,7 +14,9 @@
 //
 // Shared-memory tiles are rows of head_dim 16-bit values in 16-byte chunks
 // stored at chunk ^ (row % 8), so the 8 row addresses of every ldmatrix hit 8
-// different bank groups.
+// different bank groups. A row's slot holds kRowChunks chunks, head_dim / 8
+// rounded up to a multiple of 8 (d 32 in a 64-wide slot, d 96 in a 128-wide
+// one), so the XOR never leaves the row; the padding is never read.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -48,12 +50,14 @@ struct Flash2FwdTraits {
   static constexpr int kWaitK = kSplitKV ? 2 * kStages - 3 : kStages - 2;
   static constexpr int kWaitV = 2 * kStages - 2;  // kSplitKV only
   static constexpr int kChunks = kHeadDim / 8;    // 16-byte chunks per row
+  static constexpr int kRowChunks = (kChunks + 7) / 8 * 8;  // chunks per shared-memory row slot
+  static constexpr int kRowElems = kRowChunks * 8;
   static constexpr std::size_t kElem = 2;         // fp16 / bf16
-  static constexpr std::size_t kSmemQ = kBr * kHeadDim * kElem;
-  static constexpr std::size_t kSmemKV = kBc * kHeadDim * kElem;  // one K (or V) stage
+  static constexpr std::size_t kSmemQ = kBr * kRowElems * kElem;
+  static constexpr std::size_t kSmemKV = kBc * kRowElems * kElem;  // one K (or V) stage
   static constexpr std::size_t kSmemBytes = kSmemQ + 2 * kStages * kSmemKV;
 
-  static_assert(kHeadDim % 64 == 0, "the XOR swizzle needs >= 8 chunks of 16 B per row");
+  static_assert(kHeadDim % 32 == 0, "whole k16 steps, and pairs of n8 tiles of O");
   static_assert(kBc % 16 == 0, "Bc is a whole number of k16 steps of P V");
   static_assert(kStages >= 2, "the ring needs a stage to fill while one is read");
   static_assert(kM == 1 || kM == 2, "a warp owns 16 or 32 rows");
@@ -83,7 +87,7 @@ __device__ __forceinline__ float exp2_ftz(float x) {
 
 template <class Tr>
 __device__ __forceinline__ int swz(int row, int chunk) {
-  return row * Tr::kHeadDim + ((chunk ^ (row & 7)) << 3);
+  return row * Tr::kRowElems + ((chunk ^ (row & 7)) << 3);
 }
 
 // Rows [row0, row0 + kRows) of a [seqlen][d] matrix into a swizzled tile;
@@ -109,8 +113,9 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   constexpr int kQF = Tr::kQInRegs ? D / 16 : 1;  // Q fragments held at once
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
-  T* sK = sQ + Br * D;
-  T* sV = sK + kStages * Bc * D;
+  constexpr int R = Tr::kRowElems;  // elements per shared-memory row slot
+  T* sK = sQ + Br * R;
+  T* sV = sK + kStages * Bc * R;
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   // Heaviest Q blocks (most KV blocks under a causal mask) start first.
@@ -134,9 +139,9 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   // Loads block nb's K and V into stage st as one group or two (possibly
   // empty groups past the last block: they keep the group count uniform).
   auto load_block = [&](int st, int nb) {
-    if (nb < nb1) load_tile<Tr, Bc>(sK + st * Bc * D, K, nb * Bc, sk, tid);
+    if (nb < nb1) load_tile<Tr, Bc>(sK + st * Bc * R, K, nb * Bc, sk, tid);
     if constexpr (Tr::kSplitKV) ptx::cp_async_commit();
-    if (nb < nb1) load_tile<Tr, Bc>(sV + st * Bc * D, V, nb * Bc, sk, tid);
+    if (nb < nb1) load_tile<Tr, Bc>(sV + st * Bc * R, V, nb * Bc, sk, tid);
     ptx::cp_async_commit();
   };
 #pragma unroll
@@ -173,8 +178,8 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
     ptx::cp_async_wait<Tr::kWaitK>();
     __syncthreads();  // block nb (its K) landed; every warp is done with the stage refilled next
     load_block((i + kStages - 1) % kStages, nb + kStages - 1);
-    const T* tK = sK + (i % kStages) * Bc * D;
-    const T* tV = sV + (i % kStages) * Bc * D;
+    const T* tK = sK + (i % kStages) * Bc * R;
+    const T* tV = sV + (i % kStages) * Bc * R;
 
     // S = Q K^T for the warp's 16 kM rows x Bc columns; each K fragment
     // feeds all kM row tiles.

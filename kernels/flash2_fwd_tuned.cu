@@ -64,6 +64,7 @@ ScheduleDesc flash2_fwd_tuned_schedule(const Problem& p) {
 }
 
 Support flash2_fwd_tuned_supports(const Problem& p) {
+  if (Support s = plain_only(p, "flash2_fwd_tuned"); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_fwd_tuned runs fp16 and bf16 only, not " +
                        std::string(dtype_name(p.dtype)));

@@ -25,12 +25,7 @@ struct RowP {
   Vec err;            // absolute error of P_ij: P eps plus the underflow spacing
 };
 
-// The spacing of the subnormal numbers: the absolute error of rounding a
-// value that underflows, at most (fp16's is large: 2^-24).
-double underflow(DType t) {
-  return t == DType::f64 ? 0x1p-1074 : t == DType::f16 ? 0x1p-24 : t == DType::bf16 ? 0x1p-133 : 0x1p-149;
-}
-// The type P, dS and stored outputs are rounded to.
+double underflow(DType t) { return underflow_spacing(t); }
 
 
 RowP row_probabilities(const Problem& p, const ConstHeadMap& q, const ConstHeadMap& k,
@@ -52,6 +47,10 @@ RowP row_probabilities(const Problem& p, const ConstHeadMap& q, const ConstHeadM
 
 }  // namespace
 
+// fp16's is large: 2^-24.
+double underflow_spacing(DType t) {
+  return t == DType::f64 ? 0x1p-1074 : t == DType::f16 ? 0x1p-24 : t == DType::bf16 ? 0x1p-133 : 0x1p-149;
+}
 double storage_roundoff(DType t) { return dtype_unit_roundoff(t); }
 double accumulation_roundoff(DType t) {
   return t == DType::f64 ? dtype_unit_roundoff(DType::f64) : dtype_unit_roundoff(DType::f32);

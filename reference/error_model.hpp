@@ -14,7 +14,10 @@
 //   - D = rowsum(dO * O) is formed from an O that carries its own allowance.
 // Length factors are the worst-case gamma_n = n u of a sum of n terms.
 #pragma once
+#include <vector>
+
 #include "reference/attention.hpp"
+#include "reference/variant_attention.hpp"
 
 namespace flashcheck {
 
@@ -22,10 +25,15 @@ namespace flashcheck {
 // (float32, or float64 for dtype f64).
 double storage_roundoff(DType t);
 double accumulation_roundoff(DType t);
+// The spacing of the dtype's subnormal numbers: the absolute error of
+// rounding a value that underflows.
+double underflow_spacing(DType t);
 
 struct Allowance {
   Tensor4<double> O, LSE;      // forward
   Tensor4<double> dQ, dK, dV;  // backward (empty when no dO was given)
+  Tensor4<double> dbias = {};  // variants.bias with dO (score_shape), else empty
+  std::vector<double> dsinks = {};  // variants.sinks with dO ([heads_q]), else empty
 };
 
 // Forward allowance from the float64 inputs and the reference's O, LSE.
@@ -36,5 +44,15 @@ Allowance forward_allowance(const Problem& p, const Tensor4<double>& Q, const Te
 void add_backward_allowance(const Problem& p, const Tensor4<double>& Q, const Tensor4<double>& K,
                             const Tensor4<double>& V, const Tensor4<double>& dO,
                             const ForwardResult& ref, const Gradients& grad, Allowance& a);
+
+// The same first-order model for a problem with variants (reference/
+// README.md, "The allowance of the variants"): forward always, backward
+// (dQ, dK, dV, dbias, dsinks) when dO and grad are given. ref and grad are
+// variant_forward / variant_backward's results. At neutral variant settings
+// it is forward_allowance + add_backward_allowance (a property checks it).
+Allowance variant_allowance(const Problem& p, const Extras& ex, const Tensor4<double>& Q,
+                            const Tensor4<double>& K, const Tensor4<double>& V,
+                            const ForwardResult& ref, const Tensor4<double>* dO = nullptr,
+                            const VariantGradients* grad = nullptr);
 
 }  // namespace flashcheck

@@ -5,6 +5,8 @@
 // in where a row lives (Rows), so the arithmetic is written once.
 #include "reference/variant_attention.hpp"
 
+#include "reference/variant_rows.hpp"
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -12,74 +14,9 @@
 namespace flashcheck {
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+using namespace variant_rows;
 
 std::string num(int64_t v) { return std::to_string(v); }
-
-// Where row i of sequence b lives in a Q-like (Q, O, dO, dQ, LSE) or K-like
-// (K, V, dK, dV) tensor: element offsets into that tensor.
-struct Rows {
-  const Problem& p;
-  const Extras& ex;
-  int64_t q(const Tensor4<double>& t, int64_t b, int64_t h, int64_t i) const {
-    return p.variants.varlen ? t.offset(0, h, ex.cu_seqlens_q[b] + i, 0) : t.offset(b, h, i, 0);
-  }
-  int64_t kv(const Tensor4<double>& t, int64_t b, int64_t hk, int64_t j) const {
-    if (p.variants.varlen) return t.offset(0, hk, ex.cu_seqlens_k[b] + j, 0);
-    if (p.variants.page_size) {
-      const int64_t ps = *p.variants.page_size;
-      return t.offset(ex.block_table[b * pages_per_seq(p) + j / ps], hk, j % ps, 0);
-    }
-    return t.offset(b, hk, j, 0);
-  }
-};
-
-double dot(const double* a, const double* b, int64_t n) {
-  double s = 0;
-  for (int64_t x = 0; x < n; ++x) s += a[x] * b[x];
-  return s;
-}
-
-// One query row's scores over its sequence's keys, and what the backward
-// needs of them. visible[j] false: s[j] = -inf, P = 0, no gradient.
-struct RowScores {
-  std::vector<double> s, dcap;  // final score; d s / d (scale q.k) (softcap's 1 - tanh^2)
-  std::vector<char> visible;
-  double sink = kNegInf;
-};
-
-void row_scores(const Problem& p, const Extras& ex, const Rows& rows, const Tensor4<double>& Q,
-                const Tensor4<double>& K, int64_t b, int64_t h, int64_t i, int64_t nq,
-                int64_t nk, RowScores& r) {
-  const Variants& v = p.variants;
-  const int64_t d = p.head_dim, hk = p.kv_head_of(h);
-  const double scale = p.softmax_scale();
-  r.s.assign(nk, kNegInf);
-  r.dcap.assign(nk, 1.0);
-  r.visible.assign(nk, 0);
-  r.sink = v.sinks ? ex.sinks[h] : kNegInf;
-  const Range keys = p.mask.key_range(i, nq, nk);
-  const double* q = Q.data() + rows.q(Q, b, h, i);
-  for (int64_t j = keys.begin; j < keys.end; ++j) {
-    if (v.bool_mask && !ex.mask(b, h, i, j)) continue;
-    double s = scale * dot(q, K.data() + rows.kv(K, b, hk, j), d);
-    if (v.softcap) {
-      const double t = std::tanh(s / *v.softcap);
-      s = *v.softcap * t;
-      r.dcap[j] = 1 - t * t;
-    }
-    if (v.alibi) s -= ex.alibi_slopes[h] * std::fabs(double(i + nk - nq - j));
-    if (v.bias) s += ex.bias(b, h, i, j);
-    if (s == kNegInf) continue;  // a -inf bias hides the key
-    r.s[j] = s;
-    r.visible[j] = 1;
-  }
-}
-
-double keep_scale(const Problem& p, const Extras& ex, int64_t b, int64_t h, int64_t i, int64_t j) {
-  if (!p.variants.dropout_p) return 1;
-  return ex.keep(b, h, i, j) ? 1 / (1 - *p.variants.dropout_p) : 0;
-}
 
 void require_len(const char* field, size_t got, int64_t want, const char* what) {
   if (int64_t(got) != want)

@@ -15,10 +15,13 @@
 #                                ANCHORS.md grid plus --memory, PyTorch SDPA on
 #                                the same grid, and the merged report; then the
 #                                same for the backward (`bench --backward`,
-#                                sdpa_bench.py --backward). $OUT (default
-#                                ./gpu-out) gets summary.txt, report.md and
-#                                gpu_check.tar.gz (every log and CSV); a short
-#                                summary is printed last.
+#                                sdpa_bench.py --backward, both with the
+#                                GQA/MQA rows), then the issue-14 goal table
+#                                (scripts/gpu_goals.py -> goals.md). $OUT
+#                                (default ./gpu-out) gets summary.txt,
+#                                report*.md, goals.md and gpu_check.tar.gz
+#                                (every log and CSV); a short summary is
+#                                printed last.
 #   scripts/gpu_check.sh collect T [F...]   copies files F (default summary.txt,
 #                                properties.log, accuracy.csv, sanitizer.log)
 #                                of the run's tarball T into reports/gpu/.
@@ -142,7 +145,7 @@ run() {
   FINAL=${OUT:-$ROOT/gpu-out}
   OUT=$(mktemp -d)  # everything lands here; FINAL gets the summary, the report and a tarball
   mkdir -p "$FINAL"
-  trap 'cp "$OUT/summary.txt" "$OUT"/report*.md "$FINAL/" 2>/dev/null; tar -C "$OUT" -czf "$FINAL/gpu_check.tar.gz" .' EXIT
+  trap 'cp "$OUT/summary.txt" "$OUT"/report*.md "$OUT"/goals.md "$FINAL/" 2>/dev/null; tar -C "$OUT" -czf "$FINAL/gpu_check.tar.gz" .' EXIT
   [ -x "$BIN/flashcheck" ] || { echo "no $BIN/flashcheck: run 'scripts/gpu_check.sh build' first"; exit 2; }
   local commit
   commit=$(sed -n 's/^commit=//p' "$BIN/BUILD_INFO")
@@ -221,6 +224,11 @@ PY
         --title "$m (FLOPs: backward 2.5x, forward + backward 3.5x the forward's)" \
         >"$OUT/report_$m.md" && grep -E "ratio to PyTorch flash" "$OUT/report_$m.md" | sed "s/^/$m: /" >>"$summary"
     done
+  fi
+  if [ -z "${SKIP_BENCH:-}" ]; then
+    # Issue 14's goal table from this run's CSVs, and one line per goal.
+    python3 scripts/gpu_goals.py "$OUT" >"$OUT/goals.md" &&
+      python3 scripts/gpu_goals.py --summary "$OUT" >>"$summary"
   fi
   echo "== summary"
   cat "$summary"

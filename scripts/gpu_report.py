@@ -25,7 +25,10 @@ def main():
     ap.add_argument("--title", default="Forward TFLOP/s (FlashAttention convention: 4 B H N^2 d, "
                     "halved when causal)")
     a = ap.parse_args()
-    rows = load(a.bench) + load(a.sdpa)
+    # MHA rows only: the backward grid's GQA/MQA rows (heads_kv < heads) share
+    # (d, mask, N) with them; scripts/gpu_goals.py tabulates those.
+    rows = [r for r in load(a.bench) + load(a.sdpa)
+            if int(r.get("heads_kv") or r["heads"]) == int(r["heads"])]
     key = lambda r: (int(r["head_dim"]), r["mask"], int(r["seqlen"]))
     table = OrderedDict()
     variants = []

@@ -5,7 +5,10 @@ benchmark grid of shared/ANCHORS.md, the same grid and method as
 [B, H, N, d] tensors, device events around each call after warm-up, L2
 cleared (256 MiB memset) before each timed call, median of --repeats; FLOPs
 4 B H N^2 d, halved when causal. Writes CSV with the same columns as
-`flashcheck bench`, variant = torch_flash / torch_cudnn.
+`flashcheck bench`, variant = torch_flash / torch_cudnn. --backward adds the
+GQA/MQA rows of `flashcheck bench --backward` (each point again with
+--gqa-heads-kv KV heads, SDPA's enable_gqa; column heads_kv); a backend
+that refuses a row is reported on stderr and skipped.
 
 Run on the GPU machine: python3 scripts/sdpa_bench.py --csv out.csv --commit SHA
 """
@@ -45,6 +48,8 @@ def main():
     ap.add_argument("--hidden", type=int, default=2048)
     ap.add_argument("--head-dims", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--seqlens", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192, 16384])
+    ap.add_argument("--gqa-heads-kv", type=int, nargs="*", default=[8, 1],
+                    help="backward: each point again with these KV heads (dividing the heads)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--backward", action="store_true",
@@ -59,58 +64,66 @@ def main():
     with open(a.csv, "w") as f:
         if a.backward:
             f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
-                    "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops\n")
+                    "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops,heads_kv\n")
         else:
             f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
                     "median_ms,min_ms,tflops\n")
+        kv_list = [0] + (a.gqa_heads_kv if a.backward else [])  # 0: as many KV heads as heads
         for name, backend in BACKENDS.items():
-            for d in a.head_dims:
-                for causal in (False, True):
-                    for n in a.seqlens:
-                        b, h = max(1, a.tokens // n), a.hidden // d
-                        gen = torch.Generator(device="cuda").manual_seed(0)
-                        q, k, v = (torch.rand(b, h, n, d, device="cuda", dtype=torch.bfloat16,
-                                              generator=gen) * 2 - 1 for _ in range(3))
-                        flops = 4 * b * h * n * n * d / (2 if causal else 1)
-                        mask = "causal" if causal else "none"
-                        if a.backward:
-                            try:
-                                with sdpa_kernel(backend):
-                                    for t in (q, k, v):
-                                        t.requires_grad_(True)
-                                    dout = torch.rand_like(q) * 2 - 1
-                                    fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                                    out = fwd()
-                                    bwd = lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
-                                    fmed, _ = time_ms(fwd, a.warmup, a.repeats, flush)
-                                    bmed, _ = time_ms(bwd, a.warmup, a.repeats, flush)
-                            except RuntimeError as e:
-                                print(f"{name} d={d} N={n} causal={causal}: {e}", file=sys.stderr)
+            for hkv in kv_list:
+                for d in a.head_dims:
+                    for causal in (False, True):
+                        for n in a.seqlens:
+                            h = a.hidden // d
+                            if hkv and (hkv >= h or h % hkv):
                                 continue
-                            btf = 2.5 * flops / (bmed * 1e-3) / 1e12
-                            fbtf = 3.5 * flops / ((fmed + bmed) * 1e-3) / 1e12
-                            f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
-                                    f'sdpa,0,{bmed},{btf},{fmed + bmed},{fbtf}\n')
-                            f.flush()
-                            print(f"{name} d={d} N={n} mask={mask}: bwd {btf:.1f}, fwd+bwd {fbtf:.1f} TFLOP/s",
-                                  file=sys.stderr)
-                            del q, k, v, out, dout
-                            continue
-                        try:
-                            with sdpa_kernel(backend):
-                                fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                                med, mn = time_ms(fn, a.warmup, a.repeats, flush)
-                        except RuntimeError as e:
-                            print(f"{name} d={d} N={n} causal={causal}: {e}", file=sys.stderr)
-                            continue
-                        tf = flops / (med * 1e-3) / 1e12
-                        f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
-                                f'sdpa,{med},{mn},{tf}\n')
-                        f.flush()
-                        print(f"{name} d={d} N={n} mask={mask}: {med:.3f} ms, {tf:.1f} TFLOP/s",
-                              file=sys.stderr)
-                        del q, k, v
+                            point(a, f, flush, device, date, name, backend, d, causal, n, hkv or h)
 
+
+def point(a, f, flush, device, date, name, backend, d, causal, n, hkv):
+    """Times one grid point (heads = hidden / d query heads, hkv KV heads) and writes its row."""
+    b, h = max(1, a.tokens // n), a.hidden // d
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    q = torch.rand(b, h, n, d, device="cuda", dtype=torch.bfloat16, generator=gen) * 2 - 1
+    k, v = (torch.rand(b, hkv, n, d, device="cuda", dtype=torch.bfloat16, generator=gen) * 2 - 1
+            for _ in range(2))
+    gqa = {"enable_gqa": True} if hkv != h else {}
+    flops = 4 * b * h * n * n * d / (2 if causal else 1)
+    mask = "causal" if causal else "none"
+    label = f"{name} d={d} N={n} Hq={h} Hkv={hkv} causal={causal}"
+    if a.backward:
+        try:
+            with sdpa_kernel(backend):
+                for t in (q, k, v):
+                    t.requires_grad_(True)
+                dout = torch.rand_like(q) * 2 - 1
+                fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal, **gqa)
+                out = fwd()
+                bwd = lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
+                fmed, _ = time_ms(fwd, a.warmup, a.repeats, flush)
+                bmed, _ = time_ms(bwd, a.warmup, a.repeats, flush)
+        except (RuntimeError, TypeError) as e:  # TypeError: a torch without enable_gqa
+            print(f"{label}: {e}", file=sys.stderr)
+            return
+        btf = 2.5 * flops / (bmed * 1e-3) / 1e12
+        fbtf = 3.5 * flops / ((fmed + bmed) * 1e-3) / 1e12
+        f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
+                f'sdpa,0,{bmed},{btf},{fmed + bmed},{fbtf},{hkv}\n')
+        f.flush()
+        print(f"{label}: bwd {btf:.1f}, fwd+bwd {fbtf:.1f} TFLOP/s", file=sys.stderr)
+        return
+    try:
+        with sdpa_kernel(backend):
+            fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            med, mn = time_ms(fn, a.warmup, a.repeats, flush)
+    except RuntimeError as e:
+        print(f"{label}: {e}", file=sys.stderr)
+        return
+    tf = flops / (med * 1e-3) / 1e12
+    f.write(f'"{device}",{date},{a.commit},{name},bf16,{d},{n},{b},{h},{mask},'
+            f'sdpa,{med},{mn},{tf}\n')
+    f.flush()
+    print(f"{label}: {med:.3f} ms, {tf:.1f} TFLOP/s", file=sys.stderr)
 
 if __name__ == "__main__":
     main()

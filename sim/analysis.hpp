@@ -23,6 +23,7 @@ struct RunResult {
   int64_t other_flops = 0;
   int64_t sram_peak_bytes = 0;
   int64_t work_units = 0;
+  int64_t page_rows = 0;  // paged KV: rows per page (0: contiguous)
 
   int64_t elem_bytes(TensorId t) const { return hbm_elem_bytes(t, problem.dtype); }
   int64_t read_bytes(TensorId t) const {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sim/memory.hpp"
+#include "sim/paging.hpp"
 #include "sim/schedules/tiling.hpp"
 
 namespace flashcheck::sim {
@@ -37,6 +38,9 @@ constexpr int64_t rowdot(int64_t nr, int64_t n) { return 2 * nr * n; }
 constexpr int64_t row_stats(int64_t nr, int64_t nc) { return nr * (3 * nc + 4); }
 constexpr int64_t row_normalise(int64_t nr, int64_t nc) { return 3 * nr * nc; }
 constexpr int64_t lse(int64_t nr) { return 2 * nr; }
+// Split-KV reduce, per row: max, two subtractions and two exps, l update (3),
+// O = a O + w O_s (3 per element).
+constexpr int64_t combine_partial(int64_t nr, int64_t d) { return nr * (3 * d + 8); }
 }  // namespace cost
 
 class CountingExecutor {
@@ -107,9 +111,33 @@ class CountingExecutor {
     }
     kv_step_classes(t, [&](int64_t j0, int64_t j1, int64_t m) { repeat(j0, j1, m, body); });
   }
+  // Any other outer loop of n steps whose inner ranges range(s) are monotone
+  // over the live steps (step_classes' contract; splitkv's KV chunks).
+  template <class RangeOf, class F>
+  void for_steps(int64_t n, Range live, int64_t inner, int64_t outer_rows, int64_t inner_rows,
+                 RangeOf&& range, F&& body) {
+    if (!compress_) {
+      for (int64_t s = 0; s < n; ++s) body(s);
+      return;
+    }
+    step_classes(n, live, inner, outer_rows, inner_rows, range, [](int64_t) { return int64_t(1); },
+                 [&](int64_t s0, int64_t s1, int64_t m) { repeat(s0, s1, m, body); });
+  }
 
-  void load(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
+  // Paged K/V (sim/paging.hpp): tile reads rounded to sectors or pages, plus
+  // one block-table entry per page (counted with K).
+  void set_paging(const Paging& pg, int64_t kv_elem_bytes) {
+    paging_ = pg;
+    kv_elem_bytes_ = kv_elem_bytes;
+  }
+  void load(int buf, TensorId t, int64_t, int64_t, int64_t r0, int64_t nr, int64_t, int64_t nc) {
     fits(buf, nr, nc);
+    if (paging_.on() && (t == TensorId::K || t == TensorId::V)) {
+      const PagedRead pr = paged_read(paging_, r0, nr, nc, kv_elem_bytes_);
+      hbm.read(t, checked_mul(pr.elems, mult_, "HBM read count"));
+      if (t == TensorId::K) hbm.read(TensorId::PT, checked_mul(pr.pages, mult_, "HBM read count"));
+      return;
+    }
     hbm.read(t, checked_mul(nr, nc, mult_, "HBM read count"));
   }
   void store(int buf, TensorId t, int64_t, int64_t, int64_t, int64_t nr, int64_t, int64_t nc) {
@@ -123,6 +151,8 @@ class CountingExecutor {
   void gemm_nt(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
   void gemm_nn(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
   void gemm_tn(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
+  void gemm_nt_acc(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
+  void combine_partial(int, int, int, int, int, int64_t nr, int64_t d) { other(cost::combine_partial(nr, d)); }
   void online_softmax(int, int, int, int, int64_t nr, int64_t nc, int64_t d) {
     other(cost::online_softmax(nr, nc, d));
   }
@@ -210,6 +240,8 @@ class CountingExecutor {
   }
 
   Sram sram_;
+  Paging paging_;
+  int64_t kv_elem_bytes_ = 2;
   std::vector<int> handles_;
   std::vector<Shape> shapes_;
   bool compress_ = true;

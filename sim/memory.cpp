@@ -5,13 +5,18 @@
 namespace flashcheck::sim {
 
 const char* tensor_name(TensorId t) {
-  static const char* const names[kTensorCount] = {"Q",  "K",  "V",  "O",  "LSE", "l", "m",  "dO",
-                                                  "D",  "dQ", "dK", "dV", "S",   "P", "dP", "dS"};
+  static const char* const names[kTensorCount] = {"Q",  "K",  "V",  "O",  "LSE", "l",    "m",
+                                                  "dO", "D",  "dQ", "dK", "dV",  "S",    "P",
+                                                  "dP", "dS", "Oacc", "LSEacc", "PT"};
   return names[idx(t)];
 }
 
-int64_t tensor_elems(TensorId t, const Problem& p) {
+int64_t tensor_elems(TensorId t, const Problem& p, int64_t splits, int64_t page_rows) {
   switch (t) {
+    case TensorId::Oacc: return checked_mul(splits, p.q_elems(), "split-KV workspace");
+    case TensorId::LSEacc: return checked_mul(splits, p.lse_elems(), "split-KV workspace");
+    case TensorId::PT:  // [batch][pages per sequence], as FlashAttention's block_table
+      return page_rows > 0 ? checked_mul(p.batch, (p.seqlen_k + page_rows - 1) / page_rows, "block table") : 0;
     case TensorId::Q: case TensorId::O: case TensorId::dO: case TensorId::dQ: return p.q_elems();
     case TensorId::K: case TensorId::V: case TensorId::dK: case TensorId::dV: return p.kv_elems();
     case TensorId::LSE: case TensorId::l: case TensorId::m: case TensorId::D: return p.lse_elems();

@@ -12,7 +12,7 @@ template <class T>
 NumericForward forward_as(const Plan& plan, const Tensor4<double>& Q, const Tensor4<double>& K,
                           const Tensor4<double>& V) {
   const Problem& p = plan.problem;
-  NumericExecutor<T> ex(p, plan.sram_bytes);
+  NumericExecutor<T> ex(p, plan.sram_bytes, plan.desc.splits);
   ex.set(TensorId::Q, Q);
   ex.set(TensorId::K, K);
   ex.set(TensorId::V, V);
@@ -65,6 +65,8 @@ NumericBackward backward_as(const Plan& plan, const Tensor4<double>& Q, const Te
       ex.set(TensorId::P, f.get(TensorId::P));
       break;
     }
+    case ScheduleKind::square:
+    case ScheduleKind::splitkv: break;  // forward only: make_plan refused the backward plan
   }
   run_schedule(ex, plan);
   return {ex.get(TensorId::dQ), ex.get(TensorId::dK), ex.get(TensorId::dV), result_of(plan, ex.counts())};

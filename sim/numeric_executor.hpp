@@ -22,7 +22,9 @@ class NumericExecutor {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Stride = Eigen::OuterStride<>;
 
-  NumericExecutor(const Problem& p, int64_t sram_bytes) : p_(p), count_(sram_bytes, false) {}
+  // splits: split-KV chunks (the partial tensors Oacc, LSEacc hold splits x Nq rows per head).
+  NumericExecutor(const Problem& p, int64_t sram_bytes, int64_t splits = 1)
+      : p_(p), count_(sram_bytes, false), splits_(splits) {}
 
   CountingExecutor& counts() { return count_; }
 
@@ -56,6 +58,10 @@ class NumericExecutor {
   template <class F>
   void for_q_blocks(const Tiling& t, F&& body) {
     for (int64_t i = 0; i < t.Tr; ++i) body(i);
+  }
+  template <class RangeOf, class F>
+  void for_steps(int64_t n, Range, int64_t, int64_t, int64_t, RangeOf&&, F&& body) {
+    for (int64_t s = 0; s < n; ++s) body(s);
   }
   template <class F>
   void for_kv_blocks(const Tiling& t, F&& body) {
@@ -94,6 +100,24 @@ class NumericExecutor {
   void gemm_nn(int c, int a, int b, int64_t m, int64_t n, int64_t k, double alpha) {
     count_.gemm_nn(c, a, b, m, n, k, alpha);
     B(c, m, n).noalias() += static_cast<T>(alpha) * (B(a, m, k) * B(b, k, n));
+  }
+  void gemm_nt_acc(int c, int a, int b, int64_t m, int64_t n, int64_t k, double alpha) {
+    count_.gemm_nt_acc(c, a, b, m, n, k, alpha);
+    B(c, m, n).noalias() += static_cast<T>(alpha) * (B(a, m, k) * B(b, n, k).transpose());
+  }
+  // Split-KV reduce step: fold chunk s (O_s normalised, LSE_s) into the
+  // running (O, m, l); a chunk that saw nothing (LSE_s = -inf) adds nothing.
+  void combine_partial(int o, int m, int l, int os, int lses, int64_t nr, int64_t d) {
+    count_.combine_partial(o, m, l, os, lses, nr, d);
+    for (int64_t r = 0; r < nr; ++r) {
+      const T ls = at(lses, r);
+      if (ls == -kInf) continue;
+      const T mnew = std::max(at(m, r), ls);
+      const T a = std::exp(at(m, r) - mnew), w = std::exp(ls - mnew);
+      buf_[o].row(r).head(d) = a * buf_[o].row(r).head(d) + w * buf_[os].row(r).head(d);
+      at(l, r) = a * at(l, r) + w;
+      at(m, r) = mnew;
+    }
   }
   void gemm_tn(int c, int a, int b, int64_t m, int64_t n, int64_t k, double alpha) {
     count_.gemm_tn(c, a, b, m, n, k, alpha);
@@ -236,7 +260,9 @@ class NumericExecutor {
   Tensor4<T>& tensor(TensorId t) {
     Tensor4<T>& x = hbm_[idx(t)];
     if (x.size() == 0) {
-      Shape4 s = is_statistic(t) ? lse_shape(p_)
+      Shape4 s = t == TensorId::LSEacc ? Shape4{p_.batch, p_.heads_q, splits_ * p_.seqlen_q, 1}
+                 : t == TensorId::Oacc ? Shape4{p_.batch, p_.heads_q, splits_ * p_.seqlen_q, p_.head_dim}
+                 : is_statistic(t) ? lse_shape(p_)
                  : (t == TensorId::K || t == TensorId::V || t == TensorId::dK || t == TensorId::dV)
                      ? kv_shape(p_)
                  : is_score_matrix(t) ? Shape4{p_.batch, p_.heads_q, p_.seqlen_q, p_.seqlen_k}
@@ -248,6 +274,7 @@ class NumericExecutor {
 
   Problem p_;
   CountingExecutor count_;
+  int64_t splits_ = 1;
   PerTensor<Tensor4<T>> hbm_;
   std::vector<Mat> buf_;
 };

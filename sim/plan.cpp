@@ -2,9 +2,12 @@
 #include "sim/plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/schedules/flash1.hpp"
 #include "sim/schedules/flash2.hpp"
+#include "sim/schedules/splitkv.hpp"
+#include "sim/schedules/square.hpp"
 #include "sim/schedules/standard.hpp"
 #include "sim/schedules/tiling.hpp"
 
@@ -93,6 +96,27 @@ BlockOverride gpu_rule_blocks(Direction dir, const Problem& p, int64_t M) {
 
 int64_t sram_elems(int64_t sram_bytes, DType dtype) { return sram_bytes / acc_bytes(dtype); }
 
+int64_t default_splits(int64_t units, int64_t Tc) {
+  const auto efficiency = [&](int64_t s) {
+    const double ctas = static_cast<double>(units) * static_cast<double>(s);
+    return ctas / (std::ceil(ctas / kDecodeWaveCtas) * kDecodeWaveCtas);
+  };
+  const int64_t most = std::min<int64_t>(Tc, kMaxSplits);
+  double best = 0;
+  for (int64_t s = 1; s <= most; ++s) best = std::max(best, efficiency(s));
+  for (int64_t s = 1; s <= most; ++s)
+    if (efficiency(s) >= 0.85 * best) return s;
+  return 1;
+}
+
+int64_t square_block(int64_t M, DType dtype) {
+  const int64_t q = sram_elems(M, dtype) / 4;
+  int64_t b = static_cast<int64_t>(std::sqrt(static_cast<double>(q)));
+  while (b > 0 && b * b > q) --b;  // exact integer square root
+  while ((b + 1) * (b + 1) <= q) ++b;
+  return b;
+}
+
 BlockOverride rule_blocks(ScheduleKind k, Direction dir, const Problem& p, int64_t M,
                           BlockRule rule) {
   const int64_t d = p.head_dim;
@@ -107,6 +131,16 @@ BlockOverride rule_blocks(ScheduleKind k, Direction dir, const Problem& p, int64
     throw std::invalid_argument("SRAM of " + std::to_string(M) + " B is too small for any tile of " +
                                 label(k, dir) + " at head_dim " + std::to_string(d));
   }
+  if (k == ScheduleKind::square) {
+    const int64_t B = square_block(M, p.dtype);
+    if (B < 1)
+      throw std::invalid_argument("SRAM of " + std::to_string(M) + " B is too small for any tile of " +
+                                  label(k, dir) + ": the block rule needs at least " +
+                                  std::to_string(4 * acc_bytes(p.dtype)) + " B");
+    return {B, B};
+  }
+  // Split-KV runs the FlashAttention-2 forward over each chunk: its rule.
+  if (k == ScheduleKind::splitkv) return rule_blocks(ScheduleKind::flash2, dir, p, M, rule);
   if (k == ScheduleKind::flash2 && rule == BlockRule::own) return gpu_rule_blocks(dir, p, M);
   const ScheduleKind rule_kind = rule == BlockRule::flash1 ? ScheduleKind::flash1 : k;
   const int64_t div = rule_divisor(rule_kind, dir, d);
@@ -129,19 +163,27 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
   if (M < 1) throw std::invalid_argument("SRAM size must be >= 1 byte, got " + std::to_string(M));
   if (blocks.Br < 0 || blocks.Bc < 0)
     throw std::invalid_argument("block sizes must be >= 1 (0 = from the rule)");
+  if (forward_only(k) && dir == Direction::bwd)
+    throw std::invalid_argument(std::string("the ") + schedule_name(k) +
+                                " schedule is forward only (no backward pass)");
+  if (blocks.splits < 0) throw std::invalid_argument("--splits must be >= 1 (0 = from the rule)");
+  if (blocks.splits > 0 && k != ScheduleKind::splitkv)
+    throw std::invalid_argument("splits apply to the splitkv schedule only");
   BlockOverride b = blocks;
   if (b.Br == 0 || b.Bc == 0) {
     const BlockOverride r = rule_blocks(k, dir, p, M, rule);
     if (b.Br == 0) b.Br = r.Br;
     if (b.Bc == 0) b.Bc = r.Bc;
   }
-  // A block longer than the sequence only wastes SRAM: clamp it.
+  // A block longer than the sequence only wastes SRAM: clamp it (the square
+  // tiling's head-dim chunks keep the block's width, up to d).
+  const int64_t Bd = k == ScheduleKind::square ? std::min(std::max(b.Br, b.Bc), p.head_dim) : 0;
   b.Br = std::min(b.Br, p.seqlen_q);
   b.Bc = std::min(b.Bc, p.seqlen_k);
-
   Plan plan;
   plan.problem = p;
   plan.desc = describe(k, dir, b.Br, b.Bc);
+  plan.desc.Bd = Bd;
   plan.sram_bytes = M;
   const int64_t d = p.head_dim;
   const Tiling t(p, b.Br, b.Bc);
@@ -164,9 +206,51 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
       plan.work_units = dir == Direction::fwd ? p.batch * p.heads_q * t.Tr
                                               : p.batch * p.heads_kv * t.Tc;
       break;
+    case ScheduleKind::square:
+      plan.kernels = square::forward_kernels(b.Br, b.Bc, Bd, p.dtype);
+      plan.work_units = p.batch * p.heads_q * t.Tr;
+      break;
+    case ScheduleKind::splitkv: {
+      if (t.Tr != 1)
+        throw std::invalid_argument(
+            "splitkv is a decode schedule: all " + std::to_string(p.seqlen_q) +
+            " queries of a head must fit one Q block (Br = " + std::to_string(b.Br) +
+            "; flash-decoding runs Nq <= 16)");
+      // Splits: given, or the wave rule (default_splits); at most one KV block each.
+      const int64_t want = blocks.splits > 0 ? blocks.splits : default_splits(p.batch * p.heads_q, t.Tc);
+      plan.desc.splits = std::clamp<int64_t>(want, 1, t.Tc);
+      plan.registers = rule == BlockRule::own;
+      plan.kernels = splitkv::forward_kernels(b.Br, b.Bc, d, p.dtype, plan.registers);
+      plan.work_units = checked_mul(p.batch * p.heads_q, plan.desc.splits, "thread blocks");
+      break;
+    }
   }
   check_capacity(label(k, dir) + " with Br=" + std::to_string(b.Br) + " Bc=" + std::to_string(b.Bc),
                  plan.kernels, M);
+  return plan;
+}
+
+Plan with_paging(Plan plan, Paging pg) {
+  if (!pg.on()) return plan;
+  const ScheduleKind k = plan.desc.kind;
+  if (!(k == ScheduleKind::splitkv || (k == ScheduleKind::flash2 && plan.desc.direction == Direction::fwd)))
+    throw std::invalid_argument(std::string("paged KV is modelled for the flash2 forward and splitkv, not ") +
+                                label(k, plan.desc.direction));
+  if (pg.page_rows < 1 || pg.page_rows > kMaxPageRows)
+    throw std::invalid_argument("--page-size must be in [1, " + std::to_string(kMaxPageRows) + "] rows, got " +
+                                std::to_string(pg.page_rows));
+  const int64_t bc = plan.Bc(), P = pg.page_rows;
+  if (bc < plan.problem.seqlen_k && P % bc != 0 && bc % P != 0)
+    throw std::invalid_argument("page size " + std::to_string(P) + " and Bc " + std::to_string(bc) +
+                                " must divide one another (every KV tile then reads alike)");
+  // Several tiles per page, rounded to sectors: tiles start mid-page, so they
+  // read alike only if a tile is whole sectors.
+  const int64_t tile_bytes = checked_mul(bc, plan.problem.head_dim * dtype_bytes(plan.problem.dtype), "tile bytes");
+  if (bc < plan.problem.seqlen_k && pg.read == Paging::Read::sector && bc % P != 0 && tile_bytes % kSectorBytes != 0)
+    throw std::invalid_argument("pages of " + std::to_string(P) + " rows hold several tiles of " + std::to_string(bc) +
+                                " rows, " + std::to_string(tile_bytes) + " B each: sector-rounded reads need tiles of "
+                                "whole 32-byte sectors (or --page-read page)");
+  plan.paging = pg;
   return plan;
 }
 

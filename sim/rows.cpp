@@ -69,11 +69,16 @@ std::vector<ReportRow> simulate_rows(const RowsRequest& q) {
       if (q.progress) q.progress(hw, ms[n], n, ms.size());
       for (ScheduleKind k : run_kinds)
         for (Direction d : run_dirs) {
+          // Forward-only schedules (square, splitkv) have no backward row under both directions.
+          if (forward_only(k) && d == Direction::bwd && run_dirs.size() > 1) continue;
+          BlockOverride kb = blocks;
+          kb.splits = k == ScheduleKind::splitkv ? q.splits : 0;
           // A run depends on M, not on the hardware: reuse the previous hardware's runs.
           const ReportRow* same = nullptr;
           for (const ReportRow& r : rows)
             if (r.run.sram_bytes == ms[n] && r.run.desc.kind == k && r.run.desc.direction == d) same = &r;
-          rows.push_back(make_row(same ? same->run : simulate(p, k, d, ms[n], blocks), hw, launch));
+          rows.push_back(
+              make_row(same ? same->run : count(with_paging(make_plan(p, k, d, ms[n], kb), q.paging)), hw, launch));
         }
     }
   }

@@ -10,6 +10,7 @@
 
 #include "reference/problem.hpp"
 #include "sim/hardware.hpp"
+#include "sim/paging.hpp"
 #include "sim/plan.hpp"
 #include "sim/report.hpp"
 
@@ -32,6 +33,8 @@ struct RowsRequest {
   std::vector<Hardware> hardware;
   std::vector<int64_t> sram_sizes;  // empty: each hardware's shared memory per block
   BlockOverride blocks;
+  int64_t splits = 0;  // split-KV chunks for splitkv (0: the schedule's default)
+  Paging paging;       // paged K/V; off by default
   std::optional<std::string> variant;  // a kernel's schedule, tiles and launch
   // Called before each (hardware, M) group: index, count (the CLI's sweep progress).
   std::function<void(const Hardware&, int64_t m, size_t n, size_t count)> progress;

@@ -4,6 +4,8 @@
 #include "sim/counting.hpp"
 #include "sim/schedules/flash1.hpp"
 #include "sim/schedules/flash2.hpp"
+#include "sim/schedules/splitkv.hpp"
+#include "sim/schedules/square.hpp"
 #include "sim/schedules/standard.hpp"
 
 namespace flashcheck::sim {
@@ -15,6 +17,9 @@ void run_schedule(Ex& ex, const Plan& plan) {
     case ScheduleKind::standard: fwd ? standard::forward(ex, plan) : standard::backward(ex, plan); break;
     case ScheduleKind::flash1: fwd ? flash1::forward(ex, plan) : flash1::backward(ex, plan); break;
     case ScheduleKind::flash2: fwd ? flash2::forward(ex, plan) : flash2::backward(ex, plan); break;
+    // Forward-only schedules: make_plan refuses a backward plan for them.
+    case ScheduleKind::square: square::forward(ex, plan); break;
+    case ScheduleKind::splitkv: splitkv::forward(ex, plan); break;
   }
 }
 

@@ -16,11 +16,13 @@ RunResult result_of(const Plan& plan, const CountingExecutor& ex) {
   r.other_flops = ex.other_flops;
   r.sram_peak_bytes = ex.sram().peak();
   r.work_units = plan.work_units;
+  r.page_rows = plan.paging.page_rows;
   return r;
 }
 
 RunResult count(const Plan& plan, bool walk_every_tile) {
   CountingExecutor ex(plan.sram_bytes, !walk_every_tile);
+  ex.set_paging(plan.paging, dtype_bytes(plan.problem.dtype));
   run_schedule(ex, plan);
   return result_of(plan, ex);
 }

@@ -66,11 +66,24 @@ std::string plot_series(const std::string& csv, size_t columns) {
   return out + "\n";
 }
 
+// GQA/MQA rows of the backward grid (heads_kv column, fewer KV heads than
+// heads): the tables here key on (head_dim, mask, seqlen) at MHA, so they
+// keep those rows out; scripts/gpu_report.py --goals tabulates them.
+void drop_gqa_rows(std::vector<CsvRow>& rows) {
+  rows.erase(std::remove_if(rows.begin(), rows.end(),
+                            [](const CsvRow& r) {
+                              const std::string kv = field(r, "heads_kv");
+                              return !kv.empty() && kv != field(r, "heads");
+                            }),
+             rows.end());
+}
+
 }  // namespace
 
 std::string speed(const Writer& w, const std::string& gpu_dir) {
   std::vector<CsvRow> rows = rows_of(gpu_dir, "bench");
   for (auto& r : rows_of(gpu_dir, "sdpa")) rows.push_back(std::move(r));
+  drop_gqa_rows(rows);
   if (rows.empty()) return "- Speed: no GPU results committed under reports/gpu/ yet.\n";
 
   // (direction, head_dim, mask, seqlen) -> variant -> TFLOP/s
@@ -222,6 +235,7 @@ std::string traffic(const Writer& w, const std::string& gpu_dir) {
   rows.erase(std::remove_if(rows.begin(), rows.end(),
                             [](const CsvRow& r) { return field(r, "variant").rfind("flash2", 0) != 0; }),
              rows.end());
+  drop_gqa_rows(rows);
   if (rows.empty()) return "- Traffic beside time: no flash2 GPU results committed yet.\n";
   const Hardware& h100 = find_preset("h100");
   Table t;

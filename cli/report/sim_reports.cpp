@@ -76,14 +76,19 @@ std::string io_vs_sram(const Writer& w) {
                    "once the accumulators fill the registers). Traffic in elements "
                    "(reads + writes). The dashed line is N²d²/M with M in elements; the "
                    "vertical line marks M = d² elements, where Saha & Ye (2024) place the "
-                   "crossing of N²d²/M and N²d/√M: above it FlashAttention's traffic is optimal.\n\n";
+                   "crossing of N²d²/M and N²d/√M: above it FlashAttention's traffic is optimal. "
+                   "`square_fwd` is their square tiling (B x B tiles over the head dimension too, "
+                   "B = ⌊√(M/4)⌋ elements, S in HBM): Θ(N²d/√M) (dotted line), below flash2 left of "
+                   "M = d² and above it to the right.\n\n";
   for (int64_t d : {int64_t(64), int64_t(128)}) {
     const Problem p = one_head(n, d);
     Table t;
     t.columns = {"sram_kib"};
     for (auto k : kSchedules)
       for (auto dir : kDirections) t.columns.push_back(label(k, dir));
+    t.columns.push_back(label(ScheduleKind::square, Direction::fwd));
     t.columns.push_back("n2d2_over_m");
+    t.columns.push_back("n2d_over_sqrt_m");
     for (double e = 10; e <= 23.01; e += 0.5) {  // 1 KiB .. 8 MiB, half-octave steps
       const auto m = static_cast<int64_t>(std::llround(std::pow(2.0, e)));
       std::vector<std::string> row{num(m / 1024.0)};
@@ -92,8 +97,11 @@ std::string io_vs_sram(const Writer& w) {
           auto r = try_simulate(p, k, dir, m, {}, BlockRule::paper);
           row.push_back(r ? integer(r->total_elems()) : "-");
         }
+      const auto sq = try_simulate(p, ScheduleKind::square, Direction::fwd, m);
+      row.push_back(sq ? integer(sq->total_elems()) : "-");
       const double m_el = static_cast<double>(sram_elems(m, p.dtype));
       row.push_back(num(double(n) * n * d * d / m_el));
+      row.push_back(num(double(n) * n * d / std::sqrt(m_el)));
       t.add(row);
     }
     const std::string name = "io_vs_sram_d" + std::to_string(d);
@@ -108,14 +116,16 @@ std::string io_vs_sram(const Writer& w) {
         "set arrow from " + num(d2_kib) + ", graph 0 to " + num(d2_kib) +
         ", graph 1 nohead dt 3 lc rgb 'gray40'\n"
         "set label 'M = d²' at " + num(d2_kib) + ", graph 0.95 offset 0.5,0 tc rgb 'gray30'\n"
-        "plot for [i=2:7] '" + name + ".csv' using 1:i with linespoints pt 7 ps 0.5 lw 2, \\\n"
-        "     '" + name + ".csv' using 1:8 with lines dt 2 lw 2 lc rgb 'black' title 'N²d²/M'\n";
+        "plot for [i=2:8] '" + name + ".csv' using 1:i with linespoints pt 7 ps 0.5 lw 2, \\\n"
+        "     '" + name + ".csv' using 1:9 with lines dt 2 lw 2 lc rgb 'black' title 'N²d²/M', \\\n"
+        "     '" + name + ".csv' using 1:10 with lines dt 3 lw 2 lc rgb 'gray30' title 'N²d/√M'\n";
     w.plot("io/" + name, gp);
     md += "## d = " + std::to_string(d) + "\n\n![](" + name + ".svg)\n\n" + t.markdown() + "\n";
   }
   w.text("io/README.md", md);
   return "- [HBM traffic versus SRAM size](io/README.md): standard attention stays at Θ(N²) "
-         "whatever M; FlashAttention falls as 1/M down to its single-pass floor.\n";
+         "whatever M; FlashAttention falls as 1/M down to its single-pass floor; Saha & Ye's "
+         "square tiling beats it below M = d².\n";
 }
 
 std::string seqlen_scaling(const Writer& w) {

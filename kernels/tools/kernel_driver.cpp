@@ -24,6 +24,7 @@
 #include "kernels/bench.hpp"
 #include "kernels/device_buffer.hpp"
 #include "kernels/fill.hpp"
+#include "kernels/problem_tensors.hpp"
 #include "kernels/registry.hpp"
 
 using namespace flashcheck;
@@ -40,25 +41,22 @@ std::vector<Problem> small_problems() {
                         Mask::sliding_window(37, 5), Mask::sliding_window(0, 0)};
   // {200, 650}: enough KV blocks to wrap a 2-stage ring several times.
   const int64_t lens[][2] = {{1, 1}, {77, 131}, {131, 77}, {200, 650}};
+  auto add = [&](int64_t batch, int64_t hq, int64_t hkv, int64_t sq, int64_t sk, Mask m) {
+    Problem p;
+    p.batch = batch;
+    p.heads_q = hq;
+    p.heads_kv = hkv;
+    p.seqlen_q = sq;
+    p.seqlen_k = sk;
+    p.mask = m;
+    out.push_back(p);
+  };
   for (const Mask& m : masks)
-    for (const auto& l : lens) {
-      Problem p;
-      p.batch = 1;
-      p.heads_q = 2;
-      p.heads_kv = 1;
-      p.seqlen_q = l[0];
-      p.seqlen_k = l[1];
-      p.mask = m;
-      out.push_back(p);
-    }
-  Problem gqa;
-  gqa.batch = 2;
-  gqa.heads_q = 4;
-  gqa.heads_kv = 2;
-  gqa.seqlen_q = 65;
-  gqa.seqlen_k = 129;
-  gqa.mask = Mask::causal_top_left();
-  out.push_back(gqa);
+    for (const auto& l : lens) add(1, 2, 1, l[0], l[1], m);
+  add(2, 4, 2, 65, 129, Mask::causal_top_left());
+  // MQA with a group of 32, which flash2_bwd spreads over 32 blocks per KV
+  // block (partial dK, dV, then the reduction); rows that see no key.
+  add(1, 32, 1, 70, 33, Mask::causal_bottom_right());
   return out;
 }
 
@@ -77,22 +75,18 @@ float to_float(const unsigned char* p, DType t) {
 
 Run run_once(const Variant& v, const Problem& p) {
   const std::size_t elem = dtype_bytes(p.dtype);
-  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
-  DeviceBuffer O(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
+  ProblemTensors t(p, false);
+  t.fill(11, 2.f);
   DeviceBuffer work(v.workspace_bytes(p));
-  fill_uniform(Q.get(), p.q_elems(), p.dtype, 11, -2.f, 2.f);
-  fill_uniform(K.get(), p.kv_elems(), p.dtype, 12, -2.f, 2.f);
-  fill_uniform(V.get(), p.kv_elems(), p.dtype, 13, -1.f, 1.f);
-  FC_CUDA(cudaMemset(O.get(), kNaNByte, O.bytes()));
-  FC_CUDA(cudaMemset(LSE.get(), kNaNByte, LSE.bytes()));
-  run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(), work.bytes(),
-                     nullptr});
+  FC_CUDA(cudaMemset(t.O.get(), kNaNByte, t.O.bytes()));
+  FC_CUDA(cudaMemset(t.LSE.get(), kNaNByte, t.LSE.bytes()));
+  run_forward(v, p, t.forward_args(work));
   FC_CUDA(cudaDeviceSynchronize());
-  std::vector<unsigned char> o(O.bytes());
+  std::vector<unsigned char> o(t.O.bytes());
   Run r;
   r.LSE.resize(p.lse_elems());
-  FC_CUDA(cudaMemcpy(o.data(), O.get(), O.bytes(), cudaMemcpyDeviceToHost));
-  FC_CUDA(cudaMemcpy(r.LSE.data(), LSE.get(), LSE.bytes(), cudaMemcpyDeviceToHost));
+  FC_CUDA(cudaMemcpy(o.data(), t.O.get(), t.O.bytes(), cudaMemcpyDeviceToHost));
+  FC_CUDA(cudaMemcpy(r.LSE.data(), t.LSE.get(), t.LSE.bytes(), cudaMemcpyDeviceToHost));
   r.O.resize(p.q_elems());
   for (int64_t i = 0; i < p.q_elems(); ++i) r.O[i] = to_float(o.data() + i * elem, p.dtype);
   return r;
@@ -103,24 +97,14 @@ Run run_once(const Variant& v, const Problem& p) {
 bool run_backward_once(const Variant& v, const Problem& p, bool deterministic) {
   const Variant& f = paired_forward(v);
   const std::size_t elem = dtype_bytes(p.dtype);
-  DeviceBuffer Q(p.q_elems() * elem), K(p.kv_elems() * elem), V(p.kv_elems() * elem);
-  DeviceBuffer O(p.q_elems() * elem), dO(p.q_elems() * elem), LSE(p.lse_elems() * sizeof(float));
-  DeviceBuffer dQ(p.q_elems() * elem), dK(p.kv_elems() * elem), dV(p.kv_elems() * elem);
+  ProblemTensors t(p, true);
+  t.fill(11, 2.f);
   DeviceBuffer fw(f.workspace_bytes(p)), bw(v.workspace_bytes(p));
-  fill_uniform(Q.get(), p.q_elems(), p.dtype, 11, -2.f, 2.f);
-  fill_uniform(K.get(), p.kv_elems(), p.dtype, 12, -2.f, 2.f);
-  fill_uniform(V.get(), p.kv_elems(), p.dtype, 13, -1.f, 1.f);
-  fill_uniform(dO.get(), p.q_elems(), p.dtype, 14, -1.f, 1.f);
-  run_forward(f, p, {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), fw.get(), fw.bytes(),
-                     nullptr});
-  BackwardArgs a;
-  a.Q = Q.get(); a.K = K.get(); a.V = V.get(); a.O = O.get(); a.dO = dO.get();
-  a.LSE = LSE.as<float>(); a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
-  a.workspace = bw.get(); a.workspace_bytes = bw.bytes(); a.deterministic = deterministic;
-  run_backward(v, p, a);
+  run_forward(f, p, t.forward_args(fw));
+  run_backward(v, p, t.backward_args(bw, deterministic));
   FC_CUDA(cudaDeviceSynchronize());
   bool finite = true;
-  for (const DeviceBuffer* b : {&dQ, &dK, &dV}) {
+  for (const DeviceBuffer* b : {&t.dQ, &t.dK, &t.dV}) {
     std::vector<unsigned char> h(b->bytes());
     FC_CUDA(cudaMemcpy(h.data(), b->get(), h.size(), cudaMemcpyDeviceToHost));
     for (std::size_t i = 0; i < h.size() / elem; ++i)

@@ -2,7 +2,8 @@
 // candidate configuration is checked against the registered variant (max
 // |O - O_registered|) and timed on the ANCHORS.md benchmark grid (bf16,
 // 16k tokens, hidden 2048, N 1k/4k/16k, causal and not; L2 flushed before
-// each repetition, median of repeats after 2 warm-ups). CSV on stdout.
+// each repetition, median of repeats after 2 warm-ups: bench.hpp's
+// time_calls). CSV on stdout.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -13,7 +14,7 @@
 
 #include "kernels/bench.hpp"
 #include "kernels/device_buffer.hpp"
-#include "kernels/fill.hpp"
+#include "kernels/problem_tensors.hpp"
 
 namespace flashcheck::kernels::tune {
 
@@ -41,29 +42,6 @@ inline std::vector<float> download_bf16(const DeviceBuffer& buf) {
   return f;
 }
 
-// Median milliseconds of `repeats` launches.
-inline double time_candidate(const Candidate& c, const Problem& p, const ForwardArgs& a,
-                             DeviceBuffer& flush, int repeats) {
-  cudaEvent_t e0, e1;
-  FC_CUDA(cudaEventCreate(&e0));
-  FC_CUDA(cudaEventCreate(&e1));
-  std::vector<float> ms;
-  for (int r = 0; r < repeats + 2; ++r) {
-    FC_CUDA(cudaMemsetAsync(flush.get(), r, flush.bytes()));
-    FC_CUDA(cudaEventRecord(e0));
-    c.launch(p, a);
-    FC_CUDA(cudaEventRecord(e1));
-    FC_CUDA(cudaEventSynchronize(e1));
-    float t;
-    FC_CUDA(cudaEventElapsedTime(&t, e0, e1));
-    if (r >= 2) ms.push_back(t);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 // main() of a tuner: `tool [--repeats N] > tune.csv`.
 inline int run(int argc, char** argv, const char* tool, const char* registered,
                const std::vector<Candidate>& candidates) {
@@ -85,21 +63,19 @@ inline int run(int argc, char** argv, const char* tool, const char* registered,
           p.batch = 16384 / n;
           p.dtype = DType::bf16;
           p.mask = causal ? Mask::causal_top_left() : Mask::none();
-          const std::size_t qb = p.q_elems() * 2, kb = p.kv_elems() * 2;
-          DeviceBuffer Q(qb), K(kb), V(kb), O(qb), O2(qb), L(p.lse_elems() * 4), flush(256 << 20);
-          fill_uniform(Q.get(), p.q_elems(), p.dtype, 1, -1.f, 1.f);
-          fill_uniform(K.get(), p.kv_elems(), p.dtype, 2, -1.f, 1.f);
-          fill_uniform(V.get(), p.kv_elems(), p.dtype, 3, -1.f, 1.f);
-          ForwardArgs a{Q.get(), K.get(), V.get(), O.get(), L.as<float>(), nullptr, 0, nullptr};
+          ProblemTensors t(p, false);
+          t.fill(1);
+          DeviceBuffer O2(t.O.bytes()), none;
+          const ForwardArgs a = t.forward_args(none);
           ForwardArgs b = a;
           b.O = O2.get();
           run_forward(reg, p, b);
           c.launch(p, a);
           FC_CUDA(cudaDeviceSynchronize());
-          const auto x = download_bf16(O), y = download_bf16(O2);
+          const auto x = download_bf16(t.O), y = download_bf16(O2);
           float diff = 0;
           for (size_t i = 0; i < x.size(); ++i) diff = std::max(diff, std::fabs(x[i] - y[i]));
-          const double med = time_candidate(c, p, a, flush, repeats);
+          const double med = time_calls({2, repeats, true}, [&] { c.launch(p, a); }).median_ms;
           std::printf("\"%s\",%s,%d,%d,%lld,%s,%g,%g,%g\n", dev.c_str(), c.name, c.regs, c.head_dim,
                       static_cast<long long>(n), causal ? "causal" : "none", diff, med,
                       forward_flops(p) / (med * 1e-3) / 1e12);

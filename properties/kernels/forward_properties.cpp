@@ -180,9 +180,37 @@ TEST_CASE("unsupported problems are reported as errors, never run", "[gpu]") {
     CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);
     if (!v->head_dims.empty()) {
       p.dtype = v->dtypes.front();
-      p.head_dim = 96;  // not instantiated by the fixed-head-dim variants
+      p.head_dim = 80;  // a multiple of 16 that the variant does not instantiate
+      while (std::find(v->head_dims.begin(), v->head_dims.end(), p.head_dim) != v->head_dims.end())
+        p.head_dim += 16;
       CHECK_FALSE(v->supports(p).ok);
       CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);
     }
   }
+}
+
+// Every registered kernel computes plain attention: a problem asking for a
+// variant (here softcap) is refused, never run as plain attention.
+TEST_CASE("problems with attention variants are refused by plain kernels", "[gpu]") {
+  int checked = 0;
+  for (const kernels::Variant& v : kernels::registry()) {
+    Problem p;
+    p.seqlen_q = p.seqlen_k = 64;
+    p.dtype = v.dtypes.front();
+    p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
+    p.validate();
+    if (!v.supports(p).ok) continue;  // e.g. hopper_fwd off sm_90a
+    p.variants.softcap = 30.0;
+    p.validate();
+    INFO(v.name << " " << p.describe());
+    const kernels::Support s = v.supports(p);
+    CHECK_FALSE(s.ok);
+    CHECK(s.reason.find("plain attention only") != std::string::npos);
+    if (v.direction == kernels::Direction::fwd)
+      CHECK_THROWS_AS(kernels::run_forward(v, p, {}), std::invalid_argument);
+    else
+      CHECK_THROWS_AS(kernels::run_backward(v, p, {}), std::invalid_argument);
+    ++checked;
+  }
+  CHECK(checked >= 4);
 }

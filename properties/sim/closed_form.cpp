@@ -35,8 +35,28 @@ TileSums tile_sums(const Problem& p, int64_t Br, int64_t Bc) {
   return s;
 }
 
+int64_t live_chunks(const Problem& p, int64_t Bc, int64_t splits) {
+  const int64_t Tc = (p.seqlen_k + Bc - 1) / Bc, per = (Tc + splits - 1) / splits;
+  int64_t n = 0;
+  for (int64_t s = 0; s < splits; ++s) {
+    bool any = false;
+    for (int64_t k = s * per * Bc; k < std::min((s + 1) * per * Bc, p.seqlen_k) && !any; ++k)
+      for (int64_t q = 0; q < p.seqlen_q && !any; ++q) any = p.visible(q, k);
+    n += any;
+  }
+  return n;
+}
+
 HbmCounters closed_form(const Problem& p, ScheduleKind k, Direction dir, int64_t Br, int64_t Bc,
                         bool resident) {
+  sim::ScheduleDesc desc = sim::describe(k, dir, Br, Bc);
+  return closed_form(p, desc, resident);
+}
+
+HbmCounters closed_form(const Problem& p, const sim::ScheduleDesc& desc, bool resident) {
+  const ScheduleKind k = desc.kind;
+  const Direction dir = desc.direction;
+  const int64_t Br = desc.Br, Bc = desc.Bc;
   const TileSums s = tile_sums(p, Br, Bc);
   const int64_t H = p.batch * p.heads_q, Hk = p.batch * p.heads_kv;
   const int64_t Nq = p.seqlen_q, Nk = p.seqlen_k, d = p.head_dim;
@@ -118,6 +138,31 @@ HbmCounters closed_form(const Problem& p, ScheduleKind k, Direction dir, int64_t
         rq(T::Q, s.RQ * d);
         wk(T::dK, Nk * d);
       }
+      break;
+    }
+    case ScheduleKind::square: {  // sim/README.md, "square": Td head-dim chunks
+      const int64_t Td = (d + desc.Bd - 1) / desc.Bd;
+      rq(T::Q, s.RQ * d);
+      rq(T::K, s.CK * d);
+      wq(T::S, s.A);
+      rq(T::S, (1 + Td) * s.A);
+      wq(T::LSE, Nq);
+      rq(T::LSE, Td * s.Rne);
+      rq(T::V, s.CK * d);
+      wq(T::O, Nq * d);
+      break;
+    }
+    case ScheduleKind::splitkv: {  // one Q block; S partial results per query head
+      const int64_t S = desc.splits;
+      rq(T::Q, live_chunks(p, Bc, S) * Nq * d);
+      rq(T::K, s.CK * d);
+      rq(T::V, s.CK * d);
+      wq(T::Oacc, S * Nq * d);
+      wq(T::LSEacc, S * Nq);
+      rq(T::Oacc, S * Nq * d);
+      rq(T::LSEacc, S * Nq);
+      wq(T::O, Nq * d);
+      wq(T::LSE, Nq);
       break;
     }
   }

@@ -25,5 +25,12 @@ TileSums tile_sums(const Problem& p, int64_t Br, int64_t Bc);
 // resident: the standard schedule's softmax read a row once (Plan::row_resident).
 sim::HbmCounters closed_form(const Problem& p, sim::ScheduleKind k, sim::Direction d, int64_t Br,
                              int64_t Bc, bool resident);
+// The same for any schedule description (the square tiling's head-dim chunk
+// Bd, split-KV's number of splits).
+sim::HbmCounters closed_form(const Problem& p, const sim::ScheduleDesc& desc, bool resident);
+
+// Split-KV: the number of chunks that hold a visible key of the one Q block
+// (keys [s per Bc, (s + 1) per Bc), per = ceil(Tc / splits)), by element scan.
+int64_t live_chunks(const Problem& p, int64_t Bc, int64_t splits);
 
 }  // namespace flashcheck::simtest

@@ -11,6 +11,7 @@
 
 #include "cases/generators.hpp"
 #include "properties/prop.hpp"
+#include "properties/sim/support.hpp"
 #include "sim/simulate.hpp"
 
 namespace flashcheck {
@@ -58,19 +59,12 @@ double tight_bound(ScheduleKind k, Direction dir, int64_t n, int64_t d, int64_t 
 }
 BlockRule rule_of(ScheduleKind k) { return k == ScheduleKind::flash2 ? BlockRule::own : BlockRule::paper; }
 
-Problem head(int64_t n, int64_t d) {
-  Problem p;
-  p.seqlen_q = p.seqlen_k = n;
-  p.head_dim = d;
-  p.dtype = *rc::gen::element(DType::f16, DType::bf16);
-  return p;
-}
 
 TEST_CASE("sim IO: tight bounds that can fail") {
   prop("the block rules are the formulas sim/README.md writes (GPU rule for flash2, paper rule for flash1)",
        [] {
          const int64_t d = *rc::gen::inRange<int64_t>(8, 257);
-         const Problem p = head(1 << 20, d);
+         const Problem p = simtest::fp16_head(1 << 20, d);
          const ScheduleKind k = *rc::gen::element(ScheduleKind::flash1, ScheduleKind::flash2);
          const Direction dir = *rc::gen::element(Direction::fwd, Direction::bwd);
          const int64_t M = *rc::gen::inRange<int64_t>(48 * 1024, 1024 * 1024);
@@ -91,7 +85,7 @@ TEST_CASE("sim IO: tight bounds that can fail") {
          const Blocks w = written_rule(k, dir, d, M);
          const int64_t big = k == ScheduleKind::flash2 && dir == Direction::fwd ? w.Br : w.Bc;
          const int64_t n = big * *rc::gen::inRange<int64_t>(10, 40) + *rc::gen::inRange<int64_t>(0, big);
-         const Problem p = head(n, d);
+         const Problem p = simtest::fp16_head(n, d);
          const RunResult r = simulate(p, k, dir, M, {}, rule_of(k));
          const double bound = tight_bound(k, dir, n, d, M), got = double(r.total_elems());
          RC_LOG() << "Br x Bc " << r.desc.Br << "x" << r.desc.Bc << " traffic " << got << " bound " << bound
@@ -112,7 +106,7 @@ TEST_CASE("sim IO: tight bounds that can fail") {
          const int64_t d = *rc::gen::element<int64_t>(32, 64);
          const BlockOverride b{64, 64};
          const auto traffic = [&](int64_t nn, int64_t dd) {
-           return double(simulate(head(nn, dd), k, dir, int64_t(1) << 30, b).total_elems());
+           return double(simulate(simtest::fp16_head(nn, dd), k, dir, int64_t(1) << 30, b).total_elems());
          };
          const double sn = traffic(2 * n, d) / traffic(n, d);
          RC_LOG() << "N ratio " << sn << "\n";
@@ -133,7 +127,7 @@ TEST_CASE("sim IO: separation") {
          const int64_t n = *rc::gen::element<int64_t>(4096, 8192);
          const Direction dir = *rc::gen::element(Direction::fwd, Direction::bwd);
          const int64_t M = *rc::gen::inRange<int64_t>(64 * 1024, 256 * 1024 + 1);
-         const Problem p = head(n, d);
+         const Problem p = simtest::fp16_head(n, d);
          const double st = double(simulate(p, ScheduleKind::standard, dir, M).total_elems());
          const double fl = double(simulate(p, ScheduleKind::flash2, dir, M).total_elems());
          RC_LOG() << "standard / flash2 = " << st / fl << "\n";

@@ -81,6 +81,15 @@ inline rc::Gen<RunConfig> run_config(const Problem& p, sim::Direction d) {
   return run_config(p, rc::gen::just(d));
 }
 
+// One head, Nq = Nk = n, fp16 or bf16 (the IO properties' problems).
+inline Problem fp16_head(int64_t n, int64_t d) {
+  Problem p;
+  p.seqlen_q = p.seqlen_k = n;
+  p.head_dim = d;
+  p.dtype = *rc::gen::element(DType::f16, DType::bf16);
+  return p;
+}
+
 inline sim::Plan plan_of(const Problem& p, const RunConfig& c) {
   return sim::make_plan(p, c.kind, c.dir, c.sram_bytes, c.blocks);
 }

@@ -13,8 +13,9 @@ set ylabel 'HBM traffic (elements read + written)'
 set key outside right top
 set arrow from 64, graph 0 to 64, graph 1 nohead dt 3 lc rgb 'gray40'
 set label 'M = d²' at 64, graph 0.95 offset 0.5,0 tc rgb 'gray30'
-plot for [i=2:7] 'io_vs_sram_d128.csv' using 1:i with linespoints pt 7 ps 0.5 lw 2, \
-     'io_vs_sram_d128.csv' using 1:8 with lines dt 2 lw 2 lc rgb 'black' title 'N²d²/M'
+plot for [i=2:8] 'io_vs_sram_d128.csv' using 1:i with linespoints pt 7 ps 0.5 lw 2, \
+     'io_vs_sram_d128.csv' using 1:9 with lines dt 2 lw 2 lc rgb 'black' title 'N²d²/M', \
+     'io_vs_sram_d128.csv' using 1:10 with lines dt 3 lw 2 lc rgb 'gray30' title 'N²d/√M'
 
 if (exists('png')) {
   set terminal pngcairo size 860,540 font 'Helvetica,11'
