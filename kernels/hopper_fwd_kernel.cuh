@@ -32,13 +32,12 @@
 
 #include <cmath>
 #include <cstdint>
-#include <mutex>
-#include <set>
 
 #include "kernels/api.hpp"
 #include "kernels/check.hpp"
 #include "kernels/mma.cuh"
 #include "kernels/sm90.cuh"
+#include "kernels/smem_attr.hpp"
 #include "kernels/sm90_wgmma.cuh"
 #include "kernels/tensor_map.hpp"
 
@@ -410,25 +409,9 @@ inline Params make_params(const Problem& pr, const ForwardArgs& a) {
                 pr.mask};
 }
 
-// The dynamic shared-memory limit is an attribute of the function on each
-// device; set it once per (kernel, device), from any host thread.
-template <class Tr, class T>
-void configure_smem() {
-  static std::mutex mu;
-  static std::set<int> done;
-  int dev = 0;
-  FC_CUDA(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  if (done.count(dev)) return;
-  FC_CUDA(cudaFuncSetAttribute(hopper_fwd_kernel<Tr, T>,
-                               cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(Tr::kSmemBytes)));
-  done.insert(dev);
-}
-
 template <class Tr, class T>
 void launch(const Problem& pr, const ForwardArgs& a) {
-  configure_smem<Tr, T>();
+  set_max_dynamic_smem(hopper_fwd_kernel<Tr, T>, Tr::kSmemBytes);
   const int64_t d = pr.head_dim;
   const int64_t mq = pr.batch * pr.heads_q, mkv = pr.batch * pr.heads_kv;
   const CUtensorMap tmQ = make_tensor_map_sw128(a.Q, pr.dtype, mq, pr.seqlen_q, d, Tr::kBr);
