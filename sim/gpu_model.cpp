@@ -91,6 +91,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   GpuTraffic out;
   const Problem& p = r.problem;
   out.sm_read_bytes = r.read_bytes();
+  out.sm_write_bytes = r.write_bytes();
   const bool fwd = r.desc.direction == Direction::fwd;
   if (r.desc.kind != ScheduleKind::flash2 || hw.l2_bytes <= 0 || hw.sm_count <= 0) {
     out.dram_read_bytes = r.read_bytes();
@@ -151,6 +152,8 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
       (static_cast<double>(miss_rows) / s * static_cast<double>(stream_row + rmw_row) +
        static_cast<double>(resident + written)) / waves;
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
+  out.wave_footprint_bytes = footprint;
+  out.l2_effective_bytes = l2_eff;
   out.reuse = footprint <= l2_eff;
   if (!out.reuse) miss_rows = static_cast<__int128>(static_cast<double>(miss_rows) / s);
   const __int128 rows = out.reuse ? hit_rows : miss_rows;
@@ -158,26 +161,36 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   const __int128 main_writes = written + rows * rmw_row;
   if (main_reads > INT64_MAX || main_writes > INT64_MAX) throw OverflowError("DRAM bytes");
   int64_t reads = static_cast<int64_t>(main_reads);
-  int64_t writes = static_cast<int64_t>(main_writes) - dirty_at_end(static_cast<int64_t>(main_writes), reads, l2_eff);
+  // Each kernel's dirty lines resident at its end stay out of its DRAM writes; they are reported apart.
+  int64_t dirty = 0;
+  const auto evicted = [&](int64_t w, int64_t r) {
+    const int64_t left = dirty_at_end(w, r, l2_eff);
+    dirty = checked_add(dirty, left, "dirty bytes");
+    return w - left;
+  };
+  int64_t writes = evicted(static_cast<int64_t>(main_writes), reads);
   if (!fwd) {
     // The D = rowsum(dO * O) kernel, and the dQaccum conversion: streaming, no reuse.
     const int64_t q_rows = checked_mul(p.batch * p.heads_q, p.seqlen_q, "rows");
     const int64_t pre_r = checked_mul(q_rows, 2 * d * e, "DRAM bytes");
     const int64_t pre_w = checked_mul(q_rows, 4 + (launch.dq_atomic_f32 ? (launch.clear_in_preprocess ? 4 * d : 0) : d * e), "DRAM bytes");
     reads = checked_add(reads, pre_r, "DRAM bytes");
-    writes = checked_add(writes, pre_w - dirty_at_end(pre_w, pre_r, l2_eff), "DRAM bytes");
+    writes = checked_add(writes, evicted(pre_w, pre_r), "DRAM bytes");
     if (launch.dq_atomic_f32) {
       const int64_t cv_r = checked_mul(q_rows, 4 * d, "DRAM bytes"), cv_w = checked_mul(q_rows, d * e, "DRAM bytes");
       reads = checked_add(reads, cv_r, "DRAM bytes");
-      writes = checked_add(writes, cv_w - dirty_at_end(cv_w, cv_r, l2_eff), "DRAM bytes");
+      writes = checked_add(writes, evicted(cv_w, cv_r), "DRAM bytes");
       // SM-side: dQaccum is added with atomics (L2 reductions, not reads), then read once.
       out.sm_read_bytes = checked_add(out.sm_read_bytes - r.read_bytes(TensorId::dQ), cv_r, "SM bytes");
+      const int64_t clear = launch.clear_in_preprocess ? checked_mul(q_rows, 4 * d, "SM bytes") : 0;
+      out.sm_write_bytes = checked_add(out.sm_write_bytes - r.write_bytes(TensorId::dQ), checked_add(cv_w, clear, "SM bytes"), "SM bytes");
       if (fa2_order && g > 1)  // FlashAttention-2 reads K_j, V_j once per query head
         out.sm_read_bytes = checked_add(out.sm_read_bytes, (g - 1) * (r.read_bytes(TensorId::K) + r.read_bytes(TensorId::V)), "SM bytes");
     }
   }
   out.dram_read_bytes = reads;
   out.dram_write_bytes = writes;
+  out.l2_dirty_end_bytes = dirty;
   out.l2_hit_rate = out.sm_read_bytes > 0 ? 1.0 - static_cast<double>(reads) / static_cast<double>(out.sm_read_bytes) : 0;
   return out;
 }

@@ -29,10 +29,14 @@ struct Launch {
 
 struct GpuTraffic {
   int64_t dram_read_bytes = 0;
-  int64_t dram_write_bytes = 0;
+  int64_t dram_write_bytes = 0;    // write-backs of dirty lines evicted during the kernel (what ncu counts)
+  int64_t l2_dirty_end_bytes = 0;  // written lines still dirty in L2 when the kernel ends (not in dram_write_bytes)
   int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)
+  int64_t sm_write_bytes = 0; // SM-side stores (float32 dQ atomics are reductions, not stores)
   double l2_hit_rate = 0;     // 1 - DRAM reads / SM-side reads
   int64_t concurrent_ctas = 0;
+  double wave_footprint_bytes = 0;  // distinct bytes one wave of the main kernel touches
+  double l2_effective_bytes = 0;    // what the reuse decision compares it with (half the L2)
   bool reuse = false;         // a wave's footprint fits in the effective L2: K/V (fwd), Q/dO (bwd) re-reads hit
   bool modelled = false;      // false: no L2 model for this schedule, DRAM = the two-level count
 };

@@ -192,6 +192,7 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                     {"hbm_elems", x.total_elems()},
                     {"dram_read_bytes", r.gpu.dram_read_bytes},
                     {"dram_write_bytes", r.gpu.dram_write_bytes},
+                    {"l2_dirty_end_bytes", r.gpu.l2_dirty_end_bytes},
                     {"l2_hit_rate", r.gpu.l2_hit_rate},
                     {"gpu_model", {{"modelled", r.gpu.modelled},
                                    {"sm_read_bytes", r.gpu.sm_read_bytes},
