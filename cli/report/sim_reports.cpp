@@ -482,7 +482,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       p.dtype = DType::bf16;
       p.mask = c.mask == "causal" ? Mask::causal_top_left() : Mask::none();
       const ScheduleDesc desc = v.schedule(p);
-      const RunResult r = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes, {desc.Br, desc.Bc});
+      const RunResult r = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes, {desc.Br, desc.Bc, 0, desc.warps});
       const GpuTraffic g = gpu_traffic(r, hw, v.launch_for(p));
       const Samples& ms = it->second;
       const double pr[3] = {double(g.sm_read_bytes), double(g.dram_read_bytes), double(g.dram_write_bytes)};
