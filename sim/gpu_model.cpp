@@ -49,7 +49,7 @@ struct Geometry {
 
 // Sum over the segments [c + (k-1) W, c + k W) of [0, T) of the inner rows
 // their union visits (exact, via classes of alike segments).
-int64_t segment_rows(const Geometry& g, int64_t W, int64_t c) {
+int64_t segment_rows(const Geometry& g, int64_t W, int64_t c, int64_t& steps) {
   const int64_t T = g.T();
   const int64_t k0 = c > 0 ? 0 : 1, k1 = (T - c + W - 1) / W;  // segments k0..k1
   const int64_t n = k1 - k0 + 1;
@@ -68,6 +68,7 @@ int64_t segment_rows(const Geometry& g, int64_t W, int64_t c) {
                [&](int64_t m) { const Range s = seg(m); return g.union_of(s.begin, s.end); },
                [&](int64_t m) { return seg(m).size(); },
                [&](int64_t m0, int64_t m1, int64_t cnt) {
+                 ++steps;
                  if (m1 < 0) {
                    total += static_cast<__int128>(cnt) * rows(m0);
                  } else {
@@ -121,6 +122,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   if (per_sm <= 0) per_sm = std::clamp<int64_t>(hw.sram_per_sm_bytes / std::max<int64_t>(1, r.sram_peak_bytes), 1, 32);
   const int64_t W = checked_mul(hw.sm_count, per_sm, "concurrent CTAs");
   out.concurrent_ctas = W;
+  out.simulated_ctas = checked_mul(units, T, "CTAs");
   // Stream rows if every wave re-reads its union (miss) or each head reads its union once (hit).
   const int64_t P = W / std::gcd(W, T);  // distinct wave offsets of a head's first CTA
   __int128 miss_rows = 0;
@@ -129,7 +131,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
     const int64_t a = static_cast<int64_t>((static_cast<__int128>(res) * T) % W);  // slot of the first CTA
     const int64_t s0 = W - a;  // CTAs of this head in its first wave
     const int64_t c = launch.heaviest_first ? ((T - s0) % W + W) % W : s0 % W;
-    miss_rows += static_cast<__int128>(count) * segment_rows(geo, W, c);
+    miss_rows += static_cast<__int128>(count) * segment_rows(geo, W, c, out.model_steps);
   }
   const int64_t head_rows = geo.rows_of(geo.union_of(0, T));
   // GQA forward: query heads of one KV head stream the same K/V. Their units

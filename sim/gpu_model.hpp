@@ -35,6 +35,8 @@ struct GpuTraffic {
   int64_t sm_write_bytes = 0; // SM-side stores (float32 dQ atomics are reductions, not stores)
   double l2_hit_rate = 0;     // 1 - DRAM reads / SM-side reads
   int64_t concurrent_ctas = 0;
+  int64_t model_steps = 0;           // class sums the model evaluated (its cost; independent of B x H)
+  int64_t simulated_ctas = 0;        // CTAs of the main kernel it stands for (units x trip count)
   double wave_footprint_bytes = 0;  // distinct bytes one wave of the main kernel touches
   double l2_effective_bytes = 0;    // what the reuse decision compares it with (half the L2)
   bool reuse = false;         // a wave's footprint fits in the effective L2: K/V (fwd), Q/dO (bwd) re-reads hit

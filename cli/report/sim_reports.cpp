@@ -281,9 +281,50 @@ std::string intensity(const Writer& w) {
          "plot for [i=2:" + std::to_string(plot.columns.size()) +
          "] 'intensity_plot.csv' using i:xtic(1)\n");
   md += "![](intensity.svg)\n\n" + t.markdown();
+  // Beyond bytes: the on-chip ceilings of the FlashAttention-2 kernels (their tiles and warps).
+  Table oc;
+  oc.columns = {"preset", "variant", "head_dim", "mask", "warps", "smem_gb", "exps_g", "memory_ms", "compute_ms",
+               "smem_ms", "exp_ms", "bound"};
+  Problem q;
+  q.batch = 1;
+  q.heads_q = q.heads_kv = 16;
+  q.seqlen_q = q.seqlen_k = 8192;
+  q.dtype = DType::bf16;
+  for (const Hardware& hw : hardware_presets())
+    for (const char* vname : {"torch_flash_fwd", "torch_flash_bwd"})
+      for (int64_t d : {64, 128})
+        for (const bool causal : {false, true}) {
+          q.head_dim = d;
+          q.mask = causal ? Mask::causal_top_left() : Mask::none();
+          const ScheduleDesc desc = find_kernel_variant(vname).schedule(q);
+          const RunResult r = simulate(q, desc.kind, desc.direction, hw.smem_per_block_bytes,
+                                       {desc.Br, desc.Bc, 0, desc.warps});
+          const Roofline rl = roofline(r, hw);
+          oc.add({hw.name, vname, integer(d), causal ? "causal" : "none", integer(desc.warps),
+                 gb(double(r.smem_read_bytes + r.smem_write_bytes)), num(double(r.exps) / 1e9),
+                 num(rl.memory_s * 1e3), num(rl.compute_s * 1e3), num(rl.smem_s * 1e3), num(rl.exp_s * 1e3),
+                 rl.bound()});
+        }
+  w.csv("roofline/on_chip.csv", oc);
+  md += "\n## Beyond bytes: shared memory and exponentials\n\n"
+        "FlashAttention-2's kernels (PyTorch's tiles and warps, `sim/variants.cpp`) at B 1, H 16, N 8192, "
+        "bf16, each preset at its own shared memory. Four ceilings, each a time: HBM bytes / bandwidth, "
+        "matmul FLOPs / tensor peak + other FLOPs / fp32 peak, shared-memory bytes / shared-memory "
+        "bandwidth, exponentials / special-function throughput (sim/README.md, \"Beyond bytes\", gives "
+        "the counting rules and closed forms). `bound` names the highest. Figures (sim/hardware.cpp): "
+        "shared memory 128 B per clock per SM (32 banks of 4 B, CUDA C++ Programming Guide), "
+        "exponentials 16 exp2 per clock per SM (the guide's arithmetic-instruction throughput table, "
+        "cc 8.0 and 9.0), at the clock of the dense fp16 peak (1.41 GHz A100, 1.83 GHz H100 / H200): "
+        "A100 19.5 TB/s and 2.4e12 exp/s, H100 and H200 30.9 TB/s and 3.9e12 exp/s, the 3.9 TFLOPS of "
+        "special functions beside 989 TFLOPS of bf16 matmul that FlashAttention-3 (Shah et al. 2024, "
+        "Section 3.1) quotes for the H100 SXM5. Warps split an MMA's output rows (each reads all of "
+        "the other operand), FlashAttention-2's forward layout; its backward tiles warps in 2-D "
+        "(AtomLayoutMSdP 2 or 4), which reads the shared operand fewer times, so the backward's "
+        "shared-memory ceiling here is an upper bound.\n\n" + oc.markdown();
   w.text("roofline/README.md", md);
   return "- [Memory-bound or compute-bound](roofline/README.md): standard attention sits far "
-         "below both machines' balance; FlashAttention climbs above it.\n";
+         "below both machines' balance; FlashAttention climbs above it; FlashAttention-2's shared-memory "
+         "and exponential ceilings.\n";
 }
 
 std::string block_sweep(const Writer& w) {
