@@ -184,6 +184,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
       writes = checked_add(writes, evicted(cv_w, cv_r), "DRAM bytes");
       // SM-side: dQaccum is added with atomics (L2 reductions, not reads), then read once.
       out.sm_read_bytes = checked_add(out.sm_read_bytes - r.read_bytes(TensorId::dQ), cv_r, "SM bytes");
+      out.l2_reduction_bytes = checked_mul(r.hbm.elems[idx(TensorId::dQ)].read, 4, "SM bytes");
       const int64_t clear = launch.clear_in_preprocess ? checked_mul(q_rows, 4 * d, "SM bytes") : 0;
       out.sm_write_bytes = checked_add(out.sm_write_bytes - r.write_bytes(TensorId::dQ), checked_add(cv_w, clear, "SM bytes"), "SM bytes");
       if (fa2_order && g > 1)  // FlashAttention-2 reads K_j, V_j once per query head

@@ -33,6 +33,7 @@ struct GpuTraffic {
   int64_t l2_dirty_end_bytes = 0;  // written lines still dirty in L2 when the kernel ends (not in dram_write_bytes)
   int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)
   int64_t sm_write_bytes = 0; // SM-side stores (float32 dQ atomics are reductions, not stores)
+  int64_t l2_reduction_bytes = 0;  // float32 dQ atomics (ncu lts__t_sectors_srcunit_tex_op_red)
   double l2_hit_rate = 0;     // 1 - DRAM reads / SM-side reads
   int64_t concurrent_ctas = 0;
   int64_t model_steps = 0;           // class sums the model evaluated (its cost; independent of B x H)
