@@ -267,7 +267,8 @@ void run_sim(const SimOptions& o) {
            "lts__t_sectors_srcunit_tex_op_*), in GB (1e9 B); DRAM GB: the GPU model (shared L2, "
            "concurrent CTAs in grid order; flash2 only, '-' elsewhere), read + written; FLOPs include "
            "recomputation; extra HBM = tensors beyond inputs/outputs; roofline = max(L2 bytes/BW, "
-           "FLOPs/peak) / wave utilisation";
+           "FLOPs/peak, shared-memory bytes/BW, exps/throughput) / wave utilisation, marked by the "
+           "highest: mem, cmp, smem, exp";
   std::cout << format_table(title.str(), rows, o.sweep.has_value());
   if (!o.problem_changed() && !o.sweep)
     std::cout << "\nFlashAttention paper, Figure 2 (A100, GPT-2 medium, fwd+bwd, with dropout and "

@@ -56,7 +56,8 @@ std::string line(const Cells& c, const std::vector<size_t>& w) {
 }
 
 std::string time_cell(const Roofline& r) {
-  return fmt("%.2f", r.time_s * 1e3) + (r.memory_bound() ? " mem" : " cmp");
+  const std::string b = r.bound();
+  return fmt("%.2f", r.time_s * 1e3) + (b == "memory" ? " mem" : b == "compute" ? " cmp" : " " + b);
 }
 
 Cells cells(const ReportRow& r) {
@@ -200,6 +201,9 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                     {"warps", x.desc.warps},
                     {"gpu_model", {{"modelled", r.gpu.modelled},
                                    {"sm_read_bytes", r.gpu.sm_read_bytes},
+                                   {"sm_write_bytes", r.gpu.sm_write_bytes},
+                                   {"l2_reduction_bytes", r.gpu.l2_reduction_bytes},
+                                   {"simulated_ctas", r.gpu.simulated_ctas},
                                    {"concurrent_ctas", r.gpu.concurrent_ctas},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
