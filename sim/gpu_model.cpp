@@ -5,7 +5,8 @@
 // ranges goes to DRAM). A later wave of the same head finds its tiles in L2
 // if one wave's footprint fits in the effective L2 (half of it: H100/H200 L2
 // is two partitions, each caching the lines its SMs read, so data read by
-// every SM sits in both), else it re-reads its union from DRAM (an LRU cliff
+// every SM sits in both, while stored and atomically reduced lines sit only
+// at their home slice), else it re-reads its union from DRAM (an LRU cliff
 // for cyclic streams). Writes reach DRAM when evicted; the dirty lines still
 // in L2 when the kernel ends, the write share of the last L bytes, do not.
 // Every head is alike: the sums run over the W / gcd(W, T) distinct ways a
@@ -148,11 +149,12 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   const __int128 resident = static_cast<__int128>(units) * live_rows * resident_row;
   const __int128 written = static_cast<__int128>(units) * all_rows * write_row;
   const double waves = std::max<double>(1.0, static_cast<double>(units) * static_cast<double>(T) / static_cast<double>(W));
-  // A wave's distinct lines: its streams' unions (a read-modify-written line once), its
-  // CTAs' resident tiles and what they write.
+  // A wave's distinct lines, in copies of the effective L2 (L/2): read lines sit in both
+  // partitions (1 each); lines stored or reduced into (dQaccum atomics, O, dK, dV) sit only at
+  // their home slice, the point of coherence where the write or atomic is done (1/2 each).
   const double footprint =
-      (static_cast<double>(miss_rows) / s * static_cast<double>(stream_row + rmw_row) +
-       static_cast<double>(resident + written)) / waves;
+      (static_cast<double>(miss_rows) / s * (static_cast<double>(stream_row) + 0.5 * static_cast<double>(rmw_row)) +
+       static_cast<double>(resident) + 0.5 * static_cast<double>(written)) / waves;
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
   out.wave_footprint_bytes = footprint;
   out.l2_effective_bytes = l2_eff;
