@@ -153,8 +153,9 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   // partitions (1 each); lines stored or reduced into (dQaccum atomics, O, dK, dV) sit only at
   // their home slice, the point of coherence where the write or atomic is done (1/2 each).
   const double footprint =
-      (static_cast<double>(miss_rows) / s * (static_cast<double>(stream_row) + 0.5 * static_cast<double>(rmw_row)) +
-       static_cast<double>(resident) + 0.5 * static_cast<double>(written)) / waves;
+      (static_cast<double>(miss_rows) / s *
+           (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) +
+       static_cast<double>(resident) + launch.written_line_weight * static_cast<double>(written)) / waves;
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
   out.wave_footprint_bytes = footprint;
   out.l2_effective_bytes = l2_eff;

@@ -25,6 +25,10 @@ struct Launch {
   // kernel zeroes dQaccum (PyTorch) instead of a memset (flashcheck).
   bool dq_atomic_f32 = false;
   bool clear_in_preprocess = false;
+  // Weight of a stored or atomically reduced line against the effective L2 (L/2): such lines sit
+  // at their home slice only (0.5); 1 counts them like read lines, the rule before (reports/fidelity
+  // shows both).
+  double written_line_weight = 0.5;
 };
 
 struct GpuTraffic {
