@@ -31,7 +31,7 @@ struct SimOptions {
   std::string dtype = "fp16", mask = "none";
   std::string schedule = "all", direction = "both", preset = "all", format = "table";
   std::optional<std::string> sram, sweep, l2, variant;
-  int64_t block_r = 0, block_c = 0;
+  int64_t block_r = 0, block_c = 0, warps = 0;
   std::optional<int64_t> splits, page_size;
   std::string page_read = "sector";
   std::optional<std::string> varlen, varlen_k;
@@ -218,7 +218,7 @@ void run_sim(const SimOptions& o) {
   if (o.sram && o.sweep) throw std::invalid_argument("give --sram or --sweep-sram, not both");
   if (o.preset == "custom" && !o.sram && !o.sweep)
     throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
-  q.blocks = BlockOverride{o.block_r, o.block_c};
+  q.blocks = BlockOverride{o.block_r, o.block_c, 0, o.warps};
   if (o.splits) {
     if (std::find(q.schedules.begin(), q.schedules.end(), ScheduleKind::splitkv) == q.schedules.end())
       throw std::invalid_argument("--splits applies to --schedule splitkv");
@@ -239,6 +239,7 @@ void run_sim(const SimOptions& o) {
       run_dirs = {desc.direction};
       if (!blocks.Br) blocks.Br = desc.Br;
       if (!blocks.Bc) blocks.Bc = desc.Bc;
+      if (!blocks.warps) blocks.warps = desc.warps;
     }
     run_varlen(o, p, run_kinds, run_dirs, q.hardware, blocks, q.paging);
     return;
@@ -266,7 +267,8 @@ void run_sim(const SimOptions& o) {
            "lts__t_sectors_srcunit_tex_op_*), in GB (1e9 B); DRAM GB: the GPU model (shared L2, "
            "concurrent CTAs in grid order; flash2 only, '-' elsewhere), read + written; FLOPs include "
            "recomputation; extra HBM = tensors beyond inputs/outputs; roofline = max(L2 bytes/BW, "
-           "FLOPs/peak) / wave utilisation";
+           "FLOPs/peak, shared-memory bytes/BW, exps/throughput) / wave utilisation, marked by the "
+           "highest: mem, cmp, smem, exp";
   std::cout << format_table(title.str(), rows, o.sweep.has_value());
   if (!o.problem_changed() && !o.sweep)
     std::cout << "\nFlashAttention paper, Figure 2 (A100, GPT-2 medium, fwd+bwd, with dropout and "
@@ -337,6 +339,8 @@ void add_sim_command(CLI::App& app) {
   sim->add_option("--sram", o->sram, "SRAM size M, e.g. 96KiB [the preset's shared memory per block]");
   sim->add_option("--block-r", o->block_r, "Br override (0: block rule)")->capture_default_str();
   sim->add_option("--block-c", o->block_c, "Bc override (0: block rule)")->capture_default_str();
+  sim->add_option("--warps", o->warps, "warps per thread block for the shared-memory count (0: 4, or the variant's)")
+      ->capture_default_str();
   sim->add_option("--preset", o->preset, "a100, h100, h200, all or custom")->capture_default_str();
   sim->add_option("--hbm-gbps", o->hbm_gbps, "custom HBM bandwidth, GB/s");
   sim->add_option("--matmul-tflops", o->matmul_tflops, "custom matmul peak, TFLOP/s");

@@ -21,6 +21,9 @@ struct RunResult {
   HbmCounters hbm;           // elements
   int64_t matmul_flops = 0;  // checked: an overflow is an OverflowError, never a wrap
   int64_t other_flops = 0;
+  int64_t smem_read_bytes = 0;   // shared memory read by the MMAs (sim/README.md, "Beyond bytes")
+  int64_t smem_write_bytes = 0;  // tiles staged into shared memory
+  int64_t exps = 0;              // exponentials (special-function unit)
   int64_t sram_peak_bytes = 0;
   int64_t work_units = 0;
   int64_t page_rows = 0;  // paged KV: rows per page (0: contiguous)

@@ -41,6 +41,13 @@ constexpr int64_t lse(int64_t nr) { return 2 * nr; }
 // Split-KV reduce, per row: max, two subtractions and two exps, l update (3),
 // O = a O + w O_s (3 per element).
 constexpr int64_t combine_partial(int64_t nr, int64_t d) { return nr * (3 * d + 8); }
+
+// Exponentials (the special-function unit's work) of the same operations: one
+// per score a tile op exponentiates, plus the per-row rescale factors.
+constexpr int64_t exps_online_softmax(int64_t nr, int64_t nc) { return nr * nc + nr; }  // P, exp(m - m_new)
+constexpr int64_t exps_flash1_rescale(int64_t nr, int64_t nc) { return nr * nc + 2 * nr; }
+constexpr int64_t exps_per_score(int64_t nr, int64_t nc) { return nr * nc; }  // recompute P, softmax passes
+constexpr int64_t exps_combine_partial(int64_t nr) { return 2 * nr; }
 }  // namespace cost
 
 class CountingExecutor {
@@ -51,12 +58,16 @@ class CountingExecutor {
   HbmCounters hbm;
   int64_t matmul_flops = 0;  // checked int64 (sim/checked.hpp)
   int64_t other_flops = 0;
+  // Shared-memory traffic (bytes) and exponentials; sim/README.md, "Beyond bytes".
+  int64_t smem_read = 0, smem_write = 0, exps = 0;
   const Sram& sram() const { return sram_; }
+  void set_warps(int64_t w) { warps_ = std::max<int64_t>(1, w); }
 
   void begin_kernel(const KernelPlan& k) {
     for (const BufferSpec& b : k.buffers) {
-      handles_.push_back(sram_.alloc(b.name, b.in_registers || b.aliased ? 0 : b.bytes()));
-      shapes_.push_back({b.rows, b.cols});
+      const bool shared = !(b.in_registers || b.aliased);
+      handles_.push_back(sram_.alloc(b.name, shared ? b.bytes() : 0));
+      shapes_.push_back({b.rows, b.cols, shared, b.elem_bytes});
     }
   }
   void end_kernel() {
@@ -132,6 +143,7 @@ class CountingExecutor {
   }
   void load(int buf, TensorId t, int64_t, int64_t, int64_t r0, int64_t nr, int64_t, int64_t nc) {
     fits(buf, nr, nc);
+    staged(buf, nr, nc);  // a tile loaded into shared memory is written there once
     if (paging_.on() && (t == TensorId::K || t == TensorId::V)) {
       const PagedRead pr = paged_read(paging_, r0, nr, nc, kv_elem_bytes_);
       hbm.read(t, checked_mul(pr.elems, mult_, "HBM read count"));
@@ -148,31 +160,50 @@ class CountingExecutor {
   void fill(int buf, int64_t nr, int64_t nc, double) { fits(buf, nr, nc); }
   void mask(int, int64_t, int64_t, int64_t, int64_t) {}
   // C = alpha A B^T (m x n, inner k); C += alpha A B; C += alpha A^T B.
-  void gemm_nt(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
-  void gemm_nn(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
-  void gemm_tn(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
-  void gemm_nt_acc(int c, int, int, int64_t m, int64_t n, int64_t k, double) { gemm(c, m, n, k); }
-  void combine_partial(int, int, int, int, int, int64_t nr, int64_t d) { other(cost::combine_partial(nr, d)); }
+  void gemm_nt(int c, int a, int b, int64_t m, int64_t n, int64_t k, double) { gemm(c, a, b, m, n, k, false); }
+  void gemm_nn(int c, int a, int b, int64_t m, int64_t n, int64_t k, double) { gemm(c, a, b, m, n, k, false); }
+  void gemm_tn(int c, int a, int b, int64_t m, int64_t n, int64_t k, double) { gemm(c, a, b, m, n, k, true); }
+  void gemm_nt_acc(int c, int a, int b, int64_t m, int64_t n, int64_t k, double) { gemm(c, a, b, m, n, k, false); }
+  void combine_partial(int, int, int, int, int, int64_t nr, int64_t d) {
+    other(cost::combine_partial(nr, d));
+    exp(cost::exps_combine_partial(nr));
+  }
   void online_softmax(int, int, int, int, int64_t nr, int64_t nc, int64_t d) {
     other(cost::online_softmax(nr, nc, d));
+    exp(cost::exps_online_softmax(nr, nc));
   }
   void finalise(int, int, int, int, int64_t nr, int64_t d) { other(cost::finalise(nr, d)); }
   void flash1_rescale(int, int, int, int, int, int, int64_t nr, int64_t nc, int64_t d) {
     other(cost::flash1_rescale(nr, nc, d));
+    exp(cost::exps_flash1_rescale(nr, nc));
   }
   void flash1_normalise(int, int, int64_t nr, int64_t d) { other(cost::flash1_normalise(nr, d)); }
-  void recompute_p_lse(int, int, int64_t nr, int64_t nc) { other(cost::recompute_p_lse(nr, nc)); }
-  void recompute_p_ml(int, int, int, int64_t nr, int64_t nc) { other(cost::recompute_p_ml(nr, nc)); }
+  void recompute_p_lse(int, int, int64_t nr, int64_t nc) {
+    other(cost::recompute_p_lse(nr, nc));
+    exp(cost::exps_per_score(nr, nc));
+  }
+  void recompute_p_ml(int, int, int, int64_t nr, int64_t nc) {
+    other(cost::recompute_p_ml(nr, nc));
+    exp(cost::exps_per_score(nr, nc));
+  }
   void softmax_grad(int, int, int, int64_t nr, int64_t nc) { other(cost::softmax_grad(nr, nc)); }
   void rowdot(int, int, int, int64_t nr, int64_t n) { other(cost::rowdot(nr, n)); }
   void rowdot_acc(int, int, int, int64_t nr, int64_t n) { other(cost::rowdot(nr, n)); }
-  void row_stats(int, int, int, int64_t nr, int64_t nc) { other(cost::row_stats(nr, nc)); }
-  void row_normalise(int, int, int, int64_t nr, int64_t nc) { other(cost::row_normalise(nr, nc)); }
+  void row_stats(int, int, int, int64_t nr, int64_t nc) {
+    other(cost::row_stats(nr, nc));
+    exp(cost::exps_per_score(nr, nc));
+  }
+  void row_normalise(int, int, int, int64_t nr, int64_t nc) {
+    other(cost::row_normalise(nr, nc));
+    exp(cost::exps_per_score(nr, nc));
+  }
   void lse(int, int, int, int64_t nr) { other(cost::lse(nr)); }
 
  private:
   struct Shape {
     int64_t rows, cols;
+    bool shared;  // in shared memory (not registers)
+    int64_t elem_bytes;
   };
   void fits(int buf, int64_t nr, int64_t nc) const {
     const Shape& s = shapes_[static_cast<size_t>(buf)];
@@ -213,27 +244,56 @@ class CountingExecutor {
     }
     matmul_flops = checked_add(matmul_flops, sum(c0.matmul, c1.matmul), "matmul FLOP count");
     other_flops = checked_add(other_flops, sum(c0.other, c1.other), "FLOP count");
+    smem_read = checked_add(smem_read, sum(c0.smem_read, c1.smem_read), "shared-memory bytes");
+    smem_write = checked_add(smem_write, sum(c0.smem_write, c1.smem_write), "shared-memory bytes");
+    exps = checked_add(exps, sum(c0.exps, c1.exps), "exponential count");
   }
   struct Tally {
     HbmCounters hbm;
-    int64_t matmul = 0, other = 0;
+    int64_t matmul = 0, other = 0, smem_read = 0, smem_write = 0, exps = 0;
   };
   // The counts so far, which are then zeroed.
   Tally take() {
-    Tally t{hbm, matmul_flops, other_flops};
+    Tally t{hbm, matmul_flops, other_flops, smem_read, smem_write, exps};
     hbm = HbmCounters{};
-    matmul_flops = other_flops = 0;
+    matmul_flops = other_flops = smem_read = smem_write = exps = 0;
     return t;
   }
   void restore(const Tally& t) {
     hbm = t.hbm;
     matmul_flops = t.matmul;
     other_flops = t.other;
+    smem_read = t.smem_read;
+    smem_write = t.smem_write;
+    exps = t.exps;
   }
-  void gemm(int c, int64_t m, int64_t n, int64_t k) {
+  void add(int64_t& counter, int64_t n, const char* what) {
+    counter = checked_add(counter, checked_mul(n, mult_, what), what);
+  }
+  void exp(int64_t n) { add(exps, n, "exponential count"); }
+  void staged(int buf, int64_t nr, int64_t nc) {
+    const Shape& s = shapes_[static_cast<size_t>(buf)];
+    if (s.shared) add(smem_write, checked_mul(nr, nc, s.elem_bytes, "shared-memory bytes"), "shared-memory bytes");
+  }
+  // C (m x n) = A (m x k) B (k x n) on the tensor cores, C's rows split over
+  // the warps: A is read once in all (each warp its rows), B once per warp. An
+  // operand in registers costs nothing, unless it is used transposed (A^T):
+  // a register tile cannot be transposed in place, so it is staged through
+  // shared memory in the dtype (written, then read once), as FlashAttention-2
+  // does with P and dS in the backward.
+  void gemm(int c, int a, int b, int64_t m, int64_t n, int64_t k, bool a_transposed) {
     (void)c;
     const int64_t f = checked_mul(checked_mul(2 * m, n, k, "matmul FLOP count"), mult_, "matmul FLOP count");
     matmul_flops = checked_add(matmul_flops, f, "matmul FLOP count");
+    const Shape& sa = shapes_[static_cast<size_t>(a)];
+    const Shape& sb = shapes_[static_cast<size_t>(b)];
+    const char* what = "shared-memory bytes";
+    if (sa.shared || a_transposed) {
+      const int64_t eb = sa.shared ? sa.elem_bytes : kv_elem_bytes_;
+      if (!sa.shared) add(smem_write, checked_mul(m, k, eb, what), what);
+      add(smem_read, checked_mul(m, k, eb, what), what);
+    }
+    if (sb.shared) add(smem_read, checked_mul(checked_mul(warps_, k, n, what), sb.elem_bytes, what), what);
   }
   void other(int64_t n) {
     other_flops = checked_add(other_flops, checked_mul(n, mult_, "FLOP count"), "FLOP count");
@@ -241,7 +301,8 @@ class CountingExecutor {
 
   Sram sram_;
   Paging paging_;
-  int64_t kv_elem_bytes_ = 2;
+  int64_t kv_elem_bytes_ = 2;  // the dtype's bytes (set_paging)
+  int64_t warps_ = 4;
   std::vector<int> handles_;
   std::vector<Shape> shapes_;
   bool compress_ = true;

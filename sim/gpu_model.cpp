@@ -5,7 +5,8 @@
 // ranges goes to DRAM). A later wave of the same head finds its tiles in L2
 // if one wave's footprint fits in the effective L2 (half of it: H100/H200 L2
 // is two partitions, each caching the lines its SMs read, so data read by
-// every SM sits in both), else it re-reads its union from DRAM (an LRU cliff
+// every SM sits in both, while stored and atomically reduced lines sit only
+// at their home slice), else it re-reads its union from DRAM (an LRU cliff
 // for cyclic streams). Writes reach DRAM when evicted; the dirty lines still
 // in L2 when the kernel ends, the write share of the last L bytes, do not.
 // Every head is alike: the sums run over the W / gcd(W, T) distinct ways a
@@ -49,7 +50,7 @@ struct Geometry {
 
 // Sum over the segments [c + (k-1) W, c + k W) of [0, T) of the inner rows
 // their union visits (exact, via classes of alike segments).
-int64_t segment_rows(const Geometry& g, int64_t W, int64_t c) {
+int64_t segment_rows(const Geometry& g, int64_t W, int64_t c, int64_t& steps) {
   const int64_t T = g.T();
   const int64_t k0 = c > 0 ? 0 : 1, k1 = (T - c + W - 1) / W;  // segments k0..k1
   const int64_t n = k1 - k0 + 1;
@@ -68,6 +69,7 @@ int64_t segment_rows(const Geometry& g, int64_t W, int64_t c) {
                [&](int64_t m) { const Range s = seg(m); return g.union_of(s.begin, s.end); },
                [&](int64_t m) { return seg(m).size(); },
                [&](int64_t m0, int64_t m1, int64_t cnt) {
+                 ++steps;
                  if (m1 < 0) {
                    total += static_cast<__int128>(cnt) * rows(m0);
                  } else {
@@ -91,6 +93,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   GpuTraffic out;
   const Problem& p = r.problem;
   out.sm_read_bytes = r.read_bytes();
+  out.sm_write_bytes = r.write_bytes();
   const bool fwd = r.desc.direction == Direction::fwd;
   if (r.desc.kind != ScheduleKind::flash2 || hw.l2_bytes <= 0 || hw.sm_count <= 0) {
     out.dram_read_bytes = r.read_bytes();
@@ -120,6 +123,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   if (per_sm <= 0) per_sm = std::clamp<int64_t>(hw.sram_per_sm_bytes / std::max<int64_t>(1, r.sram_peak_bytes), 1, 32);
   const int64_t W = checked_mul(hw.sm_count, per_sm, "concurrent CTAs");
   out.concurrent_ctas = W;
+  out.simulated_ctas = checked_mul(units, T, "CTAs");
   // Stream rows if every wave re-reads its union (miss) or each head reads its union once (hit).
   const int64_t P = W / std::gcd(W, T);  // distinct wave offsets of a head's first CTA
   __int128 miss_rows = 0;
@@ -128,7 +132,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
     const int64_t a = static_cast<int64_t>((static_cast<__int128>(res) * T) % W);  // slot of the first CTA
     const int64_t s0 = W - a;  // CTAs of this head in its first wave
     const int64_t c = launch.heaviest_first ? ((T - s0) % W + W) % W : s0 % W;
-    miss_rows += static_cast<__int128>(count) * segment_rows(geo, W, c);
+    miss_rows += static_cast<__int128>(count) * segment_rows(geo, W, c, out.model_steps);
   }
   const int64_t head_rows = geo.rows_of(geo.union_of(0, T));
   // GQA forward: query heads of one KV head stream the same K/V. Their units
@@ -145,12 +149,16 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   const __int128 resident = static_cast<__int128>(units) * live_rows * resident_row;
   const __int128 written = static_cast<__int128>(units) * all_rows * write_row;
   const double waves = std::max<double>(1.0, static_cast<double>(units) * static_cast<double>(T) / static_cast<double>(W));
-  // A wave's distinct lines: its streams' unions (a read-modify-written line once), its
-  // CTAs' resident tiles and what they write.
+  // A wave's distinct lines, in copies of the effective L2 (L/2): read lines sit in both
+  // partitions (1 each); lines stored or reduced into (dQaccum atomics, O, dK, dV) sit only at
+  // their home slice, the point of coherence where the write or atomic is done (1/2 each).
   const double footprint =
-      (static_cast<double>(miss_rows) / s * static_cast<double>(stream_row + rmw_row) +
-       static_cast<double>(resident + written)) / waves;
+      (static_cast<double>(miss_rows) / s *
+           (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) +
+       static_cast<double>(resident) + launch.written_line_weight * static_cast<double>(written)) / waves;
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
+  out.wave_footprint_bytes = footprint;
+  out.l2_effective_bytes = l2_eff;
   out.reuse = footprint <= l2_eff;
   if (!out.reuse) miss_rows = static_cast<__int128>(static_cast<double>(miss_rows) / s);
   const __int128 rows = out.reuse ? hit_rows : miss_rows;
@@ -158,26 +166,37 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   const __int128 main_writes = written + rows * rmw_row;
   if (main_reads > INT64_MAX || main_writes > INT64_MAX) throw OverflowError("DRAM bytes");
   int64_t reads = static_cast<int64_t>(main_reads);
-  int64_t writes = static_cast<int64_t>(main_writes) - dirty_at_end(static_cast<int64_t>(main_writes), reads, l2_eff);
+  // Each kernel's dirty lines resident at its end stay out of its DRAM writes; they are reported apart.
+  int64_t dirty = 0;
+  const auto evicted = [&](int64_t w, int64_t r) {
+    const int64_t left = dirty_at_end(w, r, l2_eff);
+    dirty = checked_add(dirty, left, "dirty bytes");
+    return w - left;
+  };
+  int64_t writes = evicted(static_cast<int64_t>(main_writes), reads);
   if (!fwd) {
     // The D = rowsum(dO * O) kernel, and the dQaccum conversion: streaming, no reuse.
     const int64_t q_rows = checked_mul(p.batch * p.heads_q, p.seqlen_q, "rows");
     const int64_t pre_r = checked_mul(q_rows, 2 * d * e, "DRAM bytes");
     const int64_t pre_w = checked_mul(q_rows, 4 + (launch.dq_atomic_f32 ? (launch.clear_in_preprocess ? 4 * d : 0) : d * e), "DRAM bytes");
     reads = checked_add(reads, pre_r, "DRAM bytes");
-    writes = checked_add(writes, pre_w - dirty_at_end(pre_w, pre_r, l2_eff), "DRAM bytes");
+    writes = checked_add(writes, evicted(pre_w, pre_r), "DRAM bytes");
     if (launch.dq_atomic_f32) {
       const int64_t cv_r = checked_mul(q_rows, 4 * d, "DRAM bytes"), cv_w = checked_mul(q_rows, d * e, "DRAM bytes");
       reads = checked_add(reads, cv_r, "DRAM bytes");
-      writes = checked_add(writes, cv_w - dirty_at_end(cv_w, cv_r, l2_eff), "DRAM bytes");
+      writes = checked_add(writes, evicted(cv_w, cv_r), "DRAM bytes");
       // SM-side: dQaccum is added with atomics (L2 reductions, not reads), then read once.
       out.sm_read_bytes = checked_add(out.sm_read_bytes - r.read_bytes(TensorId::dQ), cv_r, "SM bytes");
+      out.l2_reduction_bytes = checked_mul(r.hbm.elems[idx(TensorId::dQ)].read, 4, "SM bytes");
+      const int64_t clear = launch.clear_in_preprocess ? checked_mul(q_rows, 4 * d, "SM bytes") : 0;
+      out.sm_write_bytes = checked_add(out.sm_write_bytes - r.write_bytes(TensorId::dQ), checked_add(cv_w, clear, "SM bytes"), "SM bytes");
       if (fa2_order && g > 1)  // FlashAttention-2 reads K_j, V_j once per query head
         out.sm_read_bytes = checked_add(out.sm_read_bytes, (g - 1) * (r.read_bytes(TensorId::K) + r.read_bytes(TensorId::V)), "SM bytes");
     }
   }
   out.dram_read_bytes = reads;
   out.dram_write_bytes = writes;
+  out.l2_dirty_end_bytes = dirty;
   out.l2_hit_rate = out.sm_read_bytes > 0 ? 1.0 - static_cast<double>(reads) / static_cast<double>(out.sm_read_bytes) : 0;
   return out;
 }

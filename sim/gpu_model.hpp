@@ -25,14 +25,25 @@ struct Launch {
   // kernel zeroes dQaccum (PyTorch) instead of a memset (flashcheck).
   bool dq_atomic_f32 = false;
   bool clear_in_preprocess = false;
+  // Weight of a stored or atomically reduced line against the effective L2 (L/2): such lines sit
+  // at their home slice only (0.5); 1 counts them like read lines, the rule before (reports/fidelity
+  // shows both).
+  double written_line_weight = 0.5;
 };
 
 struct GpuTraffic {
   int64_t dram_read_bytes = 0;
-  int64_t dram_write_bytes = 0;
+  int64_t dram_write_bytes = 0;    // write-backs of dirty lines evicted during the kernel (what ncu counts)
+  int64_t l2_dirty_end_bytes = 0;  // written lines still dirty in L2 when the kernel ends (not in dram_write_bytes)
   int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)
+  int64_t sm_write_bytes = 0; // SM-side stores (float32 dQ atomics are reductions, not stores)
+  int64_t l2_reduction_bytes = 0;  // float32 dQ atomics (ncu lts__t_sectors_srcunit_tex_op_red)
   double l2_hit_rate = 0;     // 1 - DRAM reads / SM-side reads
   int64_t concurrent_ctas = 0;
+  int64_t model_steps = 0;           // class sums the model evaluated (its cost; independent of B x H)
+  int64_t simulated_ctas = 0;        // CTAs of the main kernel it stands for (units x trip count)
+  double wave_footprint_bytes = 0;  // distinct bytes one wave of the main kernel touches
+  double l2_effective_bytes = 0;    // what the reuse decision compares it with (half the L2)
   bool reuse = false;         // a wave's footprint fits in the effective L2: K/V (fwd), Q/dO (bwd) re-reads hit
   bool modelled = false;      // false: no L2 model for this schedule, DRAM = the two-level count
 };

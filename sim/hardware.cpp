@@ -11,6 +11,16 @@ double Hardware::matmul_flops(DType t) const {
   return t == DType::f64 ? matmul_flops_64 : t == DType::f32 ? matmul_flops_32 : matmul_flops_16;
 }
 
+// On-chip ceilings. CUDA C++ Programming Guide: shared memory has 32 banks of
+// 4 bytes, each serving one access per clock (128 B / clock / SM, cc 8.0 and
+// 9.0); "Arithmetic Instructions" table: 16 results / clock / SM of exp2 (and
+// log2, rcp, sin, cos) on the special-function units, cc 8.0 and 9.0. Clocks:
+// the ones the dense fp16 peaks are quoted at, 312e12 / (108 SMs x 2048 FLOP/clk)
+// = 1.41 GHz (A100), 989.4e12 / (132 x 4096) = 1.83 GHz (H100, H200). H100:
+// 132 x 16 x 1.83 GHz = 3.9e12 exp/s, the "3.9 TFLOPS of special functions"
+// of FlashAttention-3 (Shah et al. 2024, arXiv 2407.08608, Section 3.1) beside 989 TFLOPS of matmul.
+constexpr double kSmemBytesPerClk = 128, kExpPerClk = 16;
+
 const std::vector<Hardware>& hardware_presets() {
   static const std::vector<Hardware> presets = {
       // NVIDIA A100 Tensor Core GPU datasheet (2021), A100 80GB SXM column:
@@ -22,7 +32,8 @@ const std::vector<Hardware>& hardware_presets() {
       // memory per thread block.
       // A100 whitepaper: 40 MB L2.
       {"A100", 2039e9, 312e12, 156e12, 19.5e12, 19.5e12, 108, 192 * 1024, 163 * 1024, 40 * 1000 * 1000,
-       "A100 80GB SXM datasheet; A100 whitepaper; CUDA guide cc 8.0"},
+       "A100 80GB SXM datasheet; A100 whitepaper; CUDA guide cc 8.0", kSmemBytesPerClk * 108 * 1.41e9,
+       kExpPerClk * 108 * 1.41e9},
       // NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: GPU memory
       // bandwidth 3.35 TB/s; FP16/BF16 tensor 1,979 TFLOPS with sparsity =
       // 989.4 dense; TF32 tensor 989 sparse = 494.7 dense; FP64 tensor 67
@@ -32,12 +43,14 @@ const std::vector<Hardware>& hardware_presets() {
       // memory per thread block.
       // H100 whitepaper: 50 MB L2 (SXM5).
       {"H100", 3.35e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 50 * 1000 * 1000,
-       "H100 SXM datasheet; H100 whitepaper; CUDA guide cc 9.0"},
+       "H100 SXM datasheet; H100 whitepaper; CUDA guide cc 9.0", kSmemBytesPerClk * 132 * 1.83e9,
+       kExpPerClk * 132 * 1.83e9},
       // NVIDIA H200 datasheet: 4.8 TB/s HBM3e, the H100's compute (same
       // GH100, 132 SMs). L2: 62914560 B (60 MiB), as the H200 we measure on
       // reports it (cudaDeviceProp::l2CacheSize, reports/fidelity/device.txt).
       {"H200", 4.8e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 62914560,
-       "H200 datasheet; H100 whitepaper; CUDA guide cc 9.0; L2 as the device reports it"},
+       "H200 datasheet; H100 whitepaper; CUDA guide cc 9.0; L2 as the device reports it",
+       kSmemBytesPerClk * 132 * 1.83e9, kExpPerClk * 132 * 1.83e9},
   };
   return presets;
 }
@@ -59,8 +72,16 @@ Roofline roofline(const RunResult& r, const Hardware& hw) {
     const double waves = std::ceil(static_cast<double>(r.work_units) / static_cast<double>(hw.sm_count));
     out.utilisation = static_cast<double>(r.work_units) / (waves * static_cast<double>(hw.sm_count));
   }
-  out.time_s = std::max(out.memory_s, out.compute_s) / out.utilisation;
+  if (hw.smem_bytes_per_s > 0)
+    out.smem_s = static_cast<double>(r.smem_read_bytes + r.smem_write_bytes) / hw.smem_bytes_per_s;
+  if (hw.exp_per_s > 0) out.exp_s = static_cast<double>(r.exps) / hw.exp_per_s;
+  out.time_s = std::max({out.memory_s, out.compute_s, out.smem_s, out.exp_s}) / out.utilisation;
   return out;
+}
+
+const char* Roofline::bound() const {
+  const double m = std::max({memory_s, compute_s, smem_s, exp_s});
+  return m == memory_s ? "memory" : m == compute_s ? "compute" : m == smem_s ? "smem" : "exp";
 }
 
 }  // namespace flashcheck::sim

@@ -23,6 +23,10 @@ struct Hardware {
   int64_t smem_per_block_bytes = 0;  // largest shared memory one thread block may use: the default M
   int64_t l2_bytes = 0;              // shared L2 (0: no L2 level in the GPU model)
   std::string source;
+  // On-chip ceilings (0: not applied): shared-memory bandwidth of all SMs and
+  // exponentials per second of the special-function units.
+  double smem_bytes_per_s = 0;
+  double exp_per_s = 0;
 
   double matmul_flops(DType t) const;
 };
@@ -35,8 +39,12 @@ struct Roofline {
   double memory_s = 0;   // HBM bytes / bandwidth
   double compute_s = 0;  // matmul / tensor peak + other / vector peak
   double utilisation = 1;  // work units / (waves * SMs): wave quantisation
-  double time_s = 0;       // max(memory, compute) / utilisation
+  double smem_s = 0;       // shared-memory bytes / shared-memory bandwidth
+  double exp_s = 0;        // exponentials / special-function throughput
+  double time_s = 0;       // max(memory, compute, smem, exp) / utilisation
   bool memory_bound() const { return memory_s >= compute_s; }
+  // The highest of the four ceilings: "memory", "compute", "smem" or "exp".
+  const char* bound() const;
 };
 Roofline roofline(const RunResult& r, const Hardware& hw);
 

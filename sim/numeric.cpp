@@ -13,6 +13,8 @@ NumericForward forward_as(const Plan& plan, const Tensor4<double>& Q, const Tens
                           const Tensor4<double>& V) {
   const Problem& p = plan.problem;
   NumericExecutor<T> ex(p, plan.sram_bytes, plan.desc.splits);
+  ex.counts().set_warps(plan.desc.warps);
+  ex.counts().set_paging(Paging{}, dtype_bytes(p.dtype));  // the staged tiles' dtype; numeric reads unpaged
   ex.set(TensorId::Q, Q);
   ex.set(TensorId::K, K);
   ex.set(TensorId::V, V);
@@ -36,6 +38,8 @@ NumericBackward backward_as(const Plan& plan, const Tensor4<double>& Q, const Te
                             const NumericForward* fwd_state) {
   const Problem& p = plan.problem;
   NumericExecutor<T> ex(p, plan.sram_bytes);
+  ex.counts().set_warps(plan.desc.warps);
+  ex.counts().set_paging(Paging{}, dtype_bytes(p.dtype));  // the staged tiles' dtype; numeric reads unpaged
   ex.set(TensorId::Q, Q);
   ex.set(TensorId::K, K);
   ex.set(TensorId::V, V);

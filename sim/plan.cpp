@@ -184,6 +184,8 @@ Plan make_plan(const Problem& p, ScheduleKind k, Direction dir, int64_t M, Block
   plan.problem = p;
   plan.desc = describe(k, dir, b.Br, b.Bc);
   plan.desc.Bd = Bd;
+  if (b.warps < 0) throw std::invalid_argument("--warps must be >= 1 (0 = the default), got " + std::to_string(b.warps));
+  if (b.warps > 0) plan.desc.warps = b.warps;
   plan.sram_bytes = M;
   const int64_t d = p.head_dim;
   const Tiling t(p, b.Br, b.Bc);

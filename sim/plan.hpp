@@ -18,6 +18,7 @@ struct BlockOverride {
   int64_t Br = 0;  // 0: from the rule
   int64_t Bc = 0;
   int64_t splits = 0;  // splitkv: KV chunks; 0: kDecodeWaveCtas rule (sim/README.md)
+  int64_t warps = 0;   // warps per thread block; 0: ScheduleDesc's default (4)
 };
 
 // Which block rule to apply. own: the schedule's rule; for flash2 that is the

@@ -56,7 +56,8 @@ std::string line(const Cells& c, const std::vector<size_t>& w) {
 }
 
 std::string time_cell(const Roofline& r) {
-  return fmt("%.2f", r.time_s * 1e3) + (r.memory_bound() ? " mem" : " cmp");
+  const std::string b = r.bound();
+  return fmt("%.2f", r.time_s * 1e3) + (b == "memory" ? " mem" : b == "compute" ? " cmp" : " " + b);
 }
 
 Cells cells(const ReportRow& r) {
@@ -192,9 +193,17 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                     {"hbm_elems", x.total_elems()},
                     {"dram_read_bytes", r.gpu.dram_read_bytes},
                     {"dram_write_bytes", r.gpu.dram_write_bytes},
+                    {"l2_dirty_end_bytes", r.gpu.l2_dirty_end_bytes},
                     {"l2_hit_rate", r.gpu.l2_hit_rate},
+                    {"smem_read_bytes", x.smem_read_bytes},
+                    {"smem_write_bytes", x.smem_write_bytes},
+                    {"exps", x.exps},
+                    {"warps", x.desc.warps},
                     {"gpu_model", {{"modelled", r.gpu.modelled},
                                    {"sm_read_bytes", r.gpu.sm_read_bytes},
+                                   {"sm_write_bytes", r.gpu.sm_write_bytes},
+                                   {"l2_reduction_bytes", r.gpu.l2_reduction_bytes},
+                                   {"simulated_ctas", r.gpu.simulated_ctas},
                                    {"concurrent_ctas", r.gpu.concurrent_ctas},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
@@ -206,6 +215,9 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                     {"roofline", {{"time_s", r.roof.time_s},
                                   {"memory_s", r.roof.memory_s},
                                   {"compute_s", r.roof.compute_s},
+                                  {"smem_s", r.roof.smem_s},
+                                  {"exp_s", r.roof.exp_s},
+                                  {"bound", r.roof.bound()},
                                   {"utilisation", r.roof.utilisation}}},
                     {"bound", {{"holds", r.bound.holds},
                                {"bound_elems", r.bound.bound_elems},

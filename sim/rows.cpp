@@ -59,6 +59,7 @@ std::vector<ReportRow> simulate_rows(const RowsRequest& q) {
     run_dirs = {desc.direction};
     if (!blocks.Br) blocks.Br = desc.Br;
     if (!blocks.Bc) blocks.Bc = desc.Bc;
+    if (!blocks.warps) blocks.warps = desc.warps;
     launch = variant.launch_for(p);
   }
   std::vector<ReportRow> rows;

@@ -33,6 +33,9 @@ struct ScheduleDesc {
   const char* on_chip = "";  // what stays in SRAM across the inner loop
   int64_t splits = 1;        // splitkv: KV chunks per Q block (partial results reduced after)
   int64_t Bd = 0;            // square: width of a head-dim chunk (0 elsewhere: the whole head)
+  // Warps per thread block: an MMA's output rows are split over them, so each
+  // reads its own rows of A and all of B from shared memory (the shared-memory count).
+  int64_t warps = 4;
 };
 
 // Schedules written for the forward pass only (the square tiling and

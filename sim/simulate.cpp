@@ -14,6 +14,9 @@ RunResult result_of(const Plan& plan, const CountingExecutor& ex) {
   r.hbm = ex.hbm;
   r.matmul_flops = ex.matmul_flops;
   r.other_flops = ex.other_flops;
+  r.smem_read_bytes = ex.smem_read;
+  r.smem_write_bytes = ex.smem_write;
+  r.exps = ex.exps;
   r.sram_peak_bytes = ex.sram().peak();
   r.work_units = plan.work_units;
   r.page_rows = plan.paging.page_rows;
@@ -23,6 +26,7 @@ RunResult result_of(const Plan& plan, const CountingExecutor& ex) {
 RunResult count(const Plan& plan, bool walk_every_tile) {
   CountingExecutor ex(plan.sram_bytes, !walk_every_tile);
   ex.set_paging(plan.paging, dtype_bytes(plan.problem.dtype));
+  ex.set_warps(plan.desc.warps);
   run_schedule(ex, plan);
   return result_of(plan, ex);
 }

@@ -10,18 +10,20 @@ const std::vector<KernelVariant>& kernel_variants() {
       // flashcheck flash2_fwd: Flash2FwdTraits<64, 64, 4 warps, 2, ...> (Br 128, Bc 64, 2 CTAs/SM)
       // and <128, 128, 8 warps, 1, ...> (Br 128, Bc 128, 1 CTA/SM); grid (Q block, head, batch),
       // Q blocks launched heaviest first (qb = gridDim.x - 1 - blockIdx.x).
-      {"flash2_fwd", Direction::fwd, 128, 64, 2, 128, 128, 1, {O::block_head_batch, true, 0, false, false}},
+      {"flash2_fwd", Direction::fwd, 128, 64, 2, 128, 128, 1, 4, 8, {O::block_head_batch, true, 0, false, false}},
       // flashcheck flash2_bwd: dkdv kernel Flash2BwdTraits<D, 4 warps, 64 | 32>: Bc 64 KV rows,
       // Br 64 (d 64) / 32 (d 128) streamed Q rows, 2 CTAs/SM; grid (KV block, KV head, batch);
       // dQ by float32 atomics (dQaccum zeroed by a memset), then dq_convert.
-      {"flash2_bwd", Direction::bwd, 64, 64, 2, 32, 64, 2, {O::block_head_batch, false, 0, true, false}},
+      {"flash2_bwd", Direction::bwd, 64, 64, 2, 32, 64, 2, 4, 4, {O::block_head_batch, false, 0, true, false}},
       // PyTorch 2.11 flash_fwd_kernel, Flash_fwd_kernel_traits<64, 128, 128, 4> and
       // <128, 128, 64, 4>: Br 128, Bc 128 / 64, 2 CTAs/SM; grid (m_block, batch, head).
-      {"torch_flash_fwd", Direction::fwd, 128, 128, 2, 128, 64, 2, {O::block_batch_head, false, 0, false, false}},
+      {"torch_flash_fwd", Direction::fwd, 128, 128, 2, 128, 64, 2, 4, 4, {O::block_batch_head, false, 0, false, false}},
       // PyTorch 2.11 flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel, Flash_bwd_kernel_traits<64,
       // 128, 128, 8, ...> and <128, 64, 128, 8, ...>: Br 128 / 64, Bc 128, 1 CTA/SM; grid
       // (n_block, batch, head); dQaccum float32 atomics, zeroed by the dot(dO, O) kernel.
-      {"torch_flash_bwd", Direction::bwd, 128, 128, 1, 64, 128, 1, {O::block_batch_head, false, 0, true, true}},
+      // FlashAttention's run_mha_bwd_hdim128 takes <128, 64, 128, 8, 2, 4, 2, false, false> when
+      // max_smem_per_block >= 144 KB (A100, H100, H200), the kernel ncu names (reports/fidelity).
+      {"torch_flash_bwd", Direction::bwd, 128, 128, 1, 64, 128, 1, 8, 8, {O::block_batch_head, false, 0, true, true}},
   };
   return v;
 }
@@ -38,8 +40,10 @@ const KernelVariant& find_kernel_variant(const std::string& name) {
 ScheduleDesc KernelVariant::schedule(const Problem& p) const {
   if (p.head_dim != 64 && p.head_dim != 128)
     throw std::invalid_argument(name + " instantiates head dims 64 and 128, not " + std::to_string(p.head_dim));
-  return p.head_dim == 64 ? describe(ScheduleKind::flash2, direction, br64, bc64)
-                          : describe(ScheduleKind::flash2, direction, br128, bc128);
+  ScheduleDesc s = p.head_dim == 64 ? describe(ScheduleKind::flash2, direction, br64, bc64)
+                                     : describe(ScheduleKind::flash2, direction, br128, bc128);
+  s.warps = p.head_dim == 64 ? warps64 : warps128;
+  return s;
 }
 
 Launch KernelVariant::launch_for(const Problem& p) const {

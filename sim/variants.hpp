@@ -19,8 +19,8 @@ namespace flashcheck::sim {
 struct KernelVariant {
   std::string name;
   Direction direction;
-  // Per head dim (64, 128): Br, Bc and CTAs per SM.
-  int64_t br64, bc64, ctas64, br128, bc128, ctas128;
+  // Per head dim (64, 128): Br, Bc, CTAs per SM and warps per CTA.
+  int64_t br64, bc64, ctas64, br128, bc128, ctas128, warps64, warps128;
   Launch launch;  // ctas_per_sm filled per head dim
 
   // Throws std::invalid_argument for a head dim the variant does not instantiate.

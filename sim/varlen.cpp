@@ -19,6 +19,9 @@ void accumulate(RunResult& into, const RunResult& r, int64_t times) {
   into.matmul_flops = checked_add(into.matmul_flops, checked_mul(r.matmul_flops, times, "varlen FLOPs"), "varlen FLOPs");
   into.other_flops = checked_add(into.other_flops, checked_mul(r.other_flops, times, "varlen FLOPs"), "varlen FLOPs");
   into.work_units = checked_add(into.work_units, checked_mul(r.work_units, times, "varlen thread blocks"), "varlen thread blocks");
+  into.smem_read_bytes = checked_add(into.smem_read_bytes, checked_mul(r.smem_read_bytes, times, "varlen bytes"), "varlen bytes");
+  into.smem_write_bytes = checked_add(into.smem_write_bytes, checked_mul(r.smem_write_bytes, times, "varlen bytes"), "varlen bytes");
+  into.exps = checked_add(into.exps, checked_mul(r.exps, times, "varlen count"), "varlen count");
   into.sram_peak_bytes = std::max(into.sram_peak_bytes, r.sram_peak_bytes);
 }
 
@@ -49,10 +52,12 @@ VarlenRun simulate_varlen(const Problem& base, const std::vector<int64_t>& lq,
   const Plan pad_plan = with_paging(make_plan(padded, k, d, M, blocks, rule), paging);
   out.padded = count(pad_plan);
   // Every sequence with the padded plan's tiles (clamped to its lengths).
-  BlockOverride tiles{pad_plan.Br(), pad_plan.Bc(), k == ScheduleKind::splitkv ? pad_plan.desc.splits : 0};
+  BlockOverride tiles{pad_plan.Br(), pad_plan.Bc(), k == ScheduleKind::splitkv ? pad_plan.desc.splits : 0,
+                      pad_plan.desc.warps};
   out.packed = out.padded;
   out.packed.hbm = HbmCounters{};
   out.packed.matmul_flops = out.packed.other_flops = out.packed.work_units = out.packed.sram_peak_bytes = 0;
+  out.packed.smem_read_bytes = out.packed.smem_write_bytes = out.packed.exps = 0;
   for (const auto& [len, n] : counts) {
     Problem one = base;
     one.seqlen_q = len.first;

@@ -16,7 +16,11 @@ inline void check_numeric_forward(const gen::Inputs& in, const sim::Plan& plan) 
   const CaseVerdict v = judge_case(p, o, Outputs{got.O, got.LSE, {}, {}, {}}, {"o", "lse"});
   for (const TensorVerdict& tv : v.tensors) RC_LOG() << tv.reason << "\n";
   RC_ASSERT(v.pass);
-  RC_ASSERT(got.run.hbm == sim::count(plan).hbm);
+  const sim::RunResult counted = sim::count(plan);
+  RC_ASSERT(got.run.hbm == counted.hbm);
+  RC_ASSERT(got.run.smem_read_bytes == counted.smem_read_bytes);
+  RC_ASSERT(got.run.smem_write_bytes == counted.smem_write_bytes);
+  RC_ASSERT(got.run.exps == counted.exps);
 }
 
 }  // namespace flashcheck::simtest

@@ -44,6 +44,26 @@ TEST_CASE("sim varlen batches") {
     const VarlenRun v = simulate_varlen(p, std::vector<int64_t>(size_t(n), len), {}, k, d, 227 * 1024);
     RC_ASSERT(v.packed.hbm == v.padded.hbm);
     RC_ASSERT(v.packed.flops() == v.padded.flops());
+    RC_ASSERT(v.packed.smem_read_bytes == v.padded.smem_read_bytes);
+    RC_ASSERT(v.packed.smem_write_bytes == v.padded.smem_write_bytes);
+    RC_ASSERT(v.packed.exps == v.padded.exps);
+  });
+
+  prop("a packed batch's shared-memory bytes and exponentials are its sequences' summed", [] {
+    const Problem p = heads_only();
+    const Direction d = *simtest::direction();
+    const std::vector<int64_t> ls = lengths(*rc::gen::inRange<int64_t>(1, 6), 3000);
+    const VarlenRun v = simulate_varlen(p, ls, {}, ScheduleKind::flash2, d, 227 * 1024);
+    int64_t rd = 0, wr = 0, ex = 0;
+    for (int64_t l : ls) {
+      Problem one = p;
+      one.seqlen_q = one.seqlen_k = l;
+      const RunResult r = simulate(one, ScheduleKind::flash2, d, 227 * 1024, {v.padded.desc.Br, v.padded.desc.Bc});
+      rd += r.smem_read_bytes, wr += r.smem_write_bytes, ex += r.exps;
+    }
+    RC_ASSERT(v.packed.smem_read_bytes == rd);
+    RC_ASSERT(v.packed.smem_write_bytes == wr);
+    RC_ASSERT(v.packed.exps == ex);
   });
 
   prop("the packed flash2 forward is the per-sequence closed form summed (sim/README.md: "

@@ -11,8 +11,8 @@ set key top left
 set title 'GPU model vs ncu, H200 (DRAM reads, GB)'
 set xlabel 'measured (ncu dram__bytes_read.sum)'
 set ylabel 'predicted (flashcheck sim --variant ... --preset h200)'
-plot 'fidelity.csv' every ::1 using (strcol(2) eq 'held' ? $13 : 1/0):14 with points pt 7 title 'held-out half', \
-     'fidelity.csv' every ::1 using (strcol(2) eq 'fit' ? $13 : 1/0):14 with points pt 6 title 'design half', \
+plot 'fidelity.csv' every ::1 using (strcol(2) eq 'held' ? $14 : 1/0):15 with points pt 7 title 'held-out half', \
+     'fidelity.csv' every ::1 using (strcol(2) eq 'fit' ? $14 : 1/0):15 with points pt 6 title 'design half', \
      x with lines dt 2 lc rgb 'black' title 'predicted = measured'
 
 if (exists('png')) {

@@ -109,33 +109,42 @@ BENCHMARK(BM_NumericF64FwdBwd_2048_d64)
 
 }  // namespace
 
-// The GPU model per configuration (count + gpu_traffic), --variant geometry,
-// H200: state.range(0) = seqlen, (1) = B x H, (2) = causal, (3) = 1 bwd.
+// The GPU model per configuration (count + gpu_traffic) with a kernel's
+// geometry (sim/variants.cpp), H200, d 128: state.range(0) = seqlen, (1) =
+// B x H, (2) = causal, (3) = variant index (flash2_fwd, flash2_bwd,
+// torch_flash_fwd, torch_flash_bwd). Counters: the CTAs the main kernel
+// launches (what a cycle simulator would walk) and the class sums the model
+// evaluates (its cost), to show the cost does not grow with B x H.
 void BM_GpuModel(benchmark::State& state) {
   Problem p = problem(state.range(0), 128);
   p.batch = state.range(1);
   p.heads_q = p.heads_kv = 1;
   p.dtype = DType::bf16;
   if (state.range(2)) p.mask = Mask::causal_top_left();
-  const KernelVariant& v = find_kernel_variant(state.range(3) ? "flash2_bwd" : "flash2_fwd");
+  const KernelVariant& v = kernel_variants().at(static_cast<size_t>(state.range(3)));
   const ScheduleDesc desc = v.schedule(p);
   const Hardware& hw = find_preset("h200");
-  int64_t dram = 0;
+  GpuTraffic g;
   for (auto _ : state) {
-    const RunResult r = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes, {desc.Br, desc.Bc});
-    dram = gpu_traffic(r, hw, v.launch_for(p)).dram_read_bytes;
-    benchmark::DoNotOptimize(dram);
+    const RunResult r = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes,
+                                 {desc.Br, desc.Bc, 0, desc.warps});
+    g = gpu_traffic(r, hw, v.launch_for(p));
+    benchmark::DoNotOptimize(g.dram_read_bytes);
   }
-  state.counters["dram_read_GB"] = static_cast<double>(dram) / 1e9;
+  state.SetLabel(v.name + (state.range(2) ? " causal" : " none"));
+  state.counters["BxH"] = static_cast<double>(state.range(1));
+  state.counters["simulated_ctas"] = static_cast<double>(g.simulated_ctas);
+  state.counters["model_steps"] = static_cast<double>(g.model_steps);
+  state.counters["dram_read_GB"] = static_cast<double>(g.dram_read_bytes) / 1e9;
 }
-BENCHMARK(BM_GpuModel)
-    ->Args({16384, 16, 0, 0})
-    ->Args({16384, 16, 1, 0})
-    ->Args({16384, 16, 0, 1})
-    ->Args({16384, 16, 1, 1})
-    ->Args({65536, 1 << 20, 0, 0})  // B x H = 2^20: cost independent of B x H
-    ->Args({1 << 24, 1, 1, 1})
-    ->Unit(benchmark::kMicrosecond);
+void gpu_model_args(benchmark::internal::Benchmark* b) {
+  for (int64_t variant = 0; variant < 4; ++variant)
+    for (int64_t causal = 0; causal < 2; ++causal)
+      for (int64_t bh : {int64_t(1), int64_t(16), int64_t(256), int64_t(4096), int64_t(1) << 20})
+        b->Args({16384, bh, causal, variant});
+  b->Args({int64_t(1) << 24, 1, 1, 1});  // N = 2^24 causal backward
+}
+BENCHMARK(BM_GpuModel)->Apply(gpu_model_args)->Unit(benchmark::kMicrosecond);
 
 // Trip counts that once took a minute (issue 11): Nq = 1, Nk = 2^40; N = 2^27 causal.
 void BM_HugeTripCounts(benchmark::State& state) {

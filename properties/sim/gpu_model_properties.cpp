@@ -1,0 +1,114 @@
+// The GPU model (sim/gpu_model.cpp) against what must hold whatever the L2
+// does: a forward's written bytes are either written back during the kernel
+// or still dirty at its end (nothing lost, nothing made up); DRAM reads lie
+// between the compulsory traffic and the SM-side reads; a bigger L2 never
+// reads more; --l2 0 is the two-level count; the model's cost (class sums)
+// does not grow with B x H.
+#include <catch2/catch.hpp>
+#include <rapidcheck.h>
+
+#include <numeric>
+
+#include "properties/prop.hpp"
+#include "sim/gpu_model.hpp"
+#include "sim/hardware.hpp"
+#include "sim/simulate.hpp"
+#include "sim/variants.hpp"
+
+namespace flashcheck {
+namespace {
+
+using namespace sim;
+
+struct Case {
+  Problem p;
+  const KernelVariant* v = nullptr;
+  Hardware hw;
+};
+Case gen_case(bool forward) {
+  Case c;
+  c.p.batch = *rc::gen::inRange<int64_t>(1, 9);
+  c.p.heads_q = c.p.heads_kv = *rc::gen::inRange<int64_t>(1, 33);
+  c.p.seqlen_q = c.p.seqlen_k = *rc::gen::inRange<int64_t>(1, 70000);
+  c.p.head_dim = *rc::gen::element<int64_t>(64, 128);
+  c.p.dtype = DType::bf16;
+  if (*rc::gen::arbitrary<bool>()) c.p.mask = Mask::causal_top_left();
+  const char* names[] = {"flash2_fwd", "torch_flash_fwd", "flash2_bwd", "torch_flash_bwd"};
+  c.v = &find_kernel_variant(names[*rc::gen::inRange(0, 2) + (forward ? 0 : 2)]);
+  c.hw = find_preset("h200");
+  c.hw.l2_bytes = *rc::gen::inRange<int64_t>(1, 200) * 1000 * 1000;
+  return c;
+}
+RunResult run(const Case& c) {
+  const ScheduleDesc d = c.v->schedule(c.p);
+  return simulate(c.p, d.kind, d.direction, c.hw.smem_per_block_bytes, {d.Br, d.Bc, 0, d.warps});
+}
+
+TEST_CASE("sim GPU model: conservation, bounds and cost") {
+  prop("forward: DRAM writes + bytes dirty at the end = the bytes written; compulsory <= DRAM "
+       "reads <= SM-side reads; the hit rate is in [0, 1]",
+       [] {
+         const Case c = gen_case(true);
+         const RunResult r = run(c);
+         const GpuTraffic g = gpu_traffic(r, c.hw, c.v->launch_for(c.p));
+         RC_ASSERT(g.modelled);
+         RC_ASSERT(g.dram_write_bytes + g.l2_dirty_end_bytes == r.write_bytes());
+         RC_ASSERT(g.dram_write_bytes >= 0);
+         // Q, K, V each once (every key and query is visible somewhere under both masks).
+         const int64_t once = c.p.batch * c.p.heads_q * c.p.seqlen_q * c.p.head_dim * 2 * 3;
+         RC_ASSERT(g.dram_read_bytes >= once);
+         RC_ASSERT(g.dram_read_bytes <= g.sm_read_bytes);
+         RC_ASSERT(g.l2_hit_rate >= 0 && g.l2_hit_rate <= 1);
+       });
+
+  prop("backward: DRAM writes + dirty bytes cover dK, dV and dQ at least once; DRAM reads at least Q, "
+       "K, V, O, dO once",
+       [] {
+         const Case c = gen_case(false);
+         const RunResult r = run(c);
+         const GpuTraffic g = gpu_traffic(r, c.hw, c.v->launch_for(c.p));
+         const int64_t tensor = c.p.batch * c.p.heads_q * c.p.seqlen_q * c.p.head_dim * 2;
+         RC_ASSERT(g.dram_write_bytes + g.l2_dirty_end_bytes >= 3 * tensor);
+         RC_ASSERT(g.dram_read_bytes >= 5 * tensor);
+         RC_ASSERT(g.l2_reduction_bytes == 4 * r.hbm.elems[idx(TensorId::dQ)].read);
+       });
+
+  prop("a bigger L2 never reads more from DRAM; no L2 (--l2 0) is the two-level count", [] {
+    const bool fwd = *rc::gen::arbitrary<bool>();
+    Case c = gen_case(fwd);
+    const RunResult r = run(c);
+    const Launch l = c.v->launch_for(c.p);
+    const GpuTraffic small = gpu_traffic(r, c.hw, l);
+    Hardware big = c.hw;
+    big.l2_bytes = c.hw.l2_bytes * *rc::gen::inRange<int64_t>(2, 10);
+    RC_ASSERT(gpu_traffic(r, big, l).dram_read_bytes <= small.dram_read_bytes);
+    Hardware none = c.hw;
+    none.l2_bytes = 0;
+    const GpuTraffic off = gpu_traffic(r, none, l);
+    RC_ASSERT(!off.modelled);
+    RC_ASSERT(off.dram_read_bytes == r.read_bytes());
+    RC_ASSERT(off.dram_write_bytes == r.write_bytes());
+  });
+
+  prop("the model's cost does not grow with B x H: as many class sums at 1000 x P heads as at P, "
+       "P = W / gcd(W, T) the ways a head falls on wave boundaries",
+       [] {
+         Case c = gen_case(*rc::gen::arbitrary<bool>());
+         c.p.heads_kv = c.p.heads_q = 1;
+         c.p.batch = 1;
+         const RunResult r1 = run(c);
+         const Launch l = c.v->launch_for(c.p);
+         const GpuTraffic g1 = gpu_traffic(r1, c.hw, l);
+         const int64_t W = g1.concurrent_ctas, T = g1.simulated_ctas;
+         const int64_t P = W / std::gcd(W, T);
+         c.p.batch = P;
+         const GpuTraffic gp = gpu_traffic(run(c), c.hw, l);
+         c.p.batch = 1000 * P;
+         const GpuTraffic gbig = gpu_traffic(run(c), c.hw, l);
+         RC_ASSERT(gbig.model_steps == gp.model_steps);
+         RC_ASSERT(gbig.simulated_ctas == 1000 * gp.simulated_ctas);
+       });
+}
+
+}  // namespace
+}  // namespace flashcheck
