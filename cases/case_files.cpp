@@ -14,6 +14,7 @@
 #include "reference/baseline.hpp"
 #include "reference/npy.hpp"
 #include "reference/oracle.hpp"
+#include "cases/variant_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -21,6 +22,13 @@ namespace flashcheck::cases {
 namespace {
 
 const char* const kOutputNames[] = {"o", "lse", "dq", "dk", "dv"};
+// Outputs of the variants, required where the case's variant has them.
+const char* const kVariantOutputs[] = {"dbias", "dsinks"};
+
+bool is_output_name(const std::string& n) {
+  return std::find(std::begin(kOutputNames), std::end(kOutputNames), n) != std::end(kOutputNames) ||
+         std::find(std::begin(kVariantOutputs), std::end(kVariantOutputs), n) != std::end(kVariantOutputs);
+}
 
 std::vector<int64_t> dims(const Shape4& s, bool drop_d) {
   if (drop_d) return {s.B, s.H, s.N};
@@ -29,10 +37,17 @@ std::vector<int64_t> dims(const Shape4& s, bool drop_d) {
 
 bool is_lse(const std::string& name) { return name == "lse"; }
 bool is_kv(const std::string& name) { return name == "dk" || name == "dv"; }
-bool is_gradient(const std::string& name) { return name == "dq" || name == "dk" || name == "dv"; }
+bool is_gradient(const std::string& name) {
+  return name == "dq" || name == "dk" || name == "dv" || name == "dbias" || name == "dsinks";
+}
 
-Shape4 shape_of(const Problem& p, const std::string& name) {
-  return is_lse(name) ? lse_shape(p) : is_kv(name) || name == "k" || name == "v" ? kv_shape(p) : q_shape(p);
+// The shape of a case file (variant layouts: varlen packing, pages); dsinks
+// is the 1-D [heads_q], read apart.
+Shape4 shape_of(const Problem& p, const Extras& ex, const std::string& name) {
+  if (name == "dbias") return score_shape(p);
+  if (is_lse(name)) return variant_lse_shape(p, ex);
+  if (is_kv(name) || name == "k" || name == "v") return variant_kv_shape(p, ex);
+  return variant_q_shape(p, ex);
 }
 
 void save(const fs::path& path, const Tensor4<double>& t, DType dtype, bool drop_d = false) {
@@ -105,7 +120,7 @@ std::string join(const std::vector<T>& v, F name, const char* sep = ",") {
 }  // namespace
 
 nlohmann::json problem_to_json(const Problem& p) {
-  return {{"batch", p.batch},
+  nlohmann::json j = {{"batch", p.batch},
           {"heads_q", p.heads_q},
           {"heads_kv", p.heads_kv},
           {"seqlen_q", p.seqlen_q},
@@ -116,6 +131,8 @@ nlohmann::json problem_to_json(const Problem& p) {
                     {"window_left", p.mask.window_left},
                     {"window_right", p.mask.window_right}}},
           {"dtype", dtype_name(p.dtype)}};
+  if (!p.variants.plain()) j["variants"] = variants_to_json(p.variants);
+  return j;
 }
 
 namespace {
@@ -178,6 +195,7 @@ Problem problem_from_json(const nlohmann::json& j) {
       p.scale = j.at("scale").get<double>();
     }
     if (j.contains("mask")) p.mask = mask_from_json(j.at("mask"));
+    if (j.contains("variants")) p.variants = variants_from_json(j.at("variants"));
     p.validate();
     return p;
   } catch (const nlohmann::json::exception& e) {
@@ -321,7 +339,8 @@ std::vector<gen::Inputs> spec_inputs(const GenOptions& o) {
 
 std::string gen_command(const GenOptions& o) {
   std::string c = "flashcheck check gen --seed " + std::to_string(o.seed);
-  if (!o.spec_file.empty()) return c + " --spec " + o.spec_file;
+  if (!o.spec_file.empty())
+    return c + " --spec " + o.spec_file + (o.variants.empty() ? "" : " --variants " + join(o.variants, gen::case_variant_name));
   c += " --count " + std::to_string(o.count) + " --max-seqlen " + std::to_string(o.max_seqlen) +
        " --max-head-dim " + std::to_string(o.max_head_dim);
   auto num = [](int64_t x) { return std::to_string(x); };
@@ -330,46 +349,73 @@ std::string gen_command(const GenOptions& o) {
   if (!o.head_dims.empty()) c += " --head-dims " + join(o.head_dims, num);
   if (!o.seqlens.empty()) c += " --seqlens " + join(o.seqlens, num);
   if (!o.values.empty()) c += " --values " + join(o.values, gen::values_name);
+  if (!o.variants.empty()) c += " --variants " + join(o.variants, gen::case_variant_name);
   return c;
 }
 
 }  // namespace
 
-// Writes one case folder (inputs, problem.json, ref/, baseline/); generate()
-// and the Python package's shrunk counterexamples both write through it.
-void write_case(const std::string& dir_path, const std::string& name, const gen::Inputs& in) {
+namespace {
+
+// One case folder from float64 inputs exact in the dtype (extras included).
+void write_folder(const fs::path& dir, const std::string& name, const gen::VariantInputs& in,
+                  const gen::ValueSpec& values, const nlohmann::json& more) {
   const Problem& p = in.problem;
-  const fs::path dir(dir_path);
   fs::create_directories(dir / "ref");
   fs::create_directories(dir / "baseline");
   save(dir / "q.npy", in.Q, p.dtype);
   save(dir / "k.npy", in.K, p.dtype);
   save(dir / "v.npy", in.V, p.dtype);
   save(dir / "do.npy", in.dO, p.dtype);
-
-  const ForwardResult ref = reference_forward(p, in.Q, in.K, in.V);
-  const Gradients gref = reference_backward(p, in.Q, in.K, in.V, ref.O, ref.LSE, in.dO);
-  const ForwardResult base = baseline_forward(p, in.Q, in.K, in.V);
-  const Gradients gbase = baseline_backward(p, in.Q, in.K, in.V, base.O, base.LSE, in.dO);
-  const Tensor4<double>* refs[] = {&ref.O, &ref.LSE, &gref.dQ, &gref.dK, &gref.dV};
-  const Tensor4<double>* bases[] = {&base.O, &base.LSE, &gbase.dQ, &gbase.dK, &gbase.dV};
+  const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, in.dO, in.extras});
+  const Tensor4<double>* refs[] = {&o.ref.O, &o.ref.LSE, &o.ref_grad->dQ, &o.ref_grad->dK, &o.ref_grad->dV};
+  const Tensor4<double>* bases[] = {&o.base.O, &o.base.LSE, &o.base_grad->dQ, &o.base_grad->dK, &o.base_grad->dV};
 
   nlohmann::json j = problem_to_json(p);
+  j["case_format"] = kCaseFormat;
+  if (!p.variants.plain()) j["extras"] = write_extras(dir, p, in.extras);
   j["case"] = name;
-  j["seed"] = in.values.seed;
-  j["values"] = gen::values_name(in.values.kind);
-  j["values_magnitude"] = in.values.magnitude;
+  j["seed"] = values.seed;
+  j["values"] = gen::values_name(values.kind);
+  j["values_magnitude"] = values.magnitude;
   j["problem"] = p.describe();
+  for (const auto& kv : more.items()) j[kv.key()] = kv.value();
+  auto record = [&](const std::string& out, const std::vector<double>& base, const std::vector<double>& ref) {
+    const ErrorStats e = error_stats(base.data(), ref.data(), static_cast<int64_t>(ref.size()));
+    j["baseline_error"][out] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
+  };
   for (size_t t = 0; t < 5; ++t) {
     const std::string out = kOutputNames[t];
     save(dir / "ref" / (out + ".npy"), *refs[t], DType::f64, is_lse(out));
     // The baseline is written as a candidate must write its outputs (the
     // case's dtype; LSE float32), so it is also a worked example.
     save(dir / "baseline" / (out + ".npy"), *bases[t], is_lse(out) ? DType::f32 : p.dtype, is_lse(out));
-    const ErrorStats e = error_stats(bases[t]->data(), refs[t]->data(), refs[t]->size());
-    j["baseline_error"][out] = {{"max_abs", e.max_abs}, {"mean_abs", e.mean_abs}};
+    record(out, bases[t]->values(), refs[t]->values());
+  }
+  if (p.variants.bias) {
+    save(dir / "ref" / "dbias.npy", o.ref_dbias, DType::f64);
+    save(dir / "baseline" / "dbias.npy", o.base_dbias, p.dtype);
+    record("dbias", o.base_dbias.values(), o.ref_dbias.values());
+  }
+  if (p.variants.sinks) {  // [heads_q]; float32 as kernels accumulate it
+    write_npy((dir / "ref" / "dsinks.npy").string(), npy_from_doubles(o.ref_dsinks, {p.heads_q}, DType::f64));
+    write_npy((dir / "baseline" / "dsinks.npy").string(), npy_from_doubles(o.base_dsinks, {p.heads_q}, DType::f32));
+    record("dsinks", o.base_dsinks, o.ref_dsinks);
   }
   std::ofstream(dir / "problem.json") << j.dump(2) << "\n";
+}
+
+}  // namespace
+
+// Writes one case folder (inputs, problem.json, ref/, baseline/); generate()
+// and the Python package's shrunk counterexamples both write through it.
+void write_case(const std::string& dir, const std::string& name, const gen::Inputs& in) {
+  write_folder(dir, name, gen::from_inputs(in), in.values, nlohmann::json::object());
+}
+
+void write_case(const std::string& dir, const std::string& name, const gen::VariantInputs& in,
+                const gen::ValueSpec& values, uint64_t variant_seed) {
+  write_folder(dir, name, in, values, {{"variant_seed", variant_seed}});
 }
 
 int generate(const GenOptions& o, std::ostream& log) {
@@ -383,8 +429,16 @@ int generate(const GenOptions& o, std::ostream& log) {
     const Problem& p = in.problem;
     const std::string name = case_name(static_cast<int>(c));
     names.push_back(name);
-    write_case((fs::path(o.out_dir) / name).string(), name, in);
-    log << name << "  " << p.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
+    const std::string dir = (fs::path(o.out_dir) / name).string();
+    if (o.variants.empty()) {
+      write_case(dir, name, in);
+      log << name << "  " << p.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
+      continue;
+    }
+    const uint64_t vseed = gen::variant_seed(in);
+    const gen::VariantInputs vin = gen::with_variants(in, gen::suite_variants(o.variants, static_cast<int>(c)), vseed);
+    write_case(dir, name, vin, in.values, vseed);
+    log << name << "  " << vin.problem.describe() << "  values=" << gen::values_name(in.values.kind) << "\n";
   }
   std::ofstream(fs::path(o.out_dir) / "suite.json")
       << nlohmann::json{{"seed", o.seed}, {"count", suite.size()}, {"max_seqlen", o.max_seqlen},
@@ -426,6 +480,10 @@ std::string VerifyReport::summary() const {
   std::string s = std::to_string(passed) + " passed, " + std::to_string(failed) + " failed, " +
                   std::to_string(skipped) + " skipped, " + std::to_string(errors) + " error(s); outputs judged: " +
                   join(outputs, [](const std::string& x) { return x; }, " ");
+  std::vector<std::string> extra;  // the variant outputs some case was judged on
+  for (const InformativeCount& ic : informative)
+    if (!narrowed && (ic.name == "dbias" || ic.name == "dsinks")) extra.push_back(ic.name);
+  if (!extra.empty()) s += " (+ " + join(extra, [](const std::string& x) { return x; }, " ") + " where a case has them)";
   if (narrowed) {
     std::vector<std::string> left;
     for (const char* n : kOutputNames)
@@ -464,6 +522,7 @@ Slot slot_of(const Oracle& o, const std::string& name) {
   if (name == "lse") return {&o.ref.LSE, &o.base.LSE, &o.allow.LSE};
   if (name == "dq") return {&o.ref_grad->dQ, &o.base_grad->dQ, &o.allow.dQ};
   if (name == "dk") return {&o.ref_grad->dK, &o.base_grad->dK, &o.allow.dK};
+  if (name == "dbias") return {&o.ref_dbias, &o.base_dbias, &o.allow.dbias};
   return {&o.ref_grad->dV, &o.base_grad->dV, &o.allow.dV};
 }
 
@@ -472,18 +531,33 @@ std::optional<Tensor4<double>>& output_slot(Outputs& out, const std::string& nam
   if (name == "lse") return out.LSE;
   if (name == "dq") return out.dQ;
   if (name == "dk") return out.dK;
+  if (name == "dbias") return out.dbias;
   return out.dV;
 }
 const std::optional<Tensor4<double>>& output_slot(const Outputs& out, const std::string& name) {
   return output_slot(const_cast<Outputs&>(out), name);
 }
 
-TensorResult explain(const Problem& p, const TensorVerdict& v, const Oracle& oracle, const Outputs& outs,
-                     const VerifyOptions& o) {
+TensorResult explain(const Problem& p, const Extras& ex, const TensorVerdict& v, const Oracle& oracle,
+                     const Outputs& outs, const VerifyOptions& o) {
   TensorResult r;
   r.verdict = v;
-  const Shape4 s = shape_of(p, v.name);
-  if (v.worst >= 0) {
+  if (v.name == "dsinks") {  // [heads_q]: the worst element is a head
+    r.h = std::max<int64_t>(v.worst, 0);
+    return r;
+  }
+  const Shape4 s = shape_of(p, ex, v.name);
+  if (v.worst >= 0 && v.name == "dbias") {  // [B][Hq][Nq][Nk]: row = query, col = key
+    r.col = v.worst % s.D;
+    r.row = v.worst / s.D % s.N;
+    r.h = v.worst / (s.D * s.N) % s.H;
+    r.b = v.worst / (s.D * s.N * s.H);
+  } else if (v.worst >= 0 && !p.variants.plain()) {  // packed and paged rows: no mask note
+    r.col = v.worst % s.D;
+    r.row = v.worst / s.D % s.N;
+    r.h = v.worst / (s.D * s.N) % s.H;
+    r.b = v.worst / (s.D * s.N * s.H);
+  } else if (v.worst >= 0) {
     r.col = v.worst % s.D;
     r.row = v.worst / s.D % s.N;
     r.h = v.worst / (s.D * s.N) % s.H;
@@ -496,7 +570,7 @@ TensorResult explain(const Problem& p, const TensorVerdict& v, const Oracle& ora
     }
   }
   const int64_t block = is_kv(v.name) ? o.tile_kv : o.tile_q;
-  if (!v.pass && block > 0) {
+  if (!v.pass && block > 0 && v.name != "dbias") {
     const Slot sl = slot_of(oracle, v.name);
     const std::optional<Tensor4<double>>& cand = output_slot(outs, v.name);
     const int64_t e = first_violation(v, cand->values(), sl.base->values(), sl.ref->values(), sl.allow->values());
@@ -516,8 +590,8 @@ std::vector<std::string> required_outputs(const std::vector<std::string>& asked)
   if (asked.empty()) return {std::begin(kOutputNames), std::end(kOutputNames)};
   std::vector<std::string> out;
   for (const std::string& a : asked) {
-    if (std::find(std::begin(kOutputNames), std::end(kOutputNames), a) == std::end(kOutputNames))
-      throw std::invalid_argument("--outputs: unknown output '" + a + "' (expected o, lse, dq, dk, dv)");
+    if (!is_output_name(a))
+      throw std::invalid_argument("--outputs: unknown output '" + a + "' (expected o, lse, dq, dk, dv, dbias, dsinks)");
     if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   }
   return out;
@@ -554,7 +628,36 @@ std::vector<fs::path> case_folders(const fs::path& dir) {
   return found;
 }
 
-CaseResult judge_folder(const fs::path& dir, const VerifyOptions& o, const std::vector<std::string>& required) {
+// The outputs required of one case: the suite's list without the variant
+// outputs the case lacks; unless narrowed, plus dbias / dsinks where it has them.
+std::vector<std::string> case_outputs(const Problem& p, const std::vector<std::string>& suite, bool narrowed) {
+  std::vector<std::string> out;
+  for (const std::string& n : suite)
+    if (!((n == "dbias" && !p.variants.bias) || (n == "dsinks" && !p.variants.sinks))) out.push_back(n);
+  if (!narrowed && p.variants.bias) out.push_back("dbias");
+  if (!narrowed && p.variants.sinks) out.push_back("dsinks");
+  return out;
+}
+
+// dsinks.npy: [heads_q] in the case's dtype or float32.
+std::vector<double> load_dsinks(const fs::path& path, const Problem& p, const std::string& why) {
+  NpyArray a;
+  try {
+    a = read_npy(path.string());
+  } catch (const NpyError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  if (a.shape != std::vector<int64_t>{p.heads_q})
+    throw std::invalid_argument(path.string() + ": shape of " + std::to_string(a.shape.size()) +
+                                " dims, expected (" + std::to_string(p.heads_q) + ",) (heads_q)");
+  for (DType t : {p.dtype, DType::f32})
+    if (a.descr == npy_descr(t)) return npy_to_doubles(a, t, path.string());
+  throw std::invalid_argument(path.string() + ": holds '" + a.descr + "' but " + why +
+                              ": save it as '" + npy_descr(p.dtype) + "' or '<f4' (float32)");
+}
+
+CaseResult judge_folder(const fs::path& dir, const VerifyOptions& o, const std::vector<std::string>& suite_outputs,
+                        bool narrowed) {
   CaseResult c;
   c.name = dir.filename().string();
   try {
@@ -570,11 +673,13 @@ CaseResult judge_folder(const fs::path& dir, const VerifyOptions& o, const std::
       return c;
     }
     const std::string why = "this case's dtype is " + std::string(dtype_name(p.dtype));
+    const std::vector<std::string> required = case_outputs(p, suite_outputs, narrowed);
     const bool need_grad = std::any_of(required.begin(), required.end(), is_gradient);
-    OracleInputs oin{load(dir / "q.npy", q_shape(p), false, {p.dtype}, why),
-                     load(dir / "k.npy", kv_shape(p), false, {p.dtype}, why),
-                     load(dir / "v.npy", kv_shape(p), false, {p.dtype}, why), std::nullopt};
-    if (need_grad) oin.dO = load(dir / "do.npy", q_shape(p), false, {p.dtype}, why);
+    const Extras ex = read_extras(dir, p, pj);
+    OracleInputs oin{load(dir / "q.npy", shape_of(p, ex, "q"), false, {p.dtype}, why),
+                     load(dir / "k.npy", shape_of(p, ex, "k"), false, {p.dtype}, why),
+                     load(dir / "v.npy", shape_of(p, ex, "v"), false, {p.dtype}, why), std::nullopt, ex};
+    if (need_grad) oin.dO = load(dir / "do.npy", shape_of(p, ex, "q"), false, {p.dtype}, why);
     // The oracle is recomputed from the inputs: the rule needs the
     // per-element allowance, and stale or edited ref/ files cannot mislead.
     const Oracle oracle = make_oracle(p, oin);
@@ -582,23 +687,33 @@ CaseResult judge_folder(const fs::path& dir, const VerifyOptions& o, const std::
     for (const std::string& name : required) {
       const fs::path path = cand_dir / (name + ".npy");
       if (!fs::exists(path)) continue;  // judge_case reports it missing
-      const std::vector<DType> allowed = is_lse(name) ? std::vector<DType>{p.dtype, DType::f32} : std::vector<DType>{p.dtype};
-      output_slot(outs, name) = load(path, shape_of(p, name), is_lse(name), allowed,
-                                     is_lse(name) ? why + " (lse may also be float32)" : why);
+      if (name == "dsinks") {
+        outs.dsinks = load_dsinks(path, p, why);
+        continue;
+      }
+      const bool f32_too = is_lse(name) || name == "dbias";  // as kernels store them
+      const std::vector<DType> allowed = f32_too ? std::vector<DType>{p.dtype, DType::f32} : std::vector<DType>{p.dtype};
+      output_slot(outs, name) = load(path, shape_of(p, ex, name), is_lse(name), allowed,
+                                     f32_too ? why + " (" + name + " may also be float32)" : why);
     }
     if (fs::is_directory(cand_dir))
       for (const auto& e : fs::directory_iterator(cand_dir)) {
         const std::string stem = e.path().stem().string(), ext = e.path().extension().string();
         if (ext != ".npy" || stem == "q" || stem == "k" || stem == "v" || stem == "do") continue;
         if (std::find(required.begin(), required.end(), stem) != required.end()) continue;
-        if (std::find(std::begin(kOutputNames), std::end(kOutputNames), stem) != std::end(kOutputNames))
-          c.notes.push_back(e.path().filename().string() + " present but not judged (--outputs)");
+        bool is_extra = false;  // the case's own extra inputs (cu_seqlens_q.npy, ...)
+        if (pj.contains("extras") && pj.at("extras").is_object())
+          for (const auto& kv : pj.at("extras").items())
+            is_extra = is_extra || (kv.value().is_string() && kv.value().get<std::string>() == e.path().filename().string());
+        if (is_extra) continue;
+        if (is_output_name(stem))
+          c.notes.push_back(e.path().filename().string() + " present but not judged (--outputs, or the case has no such variant)");
         else
           c.notes.push_back("unexpected file " + e.path().filename().string() +
-                            " (outputs are named o, lse, dq, dk, dv .npy, lower case)");
+                            " (outputs are named o, lse, dq, dk, dv, dbias, dsinks .npy, lower case)");
       }
     const CaseVerdict cv = judge_case(p, oracle, outs, required);
-    for (const TensorVerdict& v : cv.tensors) c.tensors.push_back(explain(p, v, oracle, outs, o));
+    for (const TensorVerdict& v : cv.tensors) c.tensors.push_back(explain(p, ex, v, oracle, outs, o));
     c.missing = cv.missing;
     c.status = cv.pass ? CaseStatus::pass : CaseStatus::fail;
   } catch (const std::exception& e) {  // a bad file fails this case only
@@ -623,12 +738,14 @@ VerifyReport verify(const VerifyOptions& o, std::ostream* progress) {
   const std::vector<fs::path> dirs = case_folders(o.dir);
   for (const char* n : kOutputNames)
     if (std::find(r.outputs.begin(), r.outputs.end(), n) != r.outputs.end()) r.informative.push_back({n});
+  for (const char* n : kVariantOutputs)  // dropped below when no case has the variant
+    if (!r.narrowed || std::find(r.outputs.begin(), r.outputs.end(), n) != r.outputs.end()) r.informative.push_back({n});
   if (progress)
     *progress << std::left << std::setw(10) << "case" << std::setw(5) << "out" << std::setw(9) << "verdict"
               << std::setw(11) << "max|err|" << std::setw(11) << "baseline" << std::setw(12) << "worst/bound"
               << "informative\n";
   for (const fs::path& dir : dirs) {
-    r.cases.push_back(judge_folder(dir, o, r.outputs));
+    r.cases.push_back(judge_folder(dir, o, r.outputs, r.narrowed));
     const CaseResult& c = r.cases.back();
     switch (c.status) {
       case CaseStatus::pass: ++r.passed; break;
@@ -644,6 +761,11 @@ VerifyReport verify(const VerifyOptions& o, std::ostream* progress) {
         }
     if (progress) print_case(c, *progress);
   }
+  r.informative.erase(std::remove_if(r.informative.begin(), r.informative.end(),
+                                     [](const InformativeCount& ic) {
+                                       return ic.judged == 0 && (ic.name == "dbias" || ic.name == "dsinks");
+                                     }),
+                      r.informative.end());
   int grad_judged = 0, grad_informative = 0;
   for (const InformativeCount& ic : r.informative)
     if (is_gradient(ic.name)) grad_judged += ic.judged, grad_informative += ic.informative;

@@ -10,13 +10,18 @@
 //                                  verify recomputes it from the inputs)
 //   case_NNN/baseline/{o,lse,dq,dk,dv}.npy  standard attention in the dtype,
 //                                  written as a candidate would (LSE float32)
-//   candidate: {o,lse,dq,dk,dv}.npy in the case folder (or in the same
+//   case_NNN/<extra>.npy           --variants: the variants' tensors, named
+//                                  in problem.json (cases/variant_files.hpp)
+//   candidate: {o,lse,dq,dk,dv}.npy in the case folder (and dbias.npy,
+//   dsinks.npy where the case has a bias / sinks) (or in the same
 //   case_NNN folder under a separate --candidate root); every output is
 //   required unless VerifyOptions::outputs narrows the set, or the folder
 //   holds skip.txt, whose first line says why the implementation declined
 //   the case (reported as skipped).
 // Shapes: q, o, do, dq [B][Hq][Nq][d]; k, v, dk, dv [B][Hkv][Nk][d];
-// lse [B][Hq][Nq]. Every file holds the case's dtype (bf16 as '<u2' raw
+// lse [B][Hq][Nq]; with variants the layouts of reference/variants.hpp
+// (varlen: [1][H][total][d]; paged K/V: [num_pages][Hkv][page_size][d]),
+// dbias [B][Hq][Nq][Nk], dsinks [Hq]. Every file holds the case's dtype (bf16 as '<u2' raw
 // bits, npy.hpp); lse may also be float32, as kernels store it.
 #pragma once
 #include <cstdint>
@@ -28,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cases/generators.hpp"
+#include "cases/variant_inputs.hpp"
 #include "reference/accuracy.hpp"
 #include "reference/problem.hpp"
 
@@ -46,6 +52,11 @@ Problem problem_from_json(const nlohmann::json& j);
 // `name` is recorded in problem.json. generate() and flashcheck.check (the
 // shrunk counterexample) both write through it.
 void write_case(const std::string& dir, const std::string& name, const gen::Inputs& in);
+// A case with variants: their fields in problem.json ("variants"), their
+// tensors as .npy files it names ("extras"; cases/variant_files.hpp), and
+// dbias / dsinks in ref/ and baseline/ where the variant has them.
+void write_case(const std::string& dir, const std::string& name, const gen::VariantInputs& in,
+                const gen::ValueSpec& values, uint64_t variant_seed);
 // A comma-free name list parsed from the CLI: "f16", "causal", "dominant_key".
 MaskKind parse_mask_kind(const std::string& s);  // none, causal_top_left (causal), causal_bottom_right, sliding_window (window)
 gen::Values parse_values(const std::string& s);
@@ -64,6 +75,9 @@ struct GenOptions {
   std::vector<int64_t> seqlens;        // seqlen_q and seqlen_k drawn from these
   std::vector<gen::Values> values;     // default all five regimes
   std::string spec_file;  // JSON: exact problems; replaces count and the lists
+  // Attention variants (empty: plain cases): case c gets
+  // gen::suite_variants(variants, c) on top of the case the plain suite draws.
+  std::vector<gen::CaseVariant> variants;
 };
 // Writes the cases; prints one line per case to log. Returns the count.
 // Throws std::invalid_argument for bad options, a bad spec file, or an

@@ -31,7 +31,7 @@ std::pair<int64_t, int64_t> parse_tile(const std::string& s) {
 
 struct GenArgs {
   cases::GenOptions o;
-  std::vector<std::string> dtypes, masks, values;
+  std::vector<std::string> dtypes, masks, values, variants;
 };
 
 struct VerifyArgs {
@@ -65,7 +65,12 @@ void add_check_command(CLI::App& app) {
                   "JSON file listing exact problems ({\"cases\": [{\"seqlen_q\": 128, \"seqlen_k\": 128, "
                   "\"head_dim\": 64, \"dtype\": \"bf16\", \"mask\": \"causal\", \"values\": \"normal\"}]}); "
                   "replaces --count and the lists");
+  gen->add_option("--variants", g->variants,
+                  "attention variants, one per case in turn (their tensors as .npy files named in "
+                  "problem.json): softcap,alibi,varlen,paged,sinks,dropout,mask,bias or all")
+      ->delimiter(',');
   gen->callback([g] {
+    g->o.variants = gen::parse_case_variants(g->variants);
     g->o.dtypes = parse_list<DType>(g->dtypes, parse_dtype);
     g->o.mask_kinds = parse_list<MaskKind>(g->masks, cases::parse_mask_kind);
     g->o.values = parse_list<gen::Values>(g->values, cases::parse_values);
@@ -75,12 +80,14 @@ void add_check_command(CLI::App& app) {
 
   auto v = std::make_shared<VerifyArgs>();
   auto* verify = check->add_subcommand(
-      "verify", "judge a candidate's o, lse, dq, dk, dv .npy by the accuracy rule (all required unless --outputs)");
+      "verify", "judge a candidate's o, lse, dq, dk, dv (and dbias, dsinks where the case has them) .npy by the "
+      "accuracy rule (all required unless --outputs)");
   verify->add_option("dir", v->o.dir, "suite folder written by check gen")->required();
   verify->add_option("--candidate", v->o.candidate_dir,
                      "folder with the candidate's case_NNN/*.npy (default: the case folders)");
   verify->add_option("--outputs", v->o.outputs,
-                     "judge only these outputs, e.g. o,lse (default: o,lse,dq,dk,dv; the summary says so)")
+                     "judge only these outputs, e.g. o,lse (default: o,lse,dq,dk,dv and dbias, dsinks where a "
+                     "case has them; the summary says so)")
       ->delimiter(',');
   verify->add_option("--tile", v->tile, "attribute errors to BRxBC tiles, e.g. 128x64");
   verify->add_option("--format", v->format, "text or json (on stdout)")

@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -22,6 +23,9 @@ size_t descr_bytes(const std::string& d) {
   if (d == "<f8") return 8;
   if (d == "<f4") return 4;
   if (d == "<f2" || d == "<u2") return 2;
+  if (d == "<i8") return 8;
+  if (d == "<i4") return 4;
+  if (d == "|u1" || d == "|b1") return 1;
   return 0;
 }
 
@@ -138,7 +142,7 @@ NpyArray parse_npy(const uint8_t* data, size_t size, const std::string& name) {
   if (fortran) fail(name, "Fortran order is not supported (write C-contiguous arrays)");
   if (!a.descr.empty() && a.descr[0] == '>') fail(name, "big-endian data ('" + a.descr + "') is not supported");
   const size_t esize = descr_bytes(a.descr);
-  if (esize == 0) fail(name, "unsupported dtype '" + a.descr + "' (expected <f8, <f4, <f2 or <u2)");
+  if (esize == 0) fail(name, "unsupported dtype '" + a.descr + "' (expected <f8, <f4, <f2, <u2, <i8, <i4, |u1 or |b1)");
 
   uint64_t count = 1;
   for (int64_t d : a.shape) {
@@ -219,6 +223,48 @@ std::vector<double> npy_to_doubles(const NpyArray& a, DType t, const std::string
       case DType::f32: { float f; std::memcpy(&f, in + 4 * k, 4); v[k] = f; break; }
       case DType::f16: { uint16_t b; std::memcpy(&b, in + 2 * k, 2); v[k] = static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(b)); break; }
       case DType::bf16: { uint16_t b; std::memcpy(&b, in + 2 * k, 2); v[k] = static_cast<float>(Eigen::numext::bit_cast<Eigen::bfloat16>(b)); break; }
+    }
+  }
+  return v;
+}
+
+bool npy_is_integer(const std::string& d) { return d == "<i8" || d == "<i4" || d == "|u1" || d == "|b1"; }
+
+NpyArray npy_from_ints(const std::vector<int64_t>& v, const std::vector<int64_t>& shape,
+                       const std::string& descr) {
+  if (!npy_is_integer(descr) || descr == "|b1")
+    throw std::invalid_argument("npy_from_ints: descr '" + descr + "' (expected <i8, <i4 or |u1)");
+  NpyArray a{descr, shape, {}};
+  if (a.elements() != static_cast<int64_t>(v.size()))
+    throw std::invalid_argument("npy_from_ints: shape does not match the value count");
+  const size_t w = descr_bytes(descr);
+  a.bytes.resize(v.size() * w);
+  for (size_t k = 0; k < v.size(); ++k) {
+    const int64_t x = v[k];
+    if ((w == 4 && (x < INT32_MIN || x > INT32_MAX)) || (w == 1 && (x < 0 || x > 255)))
+      throw std::invalid_argument("npy_from_ints: " + std::to_string(x) + " does not fit '" + descr + "'");
+    const int32_t x32 = static_cast<int32_t>(x);
+    const uint8_t x8 = static_cast<uint8_t>(x);
+    std::memcpy(a.bytes.data() + w * k, w == 8 ? static_cast<const void*>(&x) : w == 4 ? static_cast<const void*>(&x32) : &x8, w);
+  }
+  return a;
+}
+
+std::vector<int64_t> npy_to_ints(const NpyArray& a, const std::string& name) {
+  if (!npy_is_integer(a.descr))
+    fail(name, "dtype '" + a.descr + "' but an integer or boolean array is expected (<i4, <i8, |u1 or |b1)");
+  const size_t w = descr_bytes(a.descr), n = a.bytes.size() / w;
+  std::vector<int64_t> v(n);
+  for (size_t k = 0; k < n; ++k) {
+    const uint8_t* in = a.bytes.data() + w * k;
+    if (w == 8) {
+      std::memcpy(&v[k], in, 8);
+    } else if (w == 4) {
+      int32_t x;
+      std::memcpy(&x, in, 4);
+      v[k] = x;
+    } else {
+      v[k] = in[0];
     }
   }
   return v;

@@ -5,6 +5,8 @@
 // (truncated, bad magic, malformed header, Fortran order, big-endian, shape /
 // size mismatch, unsupported descr) throws NpyError naming the file and the
 // reason; the parser never reads outside the bytes it was given.
+// Integer and boolean arrays ('<i8', '<i4', '|u1', '|b1') carry the attention
+// variants' index and mask tensors (cu_seqlens, block tables, keep masks).
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -21,7 +23,7 @@ class NpyError : public std::runtime_error {
 };
 
 struct NpyArray {
-  std::string descr;           // '<f8', '<f4', '<f2' or '<u2'
+  std::string descr;           // '<f8', '<f4', '<f2', '<u2', '<i8', '<i4', '|u1' or '|b1'
   std::vector<int64_t> shape;  // C order
   std::vector<uint8_t> bytes;  // little-endian element data
   int64_t elements() const;
@@ -42,5 +44,14 @@ NpyArray npy_from_doubles(const std::vector<double>& v, const std::vector<int64_
 // The array's values as doubles; throws NpyError when its descr is not the one
 // dtype t is stored as.
 std::vector<double> npy_to_doubles(const NpyArray& a, DType t, const std::string& name);
+
+// Integers packed as '<i8', '<i4' or '|u1' (descr); throws std::invalid_argument
+// for another descr or a value that does not fit.
+NpyArray npy_from_ints(const std::vector<int64_t>& v, const std::vector<int64_t>& shape,
+                       const std::string& descr);
+// The values of an integer or boolean array ('<i8', '<i4', '|u1', '|b1');
+// throws NpyError naming the file for a float array.
+std::vector<int64_t> npy_to_ints(const NpyArray& a, const std::string& name);
+bool npy_is_integer(const std::string& descr);
 
 }  // namespace flashcheck
