@@ -726,6 +726,34 @@ CaseResult judge_folder(const fs::path& dir, const VerifyOptions& o, const std::
 
 }  // namespace
 
+gen::VariantInputs read_case(const std::string& dir_path) {
+  const fs::path dir(dir_path);
+  const nlohmann::json pj = read_json(dir / "problem.json");
+  gen::VariantInputs c;
+  c.problem = problem_from_json(pj);
+  const Problem& p = c.problem;
+  c.extras = read_extras(dir, p, pj);
+  const std::string why = "this case's dtype is " + std::string(dtype_name(p.dtype));
+  c.Q = load(dir / "q.npy", shape_of(p, c.extras, "q"), false, {p.dtype}, why);
+  c.K = load(dir / "k.npy", shape_of(p, c.extras, "k"), false, {p.dtype}, why);
+  c.V = load(dir / "v.npy", shape_of(p, c.extras, "v"), false, {p.dtype}, why);
+  c.dO = load(dir / "do.npy", shape_of(p, c.extras, "q"), false, {p.dtype}, why);
+  return c;
+}
+
+void write_outputs(const std::string& dir_path, const Problem& p, const Outputs& out) {
+  const fs::path dir(dir_path);
+  fs::create_directories(dir);
+  const DType wide = p.dtype == DType::f64 ? DType::f64 : DType::f32;
+  const std::pair<const char*, const std::optional<Tensor4<double>>*> ts[] = {
+      {"o", &out.O}, {"lse", &out.LSE}, {"dq", &out.dQ}, {"dk", &out.dK}, {"dv", &out.dV}, {"dbias", &out.dbias}};
+  for (const auto& [name, t] : ts)
+    if (t->has_value()) save(dir / (std::string(name) + ".npy"), **t, is_lse(name) ? wide : p.dtype, is_lse(name));
+  if (out.dsinks)
+    write_npy((dir / "dsinks.npy").string(),
+              npy_from_doubles(*out.dsinks, {static_cast<int64_t>(out.dsinks->size())}, wide));
+}
+
 VerifyReport verify(const VerifyOptions& o, std::ostream* progress) {
   if (!fs::is_directory(o.dir)) throw std::invalid_argument(o.dir + ": not a directory");
   if (!o.candidate_dir.empty() && !fs::is_directory(o.candidate_dir))

@@ -35,6 +35,7 @@
 #include "cases/generators.hpp"
 #include "cases/variant_inputs.hpp"
 #include "reference/accuracy.hpp"
+#include "reference/oracle.hpp"
 #include "reference/problem.hpp"
 
 namespace flashcheck::cases {
@@ -57,6 +58,14 @@ void write_case(const std::string& dir, const std::string& name, const gen::Inpu
 // dbias / dsinks in ref/ and baseline/ where the variant has them.
 void write_case(const std::string& dir, const std::string& name, const gen::VariantInputs& in,
                 const gen::ValueSpec& values, uint64_t variant_seed);
+// The inputs of a case folder as check verify reads them (problem.json, q,
+// k, v, do and the extras it names), checked; throws std::invalid_argument
+// naming the file.
+gen::VariantInputs read_case(const std::string& dir);
+// Writes a candidate's outputs into dir as check verify reads them: O, dQ,
+// dK, dV, dbias in the case's dtype, LSE and dsinks in float32 (float64 for
+// f64); absent outputs are not written.
+void write_outputs(const std::string& dir, const Problem& p, const Outputs& out);
 // A comma-free name list parsed from the CLI: "f16", "causal", "dominant_key".
 MaskKind parse_mask_kind(const std::string& s);  // none, causal_top_left (causal), causal_bottom_right, sliding_window (window)
 gen::Values parse_values(const std::string& s);

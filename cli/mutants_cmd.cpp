@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/report/writer.hpp"
 #include "mutants/catalogue.hpp"
+#include "mutants/variant_catalogue.hpp"
 
 namespace flashcheck::cli {
 namespace {
@@ -24,6 +25,9 @@ struct MutantsOptions {
   uint64_t first_seed = 1;
   uint64_t property_seed = 20261125;
   int property_tests = 200;
+  int variant_seeds = 10;        // seeds of the `check gen --variants all` suite
+  int variant_count = 24;        // its cases per seed (3 rounds of the 8 variants)
+  int variant_property_tests = 100;  // per variant, for each correct candidate and mutant
 };
 
 std::string md_cell(std::string s) {  // one Markdown table cell: no newlines or pipes
@@ -58,10 +62,37 @@ void run(const MutantsOptions& o) {
     correct_searches.push_back(search_counterexample(c, o.property_seed, o.property_tests));
   }
 
+  // The variants (issue 13): their suite, one property search per mutant with
+  // its variant forced, and one per correct candidate and variant.
+  std::vector<uint64_t> vseeds(static_cast<size_t>(std::max(0, o.variant_seeds)));
+  std::iota(vseeds.begin(), vseeds.end(), o.first_seed);
+  const VariantSuiteResult vsuite = judge_variant_suite(vseeds, o.variant_count, &std::cerr);
+  const auto& vbugs = all_variant_bugs();
+  const auto& vcorrect = correct_variant_candidates();
+  std::vector<Search> vsearches;
+  for (VariantBug b : vbugs) {
+    std::cerr << "mutants: property search for " << variant_bug_name(b) << "\n";
+    vsearches.push_back(search_variant_counterexample(variant_mutant(b), variant_of(b), o.property_seed,
+                                                      o.variant_property_tests));
+  }
+  std::vector<int> vcorrect_found(vcorrect.size(), 0), vcorrect_tests(vcorrect.size(), 0);
+  std::vector<std::string> vcorrect_examples;
+  for (size_t i = 0; i < vcorrect.size(); ++i)
+    for (gen::CaseVariant v : gen::all_case_variants()) {
+      std::cerr << "mutants: property search for " << vcorrect[i].name << " with " << gen::case_variant_name(v) << "\n";
+      const Search s = search_variant_counterexample(vcorrect[i], v, o.property_seed, o.variant_property_tests);
+      vcorrect_tests[i] += s.tests;
+      if (!s.found) continue;
+      ++vcorrect_found[i];
+      vcorrect_examples.push_back(vcorrect[i].name + ": " + s.problem + "; values " + s.values + ": " + s.verdict);
+    }
+
   const std::string command = "build/cli/flashcheck mutants --seeds " + std::to_string(o.seeds) +
                               " --first-seed " + std::to_string(o.first_seed) + " --property-seed " +
                               std::to_string(o.property_seed) + " --property-tests " +
-                              std::to_string(o.property_tests) + " --out " + o.out_dir;
+                              std::to_string(o.property_tests) + " --variant-seeds " +
+                              std::to_string(o.variant_seeds) + " --variant-count " + std::to_string(o.variant_count) +
+                              " --variant-property-tests " + std::to_string(o.variant_property_tests) + " --out " + o.out_dir;
   const std::string seed_range = std::to_string(seeds.front()) + "-" + std::to_string(seeds.back());
   int survivors = 0;
   report::Table kills;
@@ -84,6 +115,26 @@ void run(const MutantsOptions& o) {
                std::to_string(suite.correct_failures[i]), std::to_string(correct_searches[i].tests),
                correct_searches[i].found ? "1" : "0"});
   }
+  report::Table vkills;
+  vkills.columns = {"mutant", "bug", "variant", "property_killed", "property_tests", "shrunk_problem",
+                    "shrunk_values", "shrunk_verdict", "suite_cases_killed", "suite_cases_with_variant"};
+  for (size_t i = 0; i < vbugs.size(); ++i) {
+    const Search& s = vsearches[i];
+    if (!s.found || vsuite.mutant_kills[i] == 0) ++survivors;
+    vkills.add({variant_bug_name(vbugs[i]), variant_bug_description(vbugs[i]),
+                gen::case_variant_name(variant_of(vbugs[i])), s.found ? "yes" : "NO", std::to_string(s.tests),
+                s.problem, s.values, s.verdict, std::to_string(vsuite.mutant_kills[i]),
+                std::to_string(vsuite.mutant_cases[i])});
+  }
+  report::Table vcands;
+  vcands.columns = {"candidate", "description", "suite_cases", "suite_failures", "property_tests",
+                    "property_failures"};
+  for (size_t i = 0; i < vcorrect.size(); ++i) {
+    false_failures += vsuite.correct_failures[i] + vcorrect_found[i];
+    vcands.add({vcorrect[i].name, vcorrect[i].description, std::to_string(vsuite.cases),
+                std::to_string(vsuite.correct_failures[i]), std::to_string(vcorrect_tests[i]),
+                std::to_string(vcorrect_found[i])});
+  }
   report::Table info;
   info.columns = {"values", "tensor", "informative", "judged", "share_percent"};
   for (const auto& t : suite.informative)
@@ -104,6 +155,13 @@ void run(const MutantsOptions& o) {
                  format_number(std::abs(t.worst_candidate - t.worst_reference)),
                  format_number(t.worst_bound), format_number(t.worst_ratio), t.reason});
 
+  for (const FalseFailure& f : vsuite.false_failures)
+    for (const TensorVerdict& t : f.failing)
+      fails.add({f.candidate + " (variants)", std::to_string(f.seed), std::to_string(f.case_index), f.problem,
+                 f.values, t.name, std::to_string(t.worst), format_number(t.worst_candidate),
+                 format_number(t.worst_reference), format_number(std::abs(t.worst_candidate - t.worst_reference)),
+                 format_number(t.worst_bound), format_number(t.worst_ratio), t.reason});
+
   report::Table by_seed;
   by_seed.columns = {"seed"};
   for (Bug b : bugs) by_seed.columns.push_back(bug_name(b));
@@ -118,6 +176,9 @@ void run(const MutantsOptions& o) {
   w.csv("informative.csv", info);
   w.csv("false_failures.csv", fails);
   w.csv("kills_by_seed.csv", by_seed);
+  w.csv("variant_kill_matrix.csv", vkills);
+  w.csv("variant_candidates.csv", vcands);
+  const size_t total = bugs.size() + vbugs.size();
 
   std::ostringstream md;
   md << "# The bug catalogue: does the judge catch wrong kernels and pass right ones?\n\n"
@@ -131,8 +192,8 @@ void run(const MutantsOptions& o) {
      << "(`mutants::property_limits()`: every dtype, mask and GQA shape, lengths up to 33) and, "
      << "if none fails, up to " << o.property_tests << " *long* ones (the default suite's limits: "
      << "lengths up to 300), and shrinks the first failure.\n\n"
-     << "**Summary: " << bugs.size() - survivors << " of " << bugs.size()
-     << " mutants killed by both; " << false_failures
+     << "**Summary: " << total - survivors << " of " << total << " mutants (" << bugs.size()
+     << " plain, " << vbugs.size() << " in the attention variants) killed by both; " << false_failures
      << " false failures of the correct candidates.**\n\n";
   md << "## Kill matrix\n\nEach mutant is the FlashAttention-2 candidate (mutants/candidate.cpp, 16x16 "
         "tiles) with one planted bug. *Property*: tests run until the first counterexample, and the "
@@ -174,6 +235,35 @@ void run(const MutantsOptions& o) {
     if (correct_searches[i].found)
       md << "- property, " << correct[i].name << ": " << correct_searches[i].problem << ", values "
          << correct_searches[i].values << ": " << md_cell(correct_searches[i].verdict) << "\n";
+  md << "\n## Attention variants (issue 13)\n\nThe variant suite is what `flashcheck check gen --variants all "
+        "--seed S --count "
+     << o.variant_count << "` writes for seeds " << (vseeds.empty() ? "-" : std::to_string(vseeds.front()) + "-" + std::to_string(vseeds.back()))
+     << ": " << vsuite.cases << " cases, each the default suite's case with variant c mod 8 (softcap, alibi, varlen, "
+        "paged, sinks, dropout, mask, bias), every second round with one more score variant. Each mutant is "
+        "standard attention with the variants (mutants/variant_candidate.hpp) with one planted bug; it is "
+        "judged on the cases holding its variant (the bug's code runs nowhere else). The property search "
+        "forces the bug's variant on small problems (`property_limits()`), draws one more score variant, "
+        "and shrinks the first failure.\n\n"
+     << "| mutant | bug | variant | property | tests | shrunk counterexample | verdict on it | variant suite |\n"
+     << "|---|---|---|---|---:|---|---|---:|\n";
+  for (size_t i = 0; i < vbugs.size(); ++i) {
+    const Search& s = vsearches[i];
+    md << "| " << variant_bug_name(vbugs[i]) << " | " << variant_bug_description(vbugs[i]) << " | "
+       << gen::case_variant_name(variant_of(vbugs[i])) << " | " << (s.found ? "killed" : "**survived**") << " | "
+       << s.tests << " | " << md_cell(s.found ? s.problem + "; values " + s.values : "-") << " | "
+       << md_cell(s.found ? s.verdict : "-") << " | " << vsuite.mutant_kills[i] << " / " << vsuite.mutant_cases[i]
+       << " |\n";
+  }
+  md << "\nCorrect variant candidates (property: " << o.variant_property_tests
+     << " small problems per variant, each variant forced in turn):\n\n"
+     << "| candidate | what | variant suite failures | property failures |\n|---|---|---:|---:|\n";
+  for (size_t i = 0; i < vcorrect.size(); ++i)
+    md << "| " << vcorrect[i].name << " | " << vcorrect[i].description << " | " << vsuite.correct_failures[i]
+       << " / " << vsuite.cases << " | " << vcorrect_found[i] << " / " << vcorrect_tests[i] << " tests |\n";
+  for (const FalseFailure& f : vsuite.false_failures)
+    md << "- " << f.candidate << ", seed " << f.seed << " case " << f.case_index << ": " << f.problem << ": "
+       << md_cell(f.summary) << "\n";
+  for (const std::string& e : vcorrect_examples) md << "- property, " << md_cell(e) << "\n";
   md << "\n## Informative checks\n\nA tensor's check is informative when its bound is below half "
         "the reference's magnitude on most significant elements, i.e. it could have caught a wrong "
         "answer (reference/accuracy.hpp). Counted over the default suite's cases (the bound does "
@@ -193,9 +283,10 @@ void run(const MutantsOptions& o) {
   row("all", suite.informative);
   for (const auto& [kind, counts] : suite.informative_by_values) row(kind, counts);
   md << "\nCSV: [kill_matrix.csv](kill_matrix.csv), [candidates.csv](candidates.csv), "
-        "[informative.csv](informative.csv), [false_failures.csv](false_failures.csv), [kills_by_seed.csv](kills_by_seed.csv).\n";
+        "[informative.csv](informative.csv), [false_failures.csv](false_failures.csv), [kills_by_seed.csv](kills_by_seed.csv), "
+        "[variant_kill_matrix.csv](variant_kill_matrix.csv), [variant_candidates.csv](variant_candidates.csv).\n";
   w.text("README.md", md.str());
-  std::cout << "mutants: " << bugs.size() - survivors << " of " << bugs.size() << " killed, "
+  std::cout << "mutants: " << total - survivors << " of " << total << " killed, "
             << false_failures << " false failures; report written to " << o.out_dir << "\n";
   if (survivors > 0 || false_failures > 0)
     throw CheckFailed(std::to_string(survivors) + " mutant(s) survived, " +
@@ -216,6 +307,11 @@ void add_mutants_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--property-tests", o->property_tests, "cases the property search may try")
       ->capture_default_str();
+  cmd->add_option("--variant-seeds", o->variant_seeds, "seeds of the `check gen --variants all` suite")
+      ->capture_default_str();
+  cmd->add_option("--variant-count", o->variant_count, "cases per seed of the variant suite")->capture_default_str();
+  cmd->add_option("--variant-property-tests", o->variant_property_tests,
+                  "cases each variant property search may try")->capture_default_str();
   cmd->callback([o] { run(*o); });
 }
 

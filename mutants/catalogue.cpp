@@ -146,36 +146,32 @@ const std::vector<Regime>& search_regimes() {
   return r;
 }
 
-namespace {
+void judge_or_fail(const Candidate& c, const Problem& p, const OracleInputs& in, const std::string& values,
+                   Search& s) {
+  const Oracle oracle = make_oracle(p, in);
+  const CaseVerdict v = judge_case(p, oracle, c.run(p, in, oracle));
+  if (v.pass) return;
+  s.problem = p.describe();
+  s.values = values;
+  s.verdict = v.summary();
+  RC_FAIL(v.summary());
+}
 
-Search search_in(const Candidate& c, const Regime& regime, uint64_t seed, int max_tests) {
-  const auto inputs_gen = gen::inputs(regime.limits);
+// Shrinking accepts each smaller failing case and stops after trying the
+// last one's shrinks (which all pass), so the last failing evaluation is
+// the shrunk counterexample.
+Search run_search(const std::string& id, const std::string& regime, uint64_t seed, int max_tests,
+                  const std::function<void(Search&)>& body) {
   rc::detail::TestMetadata metadata;
-  metadata.id = "mutants/" + c.name + "/" + regime.name;
-  metadata.description = c.name + " passes judge_case (" + regime.name + " problems)";
+  metadata.id = id;
+  metadata.description = id;
   rc::detail::TestParams params;
   params.seed = seed;
   params.maxSuccess = max_tests;
-  // Shrinking accepts each smaller failing case and stops after trying the
-  // last one's shrinks (which all pass), so the last failing evaluation is
-  // the shrunk counterexample.
   Search s;
   s.seed = seed;
-  s.regime = regime.name;
-  const auto property = [&] {
-    const gen::Inputs in = *inputs_gen;
-    const OracleInputs oin = oracle_inputs(in);
-    const Oracle oracle = make_oracle(in.problem, oin);
-    const CaseVerdict v = judge_case(in.problem, oracle, c.run(in.problem, oin, oracle));
-    if (!v.pass) {
-      s.problem = in.problem.describe();
-      std::ostringstream values;
-      showValue(in.values, values);
-      s.values = values.str();
-      s.verdict = v.summary();
-      RC_FAIL(v.summary());
-    }
-  };
+  s.regime = regime;
+  const auto property = [&] { body(s); };
   Quiet quiet;
   const auto result =
       rc::detail::checkProperty(rc::detail::toProperty(property), metadata, params, quiet);
@@ -192,9 +188,21 @@ Search search_in(const Candidate& c, const Regime& regime, uint64_t seed, int ma
   } else {
     std::ostringstream msg;
     rc::detail::printResultMessage(result, msg);
-    throw std::runtime_error("search_counterexample(" + c.name + "): " + msg.str());
+    throw std::runtime_error("search_counterexample(" + id + "): " + msg.str());
   }
   return s;
+}
+
+namespace {
+
+Search search_in(const Candidate& c, const Regime& regime, uint64_t seed, int max_tests) {
+  const auto inputs_gen = gen::inputs(regime.limits);
+  return run_search("mutants/" + c.name + "/" + regime.name, regime.name, seed, max_tests, [&](Search& s) {
+    const gen::Inputs in = *inputs_gen;
+    std::ostringstream values;
+    showValue(in.values, values);
+    judge_or_fail(c, in.problem, oracle_inputs(in), values.str(), s);
+  });
 }
 
 }  // namespace

@@ -100,5 +100,15 @@ struct Search {
 // first regime that fails; RapidCheck shrinks the failing case. For a correct
 // candidate found must be false; for a mutant true.
 Search search_counterexample(const Candidate& c, uint64_t seed, int max_tests = 200);
+// Runs `body` as a RapidCheck property (id names it) with a fixed seed for
+// up to max_tests cases, shrinking the first failure; body records the
+// failing case in the Search before RC_FAIL. found, tests and
+// counterexample are filled in from the outcome.
+// Inside a run_search body: judges the candidate on the case and, when it
+// fails, records problem, values and verdict in s and fails the property.
+void judge_or_fail(const Candidate& c, const Problem& p, const OracleInputs& in, const std::string& values,
+                   Search& s);
+Search run_search(const std::string& id, const std::string& regime, uint64_t seed, int max_tests,
+                  const std::function<void(Search&)>& body);
 
 }  // namespace flashcheck::mutants

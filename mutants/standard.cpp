@@ -171,6 +171,11 @@ Outputs oracle_rounded(const Problem& p, const Oracle& oracle) {
     out.dQ = rounded(oracle.ref_grad->dQ, p.dtype);
     out.dK = rounded(oracle.ref_grad->dK, p.dtype);
     out.dV = rounded(oracle.ref_grad->dV, p.dtype);
+    if (p.variants.bias) out.dbias = rounded(oracle.ref_dbias, p.dtype);
+    if (p.variants.sinks) {
+      out.dsinks = oracle.ref_dsinks;
+      for (double& x : *out.dsinks) x = round_to_dtype(x, lse_type);
+    }
   }
   return out;
 }

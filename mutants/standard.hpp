@@ -7,8 +7,9 @@
 
 namespace flashcheck::mutants {
 
-// The float64 oracle's own answer, O, dQ, dK, dV rounded to the dtype and LSE
-// to float32 (float64 for f64): the most accurate answer storable.
+// The float64 oracle's own answer, O, dQ, dK, dV (and dbias) rounded to the
+// dtype and LSE (and dsinks) to float32 (float64 for f64): the most accurate
+// answer storable.
 Outputs oracle_rounded(const Problem& p, const Oracle& oracle);
 
 // Standard (unfused) attention computed wholly in float32 (float64 for f64):

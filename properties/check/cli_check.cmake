@@ -2,13 +2,7 @@
 # 0 all pass; 1 a case failed (a required output missing included); 2 bad
 # input or nothing tested. Run with -DFLASHCHECK=... -DSCRATCH=...
 file(REMOVE_RECURSE ${SCRATCH})
-function(fc expect_rc)
-  execute_process(COMMAND ${FLASHCHECK} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL expect_rc)
-    message(FATAL_ERROR "flashcheck ${ARGN}: exit ${rc}, expected ${expect_rc}\n${out}\n${err}")
-  endif()
-  set(OUT "${out}${err}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/fc.cmake)
 
 set(S ${SCRATCH}/suite)
 fc(0 check gen --out ${S} --seed 7 --count 3 --max-seqlen 40)
