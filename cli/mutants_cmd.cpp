@@ -248,7 +248,7 @@ void run(const MutantsOptions& o) {
      << "|---|---|---|---|---:|---|---|---:|\n";
   for (size_t i = 0; i < vbugs.size(); ++i) {
     const Search& s = vsearches[i];
-    md << "| " << variant_bug_name(vbugs[i]) << " | " << variant_bug_description(vbugs[i]) << " | "
+    md << "| " << variant_bug_name(vbugs[i]) << " | " << md_cell(variant_bug_description(vbugs[i])) << " | "
        << gen::case_variant_name(variant_of(vbugs[i])) << " | " << (s.found ? "killed" : "**survived**") << " | "
        << s.tests << " | " << md_cell(s.found ? s.problem + "; values " + s.values : "-") << " | "
        << md_cell(s.found ? s.verdict : "-") << " | " << vsuite.mutant_kills[i] << " / " << vsuite.mutant_cases[i]
