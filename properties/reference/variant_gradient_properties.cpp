@@ -127,6 +127,15 @@ TEST_CASE("variant reference backward: finite differences") {
     vsupport::make_varlen(c, nq, nk);
     check_gradients(c);
   });
+  prop("seqlen_k = 0: no key to attend to, every gradient (dQ, dbias, dsinks) equals finite differences", [] {
+    Case c = vsupport::from_inputs(*gen::inputs(fd_limits(), kKinds));
+    c.problem.seqlen_k = 0;
+    c.problem.variants.allow_empty = true;
+    c.K = Tensor4<double>(kv_shape(c.problem));
+    c.V = c.K;
+    vsupport::draw_score_variants(c, 0);
+    check_gradients(c);
+  });
   prop("paged: gradients with shared pages (dK, dV summed per page) equal finite differences", [] {
     Case c = draw_case(0);
     const int64_t ps = *gen::pick<int64_t>({1, 2, 3, 4, 8});

@@ -248,6 +248,32 @@ TEST_CASE("variant reference: layouts") {
                 return m;
               }()));
   });
+  prop("seqlen_k = 0 == varlen with every key sequence empty (score variants drawn)", [] {
+    Case c = draw_plain();
+    c.problem.seqlen_k = 0;
+    c.problem.variants.allow_empty = true;
+    c.K = Tensor4<double>(kv_shape(c.problem));
+    c.V = c.K;
+    vsupport::draw_score_variants(c, 0);
+    Case packed = c;
+    vsupport::make_varlen(packed, std::vector<int64_t>(c.problem.batch, c.problem.seqlen_q),
+                          std::vector<int64_t>(c.problem.batch, 0));
+    const auto r = vsupport::run(c), rp = vsupport::run(packed);
+    for (int64_t b = 0; b < c.problem.batch; ++b)
+      for (int64_t h = 0; h < c.problem.heads_q; ++h)
+        for (int64_t i = 0; i < c.problem.seqlen_q; ++i) {
+          const int64_t row = b * c.problem.seqlen_q + i;
+          RC_ASSERT(r.fwd.LSE(b, h, i, 0) == rp.fwd.LSE(0, h, row, 0));
+          RC_ASSERT(r.fwd.LSE(b, h, i, 0) == (c.problem.variants.sinks ? c.extras.sinks[h] : kNegInf));
+          for (int64_t x = 0; x < c.problem.head_dim; ++x) {
+            RC_ASSERT(r.fwd.O(b, h, i, x) == 0.0);
+            RC_ASSERT(rp.fwd.O(0, h, row, x) == 0.0);
+            RC_ASSERT(r.grad.dQ(b, h, i, x) == 0.0);
+            RC_ASSERT(rp.grad.dQ(0, h, row, x) == 0.0);
+          }
+        }
+    RC_ASSERT(vsupport::max_abs_diff(r.grad.dsinks, rp.grad.dsinks) == 0.0);
+  });
   prop("paged == contiguous after gathering the pages (dK, dV scattered back)", [] {
     Case c = draw_plain();
     vsupport::draw_score_variants(c, 0);
