@@ -47,7 +47,8 @@ void add_report_command(CLI::App& app) {
              "check verify` on a generated suite (written by scripts/sdpa_report.sh).\n" +
              "\n## The judge (CPU)\n\n- [Bug catalogue](mutants/README.md): correct candidates "
              "pass every case of the default suite over 20 seeds and 14 planted bugs are each "
-             "caught, by a shrinking property search and by the suite (written by `flashcheck "
+             "caught, by a shrinking property search and by the suite; the attention variants' 5 "
+             "planted bugs likewise on the `check gen --variants all` suite (written by `flashcheck "
              "mutants`).\n";
     w.text("README.md", index);
     std::cout << "reports written to " << o->out_dir << "\n";
