@@ -44,7 +44,10 @@ void add_report_command(CLI::App& app) {
     index += report::fidelity(w, gpu + "/../fidelity");
     index += "\n## GPU (re-rendered from reports/gpu/)\n\n" + report::speed(w, gpu) + report::traffic(w, gpu) + report::accuracy(w, gpu) +
              "- [PyTorch SDPA validated](sdpa/README.md): each SDPA backend judged by `flashcheck "
-             "check verify` on a generated suite (written by scripts/sdpa_report.sh).\n" +
+             "check verify` on a generated suite (written by scripts/sdpa_report.sh).\n"
+             "- [Real variant clients](variants/README.md): FlexAttention (softcap, ALiBi, masks and biases as "
+             "score_mod / mask_mod, sinks through the LSE, paged, varlen) and PyTorch's jagged SDPA judged by "
+             "`flashcheck check verify` on `check gen --variants` suites (written by scripts/variant_clients.py).\n" +
              "\n## The judge (CPU)\n\n- [Bug catalogue](mutants/README.md): correct candidates "
              "pass every case of the default suite over 20 seeds and 14 planted bugs are each "
              "caught, by a shrinking property search and by the suite; the attention variants' 5 "
