@@ -67,7 +67,7 @@ run() {
     "$work/src" 2>&1 | tee "$out/python/build.log"
   # The image's python3 is a venv holding torch: install into a folder on PYTHONPATH.
   "$py" -m pip install -q --no-index --no-deps --target "$work/site" "$work"/wheel/flashcheck-*.whl
-  grep -h "_DIR:PATH=" "$work/build/CMakeCache.txt" | grep -E "Eigen3|rapidcheck|CLI11|nlohmann" \
+  grep -hE "^(Eigen3|rapidcheck|CLI11|nlohmann_json)_DIR" "$work/build/CMakeCache.txt" \
     >> "$out/python/build.log" || true
   echo "build: $((SECONDS - t0)) s" | tee -a "$out/python/build.log"
   local rc=0
