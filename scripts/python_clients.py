@@ -391,7 +391,8 @@ def main(argv=None):
         import torch
         dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
         clients = torch_clients(dev, flex_lse=not a.no_flex_lse)
-        device_name = torch.cuda.get_device_name() if dev.startswith("cuda") else f"CPU ({platform.processor()})"
+        device_name = (torch.cuda.get_device_name() if dev.startswith("cuda")
+                       else f"CPU ({platform.machine()}, {os.cpu_count()} cores; no GPU)")
         torch_version = torch.__version__
         directions = a.directions.split(",")
         notes.append("FlexAttention compiled: `torch.compile(flex_attention, dynamic=True)`, recompile "
