@@ -316,7 +316,9 @@ def render(out_dir):
          f"Command: `{meta['command']}` ({meta['seconds']} s). Each row is one `flashcheck.check` search "
          "(RapidCheck generation and shrinking, float64 oracle, the one accuracy rule) over the given "
          "dtypes, one mask, seed " + meta["seed"] + ". SDPA is judged on O (and dQ, dK, dV backward, the "
-         "gradients of <dO, O>); FlexAttention also on its LSE. Masks: `is_causal` (top-left), "
+         "gradients of <dO, O>); FlexAttention " + ("also on its LSE" if meta.get("flex_lse") == "yes" else
+                                                 "on O (and gradients) only, its LSE not asked for") +
+         ". Masks: `is_causal` (top-left), "
          "`causal_lower_right` (bottom-right), a boolean `attn_mask` from `Problem.band` (window); Flex "
          "gets one band `mask_mod`. A refused case (the backend declined it) is neither a pass nor a "
          "counterexample: judged = run - refused - skipped (skipped: cases after the client's time slice "
@@ -443,7 +445,7 @@ def main(argv=None):
             "seed": str(a.seed), "seconds": f"{time.monotonic() - t_start:.0f}",
             "command": "python3 scripts/python_clients.py " + " ".join(
                 x if not x.startswith("/") else "OUT" for x in (argv if argv is not None else sys.argv[1:])),
-            "notes": " ".join(notes)}
+            "flex_lse": "no" if a.standin or a.no_flex_lse else "yes", "notes": " ".join(notes)}
     write_csv(os.path.join(out, "meta.csv"), ("key", "value"), [{"key": k, "value": v} for k, v in meta.items()])
     render(out)
     n_cx = sum(1 for r in rows if r["status"] == "COUNTEREXAMPLE")
