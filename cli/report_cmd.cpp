@@ -47,7 +47,11 @@ void add_report_command(CLI::App& app) {
              "check verify` on a generated suite (written by scripts/sdpa_report.sh).\n"
              "- [Real variant clients](variants/README.md): FlexAttention (softcap, ALiBi, masks and biases as "
              "score_mod / mask_mod, sinks through the LSE, paged, varlen) and PyTorch's jagged SDPA judged by "
-             "`flashcheck check verify` on `check gen --variants` suites (written by scripts/variant_clients.py).\n" +
+             "`flashcheck check verify` on `check gen --variants` suites (written by scripts/variant_clients.py).\n"
+             "- [flashcheck.check on SDPA and FlexAttention](python/README.md): property search with "
+             "shrinking on SDPA's four backends and FlexAttention (eager, compiled), refusals counted "
+             "(written by scripts/python_clients.py on the GPU machine, built there by "
+             "scripts/python_gpu.sh).\n" +
              "\n## The judge (CPU)\n\n- [Bug catalogue](mutants/README.md): correct candidates "
              "pass every case of the default suite over 20 seeds and 14 planted bugs are each "
              "caught, by a shrinking property search and by the suite; the attention variants' 5 "

@@ -17,7 +17,7 @@
 #include "sim/simulate.hpp"
 #include "sim/units.hpp"
 #include "sim/variants.hpp"
-#include "sim/varlen.hpp"
+#include "sim/varlen_rows.hpp"
 
 namespace flashcheck::cli {
 namespace {
@@ -126,82 +126,35 @@ std::vector<int64_t> sweep_of(const std::string& spec) {
   return out;
 }
 
-Paging paging_of(const SimOptions& o) {
-  Paging pg;
-  pg.read = parse_page_read(o.page_read);
-  if (o.page_size) {
-    if (*o.page_size < 1) throw std::invalid_argument("--page-size must be >= 1 row");
-    pg.page_rows = *o.page_size;
-  } else if (o.page_read != "sector") {
-    throw std::invalid_argument("--page-read needs --page-size");
+// --varlen: the packed batch against padding to the longest (sim/varlen_rows.hpp).
+void run_varlen(const SimOptions& o, const RowsRequest& q) {
+  const std::vector<int64_t> lq = parse_lengths("--varlen", *o.varlen);
+  const std::vector<int64_t> lk = o.varlen_k ? parse_lengths("--varlen-k", *o.varlen_k) : std::vector<int64_t>{};
+  const std::vector<VarlenRow> rows = varlen_rows(q, lq, lk);
+  if (o.format == "csv") {
+    std::cout << format_varlen_csv(rows);
+    return;
   }
-  return pg;
-}
-
-// Comma-separated sequence lengths (cu_seqlens differences), each >= 1.
-std::vector<int64_t> lengths_of(const std::string& flag, const std::string& s) {
-  std::vector<int64_t> out;
-  for (const std::string& item : split(s, ',')) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || v < 1)
-      throw std::invalid_argument(flag + ": '" + item + "' is not a length >= 1");
-    out.push_back(v);
+  if (o.format == "json") {
+    std::cout << format_varlen_json(rows);
+    return;
   }
-  if (out.empty()) throw std::invalid_argument(flag + ": no lengths");
-  return out;
-}
-
-// --varlen: the packed batch against padding to the longest, per schedule and hardware.
-void run_varlen(const SimOptions& o, const Problem& p, const std::vector<ScheduleKind>& kinds,
-                const std::vector<Direction>& dirs, const std::vector<Hardware>& hws, const BlockOverride& blocks,
-                const Paging& paging) {
-  const std::vector<int64_t> lq = lengths_of("--varlen", *o.varlen);
-  const std::vector<int64_t> lk = o.varlen_k ? lengths_of("--varlen-k", *o.varlen_k) : std::vector<int64_t>{};
-  Problem base = p;
-  base.batch = 1;
-  const bool csv = o.format == "csv";
-  if (o.format == "json") throw std::invalid_argument("--varlen prints table or csv");
+  const Problem& p = q.problem;
   std::ostringstream out;
-  out << (csv ? "hardware,schedule,direction,sequences,tokens_q,tokens_k,sram_bytes,packed_bytes,padded_bytes,"
-                "padded_over_packed,packed_flops,padded_flops,packed_time_s,padded_time_s\n"
-              : "Varlen batch: " + std::to_string(lq.size()) + " sequences, heads " + std::to_string(p.heads_q) +
-                    "/" + std::to_string(p.heads_kv) + ", d " + std::to_string(p.head_dim) + ", " +
-                    dtype_name(p.dtype) + ", mask " + p.mask.describe() +
-                    " per sequence; packed = each sequence tiled on its own (cu_seqlens), padded = "
-                    "every sequence padded to the longest; bytes are the two-level (SM-side) count\n");
+  out << "Varlen batch: " << lq.size() << " sequences, heads " << p.heads_q << "/" << p.heads_kv << ", d "
+      << p.head_dim << ", " << dtype_name(p.dtype) << ", mask " << p.mask.describe()
+      << " per sequence; packed = each sequence tiled on its own (cu_seqlens), padded = "
+         "every sequence padded to the longest; bytes are the two-level (SM-side) count\n";
   char line[400];
-  if (!csv) {
-    std::snprintf(line, sizeof line, "%-8s %-8s %-4s %12s %12s %8s %10s %10s\n", "hardware", "schedule", "dir",
-                  "packed GB", "padded GB", "ratio", "packed ms", "padded ms");
+  std::snprintf(line, sizeof line, "%-8s %-8s %-4s %12s %12s %8s %10s %10s\n", "hardware", "schedule", "dir",
+                "packed GB", "padded GB", "ratio", "packed ms", "padded ms");
+  out << line;
+  for (const VarlenRow& r : rows) {
+    const double a = double(r.run.packed.total_bytes()), b = double(r.run.padded.total_bytes());
+    std::snprintf(line, sizeof line, "%-8s %-8s %-4s %12.4f %12.4f %7.2fx %10.4f %10.4f\n", r.hardware.c_str(),
+                  schedule_name(r.schedule), direction_name(r.direction), a / 1e9, b / 1e9, b / a,
+                  r.packed_time_s * 1e3, r.padded_time_s * 1e3);
     out << line;
-  }
-  for (const Hardware& hw : hws) {
-    const int64_t m = o.sram ? parse_bytes(*o.sram) : hw.smem_per_block_bytes;
-    for (ScheduleKind k : kinds)
-      for (Direction d : dirs) {
-        if (forward_only(k) && d == Direction::bwd && dirs.size() > 1) continue;
-        BlockOverride kb = blocks;
-        kb.splits = k == ScheduleKind::splitkv ? o.splits.value_or(0) : 0;
-        const VarlenRun v = simulate_varlen(base, lq, lk, k, d, m, kb, BlockRule::own, paging);
-        const double a = double(v.packed.total_bytes()), b = double(v.padded.total_bytes());
-        const Roofline ra = roofline(v.packed, hw), rb = roofline(v.padded, hw);
-        if (csv)
-          std::snprintf(line, sizeof line, "%s,%s,%s,%lld,%lld,%lld,%lld,%.0f,%.0f,%.6g,%lld,%lld,%.6g,%.6g\n",
-                        hw.name.c_str(), schedule_name(k), direction_name(d), (long long)v.sequences,
-                        (long long)v.tokens_q, (long long)v.tokens_k, (long long)m, a, b, b / a,
-                        (long long)v.packed.flops(), (long long)v.padded.flops(), ra.time_s, rb.time_s);
-        else
-          std::snprintf(line, sizeof line, "%-8s %-8s %-4s %12.4f %12.4f %7.2fx %10.4f %10.4f\n", hw.name.c_str(),
-                        schedule_name(k), direction_name(d), a / 1e9, b / 1e9, b / a, ra.time_s * 1e3,
-                        rb.time_s * 1e3);
-        out << line;
-      }
   }
   std::cout << out.str();
 }
@@ -219,29 +172,13 @@ void run_sim(const SimOptions& o) {
   if (o.preset == "custom" && !o.sram && !o.sweep)
     throw std::invalid_argument("--preset custom needs --sram (or --sweep-sram)");
   q.blocks = BlockOverride{o.block_r, o.block_c, 0, o.warps};
-  if (o.splits) {
-    if (std::find(q.schedules.begin(), q.schedules.end(), ScheduleKind::splitkv) == q.schedules.end())
-      throw std::invalid_argument("--splits applies to --schedule splitkv");
-    if (*o.splits < 1) throw std::invalid_argument("--splits must be >= 1");
-  }
-  q.splits = o.splits.value_or(0);
+  q.splits = checked_splits(o.splits, q.schedules);
   q.variant = o.variant;
-  q.paging = paging_of(o);
+  q.paging = checked_paging(o.page_size, o.page_read);
   if (o.varlen) {
     if (o.sweep) throw std::invalid_argument("give --varlen or --sweep-sram, not both");
-    // --variant: a kernel's schedule and tiles (--block-r/--block-c still override).
-    std::vector<ScheduleKind> run_kinds = q.schedules;
-    std::vector<Direction> run_dirs = q.directions;
-    BlockOverride blocks = q.blocks;
-    if (o.variant) {
-      const ScheduleDesc desc = find_kernel_variant(*o.variant).schedule(p);
-      run_kinds = {desc.kind};
-      run_dirs = {desc.direction};
-      if (!blocks.Br) blocks.Br = desc.Br;
-      if (!blocks.Bc) blocks.Bc = desc.Bc;
-      if (!blocks.warps) blocks.warps = desc.warps;
-    }
-    run_varlen(o, p, run_kinds, run_dirs, q.hardware, blocks, q.paging);
+    if (o.sram) q.sram_sizes = {parse_bytes(*o.sram)};
+    run_varlen(o, q);
     return;
   }
   if (o.varlen_k) throw std::invalid_argument("--varlen-k needs --varlen");

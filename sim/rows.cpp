@@ -2,6 +2,7 @@
 // Python package call the same code).
 #include "sim/rows.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "sim/gpu_model.hpp"
@@ -40,6 +41,26 @@ std::vector<Hardware> hardware_of(const HardwareChoice& o) {
       throw std::invalid_argument("hardware values must be positive");
   }
   return hws;
+}
+
+int64_t checked_splits(const std::optional<int64_t>& splits, const std::vector<ScheduleKind>& schedules) {
+  if (!splits) return 0;
+  if (std::find(schedules.begin(), schedules.end(), ScheduleKind::splitkv) == schedules.end())
+    throw std::invalid_argument("splits: applies to the splitkv schedule");
+  if (*splits < 1) throw std::invalid_argument("splits: must be >= 1");
+  return *splits;
+}
+
+Paging checked_paging(const std::optional<int64_t>& page_rows, const std::string& read) {
+  Paging pg;
+  pg.read = parse_page_read(read);
+  if (page_rows) {
+    if (*page_rows < 1) throw std::invalid_argument("page size: must be >= 1 row");
+    pg.page_rows = *page_rows;
+  } else if (read != "sector") {
+    throw std::invalid_argument("page read '" + read + "' needs a page size");
+  }
+  return pg;
 }
 
 std::vector<ReportRow> simulate_rows(const RowsRequest& q) {

@@ -39,6 +39,12 @@ struct RowsRequest {
   // Called before each (hardware, M) group: index, count (the CLI's sweep progress).
   std::function<void(const Hardware&, int64_t m, size_t n, size_t count)> progress;
 };
+// Split count and paging as a user gives them (nullopt: the default), checked:
+// splits >= 1 and only with the splitkv schedule; page size >= 1 row, and the
+// read mode ('sector' or 'page') other than 'sector' only with a page size.
+int64_t checked_splits(const std::optional<int64_t>& splits, const std::vector<ScheduleKind>& schedules);
+Paging checked_paging(const std::optional<int64_t>& page_rows, const std::string& read);
+
 // One row per hardware x M x schedule x direction (a variant: its own schedule
 // and direction); runs that depend only on M are reused across hardware.
 std::vector<ReportRow> simulate_rows(const RowsRequest& r);

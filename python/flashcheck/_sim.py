@@ -35,11 +35,25 @@ def _sizes(sram):
     return out
 
 
+def _lengths(name, x):
+    """A length list as the comma string the C++ side parses (and checks)."""
+    if x is None or isinstance(x, str):
+        return x
+    try:
+        items = list(x)
+    except TypeError:
+        raise TypeError(f"{name}: expected a list of lengths or '100,2000', got {type(x).__name__}") from None
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in items):
+        raise TypeError(f"{name}: expected ints, got {items!r}")
+    return ",".join(str(v) for v in items)
+
+
 def simulate(problem=None, *, batch=64, heads=16, kv_heads=None, seqlen=1024, seqlen_q=None,
              seqlen_k=None, head_dim=64, dtype="fp16", mask="none", window=None,
              schedule="all", direction="both", sram=None, preset="all", l2=None, sms=None,
              hbm_gbps=None, matmul_tflops=None, vector_tflops=None, variant=None,
-             block_r=0, block_c=0):
+             block_r=0, block_c=0, splits=None, page_size=None, page_read="sector", varlen=None,
+             varlen_k=None):
     """Simulate tiled attention schedules; returns a list of dicts, one per run
     (the fields of `flashcheck sim --format json`). Options mirror the CLI:
     a `problem` (flashcheck.Problem) or its fields (defaults: GPT-2 medium, as
@@ -48,7 +62,11 @@ def simulate(problem=None, *, batch=64, heads=16, kv_heads=None, seqlen=1024, se
     default the preset's shared memory per block); preset 'a100'/'h100'/'h200'/
     'all'/'custom'; l2 ('50MB', '0' off), sms, hbm_gbps, matmul_tflops,
     vector_tflops; variant a kernel's schedule (e.g. 'flash2_fwd'); block_r,
-    block_c tile overrides (0: the block rule)."""
+    block_c tile overrides (0: the block rule); splits the splitkv schedule's
+    KV chunks; page_size rows per page of paged K/V, page_read 'sector' or
+    'page'; varlen the sequence lengths of a packed batch (a list or
+    '100,2000,517', varlen_k the key lengths): then the rows of
+    `flashcheck sim --varlen --format json` (packed against padded)."""
     if problem is None:
         problem = _flashcheck.Problem(batch=batch, heads_q=heads, heads_kv=kv_heads,
                                       seqlen_q=seqlen if seqlen_q is None else seqlen_q,
@@ -63,8 +81,13 @@ def simulate(problem=None, *, batch=64, heads=16, kv_heads=None, seqlen=1024, se
     for name, v in (("block_r", block_r), ("block_c", block_c)):
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"{name}: expected an int, got {v!r}")
+    for name, v in (("splits", splits), ("page_size", page_size)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise TypeError(f"{name}: expected an int, got {v!r}")
+    if not isinstance(page_read, str):
+        raise TypeError(f"page_read: expected 'sector' or 'page', got {page_read!r}")
     text = _flashcheck._simulate_json(
         problem, _names("schedule", schedule, _SCHEDULES), _names("direction", direction, ("fwd", "bwd")),
         preset, _sizes(sram), l2, sms, hbm_gbps, matmul_tflops, vector_tflops, variant,
-        block_r, block_c)
+        block_r, block_c, splits, page_size, page_read, _lengths("varlen", varlen), _lengths("varlen_k", varlen_k))
     return json.loads(text)

@@ -108,6 +108,11 @@ void bind_problem(nb::module_& m) {
         return nb::make_tuple(p.batch, p.heads_kv, p.seqlen_k, p.head_dim); })
       .def_prop_ro("lse_shape", [](const Problem& p) {
         return nb::make_tuple(p.batch, p.heads_q, p.seqlen_q); })
+      .def_prop_ro("band",
+                   [](const Problem& p) {
+                     return std::make_pair(p.mask.dlo(p.seqlen_q, p.seqlen_k), p.mask.dhi(p.seqlen_q, p.seqlen_k));
+                   },
+                   "(lo, hi): key k is visible to query q iff lo <= k - q <= hi (every mask is this band)")
       .def("visible", &Problem::visible, nb::arg("q"), nb::arg("k"),
            "True when key k is visible to query q under the mask")
       .def("describe", &Problem::describe)

@@ -1,5 +1,6 @@
 // flashcheck.simulate: the simulator's rows (sim/rows.hpp, the builder behind
-// `flashcheck sim`) in the JSON contract of `flashcheck sim --format json`.
+// `flashcheck sim`) in the JSON contract of `flashcheck sim --format json`;
+// with varlen, the rows of `flashcheck sim --varlen` (sim/varlen_rows.hpp).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
@@ -14,6 +15,7 @@
 #include "sim/report.hpp"
 #include "sim/rows.hpp"
 #include "sim/units.hpp"
+#include "sim/varlen_rows.hpp"
 
 namespace flashcheck::py {
 
@@ -25,7 +27,9 @@ void bind_sim(nb::module_& m) {
          const std::vector<std::string>& sram, std::optional<std::string> l2,
          std::optional<int64_t> sms, std::optional<double> hbm_gbps,
          std::optional<double> matmul_tflops, std::optional<double> vector_tflops,
-         std::optional<std::string> variant, int64_t block_r, int64_t block_c) {
+         std::optional<std::string> variant, int64_t block_r, int64_t block_c, std::optional<int64_t> splits,
+         std::optional<int64_t> page_size, const std::string& page_read, std::optional<std::string> varlen,
+         std::optional<std::string> varlen_k) {
         sim::RowsRequest q;
         q.problem = p;
         q.schedules.clear();
@@ -46,6 +50,19 @@ void bind_sim(nb::module_& m) {
         if (block_r < 0 || block_c < 0) throw std::invalid_argument("block_r, block_c: must be >= 0");
         q.blocks = sim::BlockOverride{block_r, block_c};
         q.variant = variant;
+        q.splits = sim::checked_splits(splits, q.schedules);
+        q.paging = sim::checked_paging(page_size, page_read);
+        if (varlen_k && !varlen) throw std::invalid_argument("varlen_k: needs varlen");
+        if (varlen) {
+          const std::vector<int64_t> lq = sim::parse_lengths("varlen", *varlen);
+          const std::vector<int64_t> lk = varlen_k ? sim::parse_lengths("varlen_k", *varlen_k) : std::vector<int64_t>{};
+          std::vector<sim::VarlenRow> rows;
+          {
+            nb::gil_scoped_release nogil;
+            rows = sim::varlen_rows(q, lq, lk);
+          }
+          return sim::format_varlen_json(rows);
+        }
         std::vector<sim::ReportRow> rows;
         {
           nb::gil_scoped_release nogil;
@@ -56,7 +73,8 @@ void bind_sim(nb::module_& m) {
       nb::arg("problem"), nb::arg("schedules"), nb::arg("directions"), nb::arg("preset"),
       nb::arg("sram"), nb::arg("l2").none(), nb::arg("sms").none(), nb::arg("hbm_gbps").none(),
       nb::arg("matmul_tflops").none(), nb::arg("vector_tflops").none(), nb::arg("variant").none(),
-      nb::arg("block_r"), nb::arg("block_c"),
+      nb::arg("block_r"), nb::arg("block_c"), nb::arg("splits").none(), nb::arg("page_size").none(),
+      nb::arg("page_read"), nb::arg("varlen").none(), nb::arg("varlen_k").none(),
       "The rows of `flashcheck sim --format json` as a JSON string (flashcheck.simulate parses it).");
 }
 

@@ -60,6 +60,19 @@ def test_reference_matches_float64_numpy():
     assert set(flashcheck.reference(p, c.q, c.k, c.v)) == {"o", "lse"}
 
 
+@pytest.mark.parametrize("mask,window", [("none", None), ("causal_top_left", None),
+                                         ("causal_bottom_right", None), ("sliding_window", (2, 1))])
+@pytest.mark.parametrize("sq,sk", [(7, 4), (4, 7), (5, 5)])
+def test_band_is_the_visible_set(mask, window, sq, sk):
+    p = flashcheck.Problem(seqlen_q=sq, seqlen_k=sk, head_dim=4, mask=mask, window=window)
+    lo, hi = p.band
+    d = np.arange(sk)[None, :] - np.arange(sq)[:, None]
+    vis = np.array([[p.visible(i, j) for j in range(sk)] for i in range(sq)])
+    np.testing.assert_array_equal((d >= lo) & (d <= hi), vis)
+    if mask == "causal_bottom_right" and sq > sk:
+        assert not vis[: sq - sk].any()  # the rows that see no key
+
+
 def test_reference_accepts_bf16_and_lists():
     p = flashcheck.Problem(seqlen_q=2, head_dim=2, dtype="bf16")
     q = np.ones(p.q_shape, dtype=ml_dtypes.bfloat16)

@@ -26,6 +26,21 @@ CONFIGS = [
      ["--seqlen", "4096", "--variant", "flash2_fwd", "--preset", "h200", "--l2", "0", "--sms", "66"]),
     ({"seqlen": 512, "schedule": ["standard", "flash1"], "block_r": 16, "block_c": 32},
      ["--seqlen", "512", "--schedule", "standard,flash1", "--block-r", "16", "--block-c", "32"]),
+    ({"seqlen_q": 1, "seqlen_k": 8192, "schedule": "splitkv", "direction": "fwd", "splits": 6, "preset": "h100"},
+     ["--seqlen-q", "1", "--seqlen-k", "8192", "--schedule", "splitkv", "--direction", "fwd", "--splits", "6",
+      "--preset", "h100"]),
+    ({"seqlen": 1024, "schedule": "flash2", "direction": "fwd", "page_size": 32, "page_read": "page",
+      "preset": "h200"},
+     ["--seqlen", "1024", "--schedule", "flash2", "--direction", "fwd", "--page-size", "32", "--page-read",
+      "page", "--preset", "h200"]),
+    ({"varlen": [4, 1, 16], "varlen_k": [100, 2000, 517], "schedule": ["flash2", "splitkv"],
+      "direction": "fwd", "splits": 3, "page_size": 16},
+     ["--varlen", "4,1,16", "--varlen-k", "100,2000,517", "--schedule", "flash2,splitkv", "--direction", "fwd",
+      "--splits", "3", "--page-size", "16"]),
+    ({"varlen": "64,300", "varlen_k": [500, 20], "variant": "flash2_fwd", "sram": "96KiB", "mask": "causal",
+      "preset": "a100"},
+     ["--varlen", "64,300", "--varlen-k", "500,20", "--variant", "flash2_fwd", "--sram", "96KiB", "--mask",
+      "causal", "--preset", "a100"]),
 ]
 
 
@@ -34,12 +49,31 @@ def cli_rows(args):
 
 
 @pytest.mark.skipif(not BIN.exists(), reason=f"no flashcheck binary at {BIN}")
-@pytest.mark.parametrize("kwargs,args", CONFIGS, ids=["flash2-h100", "gqa-causal-br", "variant-l2off", "blocks"])
+@pytest.mark.parametrize("kwargs,args", CONFIGS, ids=["flash2-h100", "gqa-causal-br", "variant-l2off", "blocks", "splits", "paged",
+                                                   "varlen", "varlen-k-variant"])
 def test_simulate_rows_equal_cli_json(kwargs, args):
     rows = flashcheck.simulate(**kwargs)
-    if "sram" in kwargs:  # the CLI takes one --sram: compare the first size's rows
+    if isinstance(kwargs.get("sram"), list):  # the CLI takes one --sram: compare the first size's rows
         rows = [r for r in rows if r["sram_bytes"] == 48 * 1024]
     assert rows == cli_rows(args)
+
+
+def test_varlen_packed_moves_fewer_bytes_than_padded():
+    rows = flashcheck.simulate(varlen=[64, 4096, 64], schedule="flash2", direction="fwd", preset="h100")
+    (r,) = rows
+    assert (r["sequences"], r["tokens_q"], r["tokens_k"]) == (3, 4224, 4224)
+    assert r["packed_bytes"] < r["padded_bytes"] and r["padded_over_packed"] > 2
+    equal = flashcheck.simulate(varlen=[512, 512], schedule="flash2", direction="fwd", preset="h100")
+    assert equal[0]["packed_bytes"] == equal[0]["padded_bytes"]
+
+
+def test_splits_and_paging_change_the_rows():
+    def bytes_of(**kw):
+        (r,) = flashcheck.simulate(seqlen_q=1, seqlen_k=4096, batch=1, heads=8, schedule="splitkv",
+                                   direction="fwd", preset="h100", **kw)
+        return r["hbm_bytes"]
+    assert bytes_of(splits=16) > bytes_of(splits=1)  # partial results written and re-read
+    assert bytes_of(splits=4, page_size=128, page_read="page") > bytes_of(splits=4, page_size=128)
 
 
 def test_simulate_takes_a_problem():
@@ -62,6 +96,18 @@ def test_simulate_takes_a_problem():
     ({"problem": "B1"}, TypeError, "problem"),
     ({"block_r": 1.5}, TypeError, "block_r"),
     ({"schedule": []}, ValueError, "schedule"),
+    ({"schedule": "flash2", "splits": 4}, ValueError, "splits"),
+    ({"schedule": "splitkv", "splits": 0}, ValueError, "splits"),
+    ({"schedule": "splitkv", "splits": True}, TypeError, "splits"),
+    ({"page_size": 0}, ValueError, "page size"),
+    ({"page_read": "page"}, ValueError, "page size"),
+    ({"page_size": 16, "page_read": "lines"}, ValueError, "lines"),
+    ({"varlen": [5, 0]}, ValueError, "varlen"),
+    ({"varlen": "5,x"}, ValueError, "varlen"),
+    ({"varlen": []}, ValueError, "varlen"),
+    ({"varlen": [5, 1.5]}, TypeError, "varlen"),
+    ({"varlen_k": [5]}, ValueError, "varlen_k"),
+    ({"varlen": [5, 6], "varlen_k": [5]}, ValueError, "key lengths"),
 ])
 def test_simulate_bad_input_names_the_argument(kwargs, exc, words):
     with pytest.raises(exc, match=words):
