@@ -20,15 +20,22 @@ ALL_VALUES = ("normal", "uniform", "large_logits", "dominant_key", "positive")
 
 class Case:
     """What fn receives: problem and q, k, v, do (None in a forward search) as
-    NumPy arrays in the case's dtype (bf16: ml_dtypes.bfloat16)."""
+    NumPy arrays in the case's dtype (bf16: ml_dtypes.bfloat16). A case folder
+    written with variants (`check gen --variants`) also carries `variants` (its
+    problem.json "variants" fields, e.g. {"softcap": 5.0}) and `extras` (its
+    extra tensors by name, e.g. "cu_seqlens_q", "alibi"); both are empty for a
+    plain case, and `problem` alone does not describe a variant case."""
 
-    __slots__ = ("problem", "q", "k", "v", "do", "values")
+    __slots__ = ("problem", "q", "k", "v", "do", "values", "variants", "extras")
 
-    def __init__(self, problem, q, k, v, do=None, values=None):
+    def __init__(self, problem, q, k, v, do=None, values=None, variants=None, extras=None):
         self.problem, self.q, self.k, self.v, self.do, self.values = problem, q, k, v, do, values
+        self.variants = dict(variants or {})
+        self.extras = dict(extras or {})
 
     def __repr__(self):
-        return f"Case({self.problem.describe()})"
+        extra = f" variants={sorted(self.variants)}" if self.variants else ""
+        return f"Case({self.problem.describe()}{extra})"
 
 
 class CheckResult:

@@ -16,10 +16,13 @@ from ._check import Case
 _BF16 = np.dtype(ml_dtypes.bfloat16)
 
 
-def generate(out_dir, *, seed=1, count=24, max_seqlen=300, max_head_dim=128):
-    """Writes `count` case folders under out_dir (= flashcheck check gen);
+def generate(out_dir, *, seed=1, count=24, max_seqlen=300, max_head_dim=128, variants=()):
+    """Writes `count` case folders under out_dir (= flashcheck check gen, with
+    `variants` = --variants: names such as "softcap", "varlen", or "all");
     returns their paths."""
-    _flashcheck._generate(os.fspath(out_dir), seed, count, max_seqlen, max_head_dim)
+    if isinstance(variants, str):
+        variants = [variants]
+    _flashcheck._generate(os.fspath(out_dir), seed, count, max_seqlen, max_head_dim, list(variants))
     return sorted(os.path.join(out_dir, d) for d in os.listdir(out_dir)
                   if os.path.isfile(os.path.join(out_dir, d, "problem.json")))
 
@@ -51,7 +54,13 @@ def load_case(case_dir):
         j = json.load(f)
     p = _problem_from_json(j)
     arrays = [_load(os.path.join(case_dir, f"{n}.npy"), p.dtype) for n in ("q", "k", "v", "do")]
-    return Case(p, *arrays)
+    extras = {}
+    for name, file in j.get("extras", {}).items():
+        path = os.path.join(case_dir, file)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"case_dir: {path} (extras.{name} of problem.json) does not exist")
+        extras[name] = np.load(path)
+    return Case(p, *arrays, variants=j.get("variants", {}), extras=extras)
 
 
 def save_outputs(case_dir, outputs):

@@ -12,6 +12,7 @@
 #include "bindings.hpp"
 #include "cases/case_files.hpp"
 #include "cases/generators.hpp"
+#include "cases/variant_inputs.hpp"
 
 namespace flashcheck::py {
 
@@ -24,8 +25,10 @@ void write_counterexample(const std::string& dir, const gen::Inputs& in) {
 void bind_cases(nb::module_& m) {
   m.def(
       "_generate",
-      [](const std::string& out_dir, uint64_t seed, int count, int max_seqlen, int max_head_dim) {
+      [](const std::string& out_dir, uint64_t seed, int count, int max_seqlen, int max_head_dim,
+         const std::vector<std::string>& variants) {
         cases::GenOptions o;
+        o.variants = gen::parse_case_variants(variants);  // throws naming an unknown one
         o.out_dir = out_dir;
         o.seed = seed;
         o.count = count;
@@ -39,7 +42,7 @@ void bind_cases(nb::module_& m) {
         return log.str();
       },
       nb::arg("out_dir"), nb::arg("seed"), nb::arg("count"), nb::arg("max_seqlen"),
-      nb::arg("max_head_dim"));
+      nb::arg("max_head_dim"), nb::arg("variants") = std::vector<std::string>{});
   m.def(
       "_verify",
       [](const std::string& dir, const std::string& candidate_dir,
