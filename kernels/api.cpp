@@ -10,10 +10,20 @@ std::string describe_schedule(const ScheduleDesc& s) {
   return out;
 }
 
-Support plain_only(const Problem& p, const char* variant) {
-  if (p.variants.plain()) return Support::yes();
-  return Support::no(std::string(variant) + " computes plain attention only, not variants " +
-                     p.variants.describe());
+std::string VariantSet::describe() const {
+  if (!any()) return "plain attention only";
+  std::string out = softcap ? "softcap" : "";
+  if (alibi) out += out.empty() ? "alibi" : ", alibi";
+  return out;
+}
+
+Support only_variants(const Problem& p, const char* variant, VariantSet computes) {
+  Variants rest = p.variants;  // what is left after removing what the kernel computes
+  if (computes.softcap) rest.softcap.reset();
+  if (computes.alibi) rest.alibi = false;
+  if (rest.plain()) return Support::yes();
+  return Support::no(std::string(variant) + " computes " + computes.describe() +
+                     ", not variants " + rest.describe());
 }
 
 }  // namespace flashcheck::kernels

@@ -33,11 +33,19 @@ struct Support {
   explicit operator bool() const { return ok; }
 };
 
-// No when the problem asks for any attention variant (softcap, ALiBi, ...:
-// reference/variants.hpp): the first check of every supports() whose
-// kernel computes plain attention only, so such a problem is refused, never
-// silently run as plain attention.
-Support plain_only(const Problem& p, const char* variant);
+// The attention variants (reference/variants.hpp) a kernel computes, as the
+// registry lists them; a problem asking for any other is refused.
+struct VariantSet {
+  bool softcap = false;  // cap * tanh(s / cap), forward and backward
+  bool alibi = false;    // -slope_h |i + Nk - Nq - j| (ForwardArgs::alibi_slopes)
+  bool any() const { return softcap || alibi; }
+  std::string describe() const;  // "softcap, alibi" / "plain attention only"
+};
+
+// No when the problem asks for an attention variant outside `computes`
+// (naming it): the first check of every supports(), so such a problem is
+// refused, never silently run without the variant.
+Support only_variants(const Problem& p, const char* variant, VariantSet computes);
 
 // Device pointers of one forward call. workspace must hold at least the
 // variant's workspace_bytes(problem) (intermediates such as S and P).
@@ -50,10 +58,12 @@ struct ForwardArgs {
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
   cudaStream_t stream = nullptr;
+  const float* alibi_slopes = nullptr;  // float32 [heads_q] when problem.variants.alibi
 };
 
 // Device pointers of one backward call: inputs Q, K, V, O, dO (dtype) and the
-// forward's LSE (float32); outputs dQ, dK, dV (dtype). deterministic asks for
+// forward's LSE (float32); outputs dQ, dK, dV (dtype); the ALiBi slopes as
+// in the forward. deterministic asks for
 // bitwise-reproducible dQ (variants whose dQ is always reproducible ignore it).
 struct BackwardArgs {
   const void* Q = nullptr;
@@ -69,6 +79,7 @@ struct BackwardArgs {
   std::size_t workspace_bytes = 0;
   cudaStream_t stream = nullptr;
   bool deterministic = false;
+  const float* alibi_slopes = nullptr;  // float32 [heads_q] when problem.variants.alibi
 };
 
 }  // namespace flashcheck::kernels

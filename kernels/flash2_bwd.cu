@@ -75,27 +75,31 @@ void set_smem(Kernel k, std::size_t bytes) {
                                static_cast<int>(bytes)));
 }
 
-template <int D, class T>
+// kMod: the softcap / ALiBi kernels (flash2_bwd_kernel.cuh).
+template <int D, class T, bool kMod>
 void launch(const Problem& pr, const BackwardArgs& a) {
   using Tk = DkdvTraits<D>;
   using Tq = DqTraits<D>;
   static bool configured = false;  // the attributes are per function: set them once
   if (!configured) {
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false>, Tk::kSmemBytes);
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true>, Tk::kSmemBytes);
-    set_smem(flash2::flash2_bwd_dq_kernel<Tq, T>, Tq::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false, kMod>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dq_kernel<Tq, T, kMod>, Tq::kSmemBytes);
     configured = true;
   }
   float* Dbuf = static_cast<float*>(a.workspace);
   float* dqa = Dbuf + d_floats(pr);  // 16-byte aligned: float2 atomics
   float* part = dqa + pr.q_elems();  // 16-byte aligned: head_dim is a multiple of 64
   const int splits = gqa_splits(pr);
+  const flash2::ScoreMod mod = flash2::make_score_mod(pr, a.alibi_slopes);
   flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, Dbuf, a.dQ, a.dK, a.dV, dqa, part,
                       static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                       static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
                       static_cast<int>(pr.group_size()), splits,
                       static_cast<float>(pr.softmax_scale()),
-                      static_cast<float>(pr.softmax_scale() * 1.4426950408889634), pr.mask};
+                      mod.on ? flash2::kLog2e
+                             : static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
+                      pr.mask, mod};
   const int64_t rows = pr.lse_elems();
   flash2::dot_do_o_kernel<T, D><<<static_cast<unsigned>((rows + 7) / 8), 256, 0, a.stream>>>(p, rows);
   FC_CHECK_LAUNCH("dot_do_o_kernel");
@@ -114,7 +118,7 @@ void launch(const Problem& pr, const BackwardArgs& a) {
     // FlashAttention-2's way: dkdv adds every dS K product into a float32
     // dQ with atomics (order varies run to run), then one conversion pass.
     FC_CUDA(cudaMemsetAsync(dqa, 0, pr.q_elems() * sizeof(float), a.stream));
-    flash2::flash2_bwd_dkdv_kernel<Tk, T, true><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+    flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
     FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
     reduce();
     const int64_t n = pr.q_elems();
@@ -124,12 +128,12 @@ void launch(const Problem& pr, const BackwardArgs& a) {
     FC_CHECK_LAUNCH("dq_convert_kernel");
     return;
   }
-  flash2::flash2_bwd_dkdv_kernel<Tk, T, false><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+  flash2::flash2_bwd_dkdv_kernel<Tk, T, false, kMod><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
   FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
   reduce();
   const dim3 gq(static_cast<unsigned>((pr.seqlen_q + Tq::kRows - 1) / Tq::kRows),
                 static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
-  flash2::flash2_bwd_dq_kernel<Tq, T><<<gq, Tq::kThreads, Tq::kSmemBytes, a.stream>>>(p);
+  flash2::flash2_bwd_dq_kernel<Tq, T, kMod><<<gq, Tq::kThreads, Tq::kSmemBytes, a.stream>>>(p);
   FC_CHECK_LAUNCH("flash2_bwd_dq_kernel");
 }
 
@@ -142,7 +146,7 @@ ScheduleDesc flash2_bwd_schedule(const Problem& p) {
 }
 
 Support flash2_bwd_supports(const Problem& p) {
-  if (Support s = plain_only(p, "flash2_bwd"); !s) return s;
+  if (Support s = only_variants(p, "flash2_bwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 64 && p.head_dim != 128)
@@ -165,12 +169,17 @@ std::size_t flash2_bwd_workspace_bytes(const Problem& p) {
   return static_cast<std::size_t>(d_floats(p) + p.q_elems() + part) * sizeof(float);
 }
 
+template <int D, class T>
+void launch_mod(const Problem& p, const BackwardArgs& a) {
+  p.variants.softcap || p.variants.alibi ? launch<D, T, true>(p, a) : launch<D, T, false>(p, a);
+}
+
 void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {
   const bool bf = p.dtype == DType::bf16;
   if (p.head_dim == 64) {
-    bf ? launch<64, __nv_bfloat16>(p, a) : launch<64, __half>(p, a);
+    bf ? launch_mod<64, __nv_bfloat16>(p, a) : launch_mod<64, __half>(p, a);
   } else {
-    bf ? launch<128, __nv_bfloat16>(p, a) : launch<128, __half>(p, a);
+    bf ? launch_mod<128, __nv_bfloat16>(p, a) : launch_mod<128, __half>(p, a);
   }
 }
 

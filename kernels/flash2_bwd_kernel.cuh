@@ -75,8 +75,10 @@ struct BwdParams {
   float* dKVpart;
   int seqlen_q, seqlen_k, heads_q, heads_kv, group;
   int splits;  // sub-groups a GQA group's query heads are spread over (grid y = heads_kv x splits)
-  float scale, scale_log2;
+  float scale;       // softmax scale (dK, dQ are scaled by it at the end)
+  float scale_log2;  // exponent scale of the scores: scale log2(e), or log2(e) with mod.on
   Mask mask;
+  ScoreMod mod;      // softcap / ALiBi (flash2_fwd_kernel.cuh)
 };
 
 template <class T>
@@ -291,7 +293,8 @@ __global__ void __launch_bounds__(256)
     dq[i] = static_cast<T>(dqa[i] * scale);
 }
 
-template <class Tr, class T, bool kAtomicDQ>
+// kMod: the softcap / ALiBi instantiation (p.mod.on), as in the forward.
+template <class Tr, class T, bool kAtomicDQ, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kNT = Br / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -367,6 +370,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
 
     // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
     // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
+    const float slope = p.mod.slope_of(h0 + s / nq);
     const bool full = p.mask.tile_fully_visible(q0, q0 + Br, kr0, kr0 + 16, sq, sk);
 #pragma unroll
     for (int j = 0; j < kNT; ++j)
@@ -374,10 +378,14 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
       for (int e = 0; e < 4; ++e) {
         const int kv = kr0 + (lane >> 2) + (e >> 1) * 8;
         const int qc = j * 8 + (lane & 3) * 2 + (e & 1);
-        float pt = exp2_ftz(fmaf(st_[j][e], p.scale_log2, -tL[qc]));
+        // Softcap's (1 - tanh^2) is the chain rule from the final logit back
+        // to scale S (the scale itself is applied at the end).
+        float x = st_[j][e], dfac = 1.f;
+        if constexpr (kMod) x = p.mod.logit(x, q0 + qc, kv, sq, sk, slope, dfac);
+        float pt = exp2_ftz(fmaf(x, p.scale_log2, -tL[qc]));
         if (!full && !p.mask.visible(q0 + qc, kv, sq, sk)) pt = 0.f;
         st_[j][e] = pt;
-        dpt[j][e] = pt * (dpt[j][e] - tD[qc]);
+        dpt[j][e] = pt * (dpt[j][e] - tD[qc]) * dfac;
       }
     if constexpr (kAtomicDQ) {  // dS^T to shared memory for the dQ product below
 #pragma unroll
@@ -414,7 +422,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   store_rows<Tr, T>(static_cast<T*>(p.dV) + out_off, c0, sk, sV, dv, 1.f, warp, lane, tid);
 }
 
-template <class Tr, class T>
+template <class Tr, class T, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Br = Tr::kRows, Bc = Tr::kStream, kNT = Bc / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -444,6 +452,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
   ptx::cp_async_commit();
 
   const int wr0 = r0 + warp * 16;
+  const float slope = p.mod.slope_of(h);
   float lse2[2], drow[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -481,11 +490,12 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = e >> 1;
-        float pv = exp2_ftz(fmaf(s[j][e], p.scale_log2, -lse2[r]));
-        if (!full && !p.mask.visible(wr0 + (lane >> 2) + r * 8, c0 + j * 8 + (lane & 3) * 2 + (e & 1),
-                                     sq, sk))
-          pv = 0.f;
-        s[j][e] = pv * (dp[j][e] - drow[r]);  // dS
+        const int row = wr0 + (lane >> 2) + r * 8, col = c0 + j * 8 + (lane & 3) * 2 + (e & 1);
+        float x = s[j][e], dfac = 1.f;
+        if constexpr (kMod) x = p.mod.logit(x, row, col, sq, sk, slope, dfac);
+        float pv = exp2_ftz(fmaf(x, p.scale_log2, -lse2[r]));
+        if (!full && !p.mask.visible(row, col, sq, sk)) pv = 0.f;
+        s[j][e] = pv * (dp[j][e] - drow[r]) * dfac;  // dS (times softcap's 1 - tanh^2)
       }
     mma_regs_by_tile<Tr, T, Bc>(dq, s, tK, lane);  // dQ += dS K
   }

@@ -67,7 +67,7 @@ ScheduleDesc flash2_fwd_schedule(const Problem& p) {
 }
 
 Support flash2_fwd_supports(const Problem& p) {
-  if (Support s = plain_only(p, "flash2_fwd"); !s) return s;
+  if (Support s = only_variants(p, "flash2_fwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)

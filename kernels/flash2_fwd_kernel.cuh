@@ -66,6 +66,41 @@ struct Flash2FwdTraits {
   static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
 };
 
+// The score variants flash2 computes, in reference/variants.hpp's order:
+// s = scale q.k; softcap s = cap tanh(s / cap); ALiBi s -= slope_h |i + Nk
+// - Nq - j| (bottom-right aligned). When on, the kernels turn raw scores into
+// these final logits before the softmax (their exponent scale is then log2 e).
+struct ScoreMod {
+  bool on;              // softcap or ALiBi
+  float scale;          // softmax scale
+  float cap, inv_cap;   // softcap; cap 0: none
+  const float* slopes;  // ALiBi, float32 [heads_q]; nullptr: none
+
+  // The final logit of raw score s = q.k at (row, col) of a (sq x sk)
+  // problem; dfac = d logit / d(scale s) = 1 - tanh^2 (1 without softcap).
+  __device__ __forceinline__ float logit(float s, int row, int col, int sq, int sk, float slope,
+                                         float& dfac) const {
+    float x = s * scale;
+    dfac = 1.f;
+    if (cap > 0.f) {
+      const float t = tanhf(x * inv_cap);
+      x = cap * t;
+      dfac = fmaf(-t, t, 1.f);
+    }
+    return fmaf(-slope, fabsf(static_cast<float>(row + sk - sq - col)), x);
+  }
+  __device__ __forceinline__ float slope_of(int h) const { return slopes ? slopes[h] : 0.f; }
+};
+
+inline ScoreMod make_score_mod(const Problem& pr, const float* alibi_slopes) {
+  const float cap = pr.variants.softcap ? static_cast<float>(*pr.variants.softcap) : 0.f;
+  return ScoreMod{pr.variants.softcap.has_value() || pr.variants.alibi,
+                  static_cast<float>(pr.softmax_scale()), cap, cap > 0.f ? 1.f / cap : 0.f,
+                  pr.variants.alibi ? alibi_slopes : nullptr};
+}
+
+constexpr float kLog2e = 1.4426950408889634f;
+
 struct Params {
   const void* Q;
   const void* K;
@@ -73,9 +108,10 @@ struct Params {
   void* O;
   float* LSE;
   int seqlen_q, seqlen_k, heads_q, heads_kv, group;
-  float scale;       // softmax scale
+  float scale;       // softmax scale (1 with mod.on: scores are final logits)
   float scale_log2;  // scale * log2(e): exp(scale * (s - m)) = exp2(scale_log2 * s - ...)
   Mask mask;
+  ScoreMod mod;
 };
 
 // 2^x; flushes denormal results to 0, which is below what P can resolve.
@@ -104,7 +140,9 @@ __device__ __forceinline__ void load_tile(T* tile, const T* g, int row0, int row
   }
 }
 
-template <class Tr, class T>
+// kMod: the softcap / ALiBi instantiation (p.mod.on); plain attention runs
+// the kernel without it, so its registers and code are what they were.
+template <class Tr, class T, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kernel(const Params p) {
   constexpr int D = Tr::kHeadDim, Br = Tr::kBr, Bc = Tr::kBc, kStages = Tr::kStages;
   constexpr int kM = Tr::kM;
@@ -132,6 +170,7 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   const int r0 = qb * Br;
   const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
   const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
+  const float slope = p.mod.slope_of(h);
 
   // Prologue: Q with the first KV block (group 0), then kStages - 2 more
   // blocks (with kSplitKV: Q with K_0, then V_0, K_1, V_1, ... one group each).
@@ -208,9 +247,23 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
       }
     }
 
+    // Softcap / ALiBi: raw scores to final logits.
+    const int c0 = nb * Bc;
+    if constexpr (kMod) {
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+        for (int j = 0; j < kNT; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int row = r0 + wrow + mi * 16 + (lane >> 2) + (e >> 1) * 8;
+            const int col = c0 + j * 8 + (lane & 3) * 2 + (e & 1);
+            float dfac;
+            s[mi][j][e] = p.mod.logit(s[mi][j][e], row, col, sq, sk, slope, dfac);
+          }
+    }
     // Element-wise mask only where a row tile is not fully visible (boundary
     // blocks of the band, the sequence ends).
-    const int c0 = nb * Bc;
 #pragma unroll
     for (int mi = 0; mi < kM; ++mi) {
       const int tr0 = r0 + wrow + mi * 16;
@@ -323,17 +376,18 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
 }
 
 inline Params make_params(const Problem& pr, const ForwardArgs& a) {
+  const ScoreMod mod = make_score_mod(pr, a.alibi_slopes);
   return Params{a.Q, a.K, a.V, a.O, a.LSE,
                 static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                 static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
                 static_cast<int>(pr.group_size()),
-                static_cast<float>(pr.softmax_scale()),
-                static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
-                pr.mask};
+                mod.on ? 1.f : static_cast<float>(pr.softmax_scale()),
+                mod.on ? kLog2e : static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
+                pr.mask, mod};
 }
 
-template <class Tr, class T>
-void launch(const Problem& pr, const ForwardArgs& a) {
+template <class Tr, class T, bool kMod>
+void launch_kernel(const Problem& pr, const Params& params, cudaStream_t stream) {
   // The dynamic shared-memory limit is an attribute of the function on each
   // device: set it once per (kernel, device), from any host thread.
   static std::mutex mu;
@@ -343,7 +397,7 @@ void launch(const Problem& pr, const ForwardArgs& a) {
   {
     std::lock_guard<std::mutex> lock(mu);
     if (!configured.count(dev)) {
-      FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T>,
+      FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T, kMod>,
                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
                                    static_cast<int>(Tr::kSmemBytes)));
       configured.insert(dev);
@@ -351,8 +405,19 @@ void launch(const Problem& pr, const ForwardArgs& a) {
   }
   const dim3 grid(static_cast<unsigned>((pr.seqlen_q + Tr::kBr - 1) / Tr::kBr),
                   static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
-  flash2_fwd_kernel<Tr, T><<<grid, Tr::kThreads, Tr::kSmemBytes, a.stream>>>(make_params(pr, a));
+  flash2_fwd_kernel<Tr, T, kMod><<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(params);
   FC_CHECK_LAUNCH("flash2_fwd_kernel");
+}
+
+// kWithMod: also instantiate the softcap / ALiBi kernel (variants whose
+// supports() refuses them leave it out).
+template <class Tr, class T, bool kWithMod = true>
+void launch(const Problem& pr, const ForwardArgs& a) {
+  const Params params = make_params(pr, a);
+  if constexpr (kWithMod) {
+    if (params.mod.on) return launch_kernel<Tr, T, true>(pr, params, a.stream);
+  }
+  launch_kernel<Tr, T, false>(pr, params, a.stream);
 }
 
 }  // namespace flashcheck::kernels::flash2

@@ -1,6 +1,10 @@
 // Device tensors of one problem (see problem_tensors.hpp).
 #include "kernels/problem_tensors.hpp"
 
+#include <cmath>
+#include <vector>
+
+#include "kernels/check.hpp"
 #include "kernels/fill.hpp"
 
 namespace flashcheck::kernels {
@@ -15,7 +19,14 @@ ProblemTensors::ProblemTensors(const Problem& p, bool backward)
       dO(backward ? p.q_elems() * dtype_bytes(p.dtype) : 0),
       dQ(backward ? p.q_elems() * dtype_bytes(p.dtype) : 0),
       dK(backward ? p.kv_elems() * dtype_bytes(p.dtype) : 0),
-      dV(backward ? p.kv_elems() * dtype_bytes(p.dtype) : 0) {}
+      dV(backward ? p.kv_elems() * dtype_bytes(p.dtype) : 0),
+      slopes(p.variants.alibi ? p.heads_q * sizeof(float) : 0) {
+  if (!p.variants.alibi) return;
+  std::vector<float> s(p.heads_q);
+  for (int64_t h = 0; h < p.heads_q; ++h)
+    s[h] = std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(p.heads_q));
+  FC_CUDA(cudaMemcpy(slopes.get(), s.data(), slopes.bytes(), cudaMemcpyHostToDevice));
+}
 
 void ProblemTensors::fill(std::uint64_t seed, float qk) {
   const Problem& p = problem;
@@ -26,7 +37,9 @@ void ProblemTensors::fill(std::uint64_t seed, float qk) {
 }
 
 ForwardArgs ProblemTensors::forward_args(const DeviceBuffer& work) const {
-  return {Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(), work.bytes(), nullptr};
+  ForwardArgs a{Q.get(), K.get(), V.get(), O.get(), LSE.as<float>(), work.get(), work.bytes(), nullptr};
+  a.alibi_slopes = slopes.bytes() ? slopes.as<float>() : nullptr;
+  return a;
 }
 
 BackwardArgs ProblemTensors::backward_args(const DeviceBuffer& work, bool deterministic) const {
@@ -43,6 +56,7 @@ BackwardArgs ProblemTensors::backward_args(const DeviceBuffer& work, bool determ
   a.workspace = work.get();
   a.workspace_bytes = work.bytes();
   a.deterministic = deterministic;
+  a.alibi_slopes = slopes.bytes() ? slopes.as<float>() : nullptr;
   return a;
 }
 

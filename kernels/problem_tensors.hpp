@@ -1,7 +1,8 @@
 // The one set-up of a problem's device tensors for the benchmark, the
 // sanitizer driver and the tuners: Q, K, V, O, LSE (and dO, dQ, dK, dV for a
 // backward) allocated, inputs filled with seeded uniform values, and the
-// ForwardArgs / BackwardArgs pointing at them. (The GPU properties upload
+// ForwardArgs / BackwardArgs pointing at them (with ALiBi slopes when the
+// problem asks for them). (The GPU properties upload
 // generated values into guarded buffers instead: properties/kernels/gpu_harness.)
 #pragma once
 #include <cstdint>
@@ -22,6 +23,9 @@ struct ProblemTensors {
 
   Problem problem;
   DeviceBuffer Q, K, V, O, LSE, dO, dQ, dK, dV;
+  // ALiBi (problem.variants.alibi): float32 [heads_q], FlashAttention's
+  // geometric slopes 2^(-8 (h + 1) / heads_q); empty otherwise.
+  DeviceBuffer slopes;
 };
 
 }  // namespace flashcheck::kernels

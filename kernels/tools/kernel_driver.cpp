@@ -57,6 +57,23 @@ std::vector<Problem> small_problems() {
   // MQA with a group of 32, which flash2_bwd spreads over 32 blocks per KV
   // block (partial dK, dV, then the reduction); rows that see no key.
   add(1, 32, 1, 70, 33, Mask::causal_bottom_right());
+  // Softcap and ALiBi (variants that refuse them skip these): lengths off
+  // the tiles, rows that see no key, a GQA group, a window over many blocks;
+  // each alone once, both together on every shape.
+  const size_t plain = out.size();
+  add(2, 4, 2, 77, 131, Mask::none());
+  add(1, 2, 1, 131, 77, Mask::causal_bottom_right());
+  add(1, 4, 1, 200, 650, Mask::sliding_window(37, 5));
+  for (size_t i = plain; i < out.size(); ++i) {
+    out[i].variants.softcap = 30.0;
+    out[i].variants.alibi = true;
+  }
+  out[plain].variants.softcap = 5.0;
+  Problem softcap = out[plain], alibi = out[plain + 1];
+  softcap.variants.alibi = false;
+  alibi.variants.softcap.reset();
+  out.push_back(softcap);
+  out.push_back(alibi);
   return out;
 }
 
@@ -180,6 +197,7 @@ int compare() {
     if (v.direction != Direction::fwd || &v == &ref || !selected(v)) continue;
     int mine = 0;
     for_each_case(v, small_problems(), [&](const Problem& p) {
+      if (!ref.supports(p)) return;  // softcap / ALiBi: the GPU properties judge those
       ++mine;
       const Run a = run_once(v, p), b = run_once(ref, p);
       double eo = 0, el = 0;

@@ -82,19 +82,37 @@ GuardedBuffer upload(const std::vector<unsigned char>& bytes) {
   return b;
 }
 
+// The ALiBi slopes as the kernels take them (float32; the properties draw
+// slopes exact in float32, so this rounds nothing).
+std::vector<unsigned char> encode_slopes(const Extras& ex) {
+  std::vector<unsigned char> out(ex.alibi_slopes.size() * sizeof(float));
+  for (std::size_t i = 0; i < ex.alibi_slopes.size(); ++i) {
+    const float f = static_cast<float>(ex.alibi_slopes[i]);
+    std::memcpy(&out[i * sizeof(float)], &f, sizeof(float));
+  }
+  return out;
+}
+
+const float* slopes_or_null(const GuardedBuffer& b) {
+  return b.bytes() ? static_cast<const float*>(b.get()) : nullptr;
+}
+
 }  // namespace
 
-ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in) {
+ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in, const Extras& ex) {
   const Problem& p = in.problem;
   const std::size_t e = dtype_bytes(p.dtype);
   const auto q = encode(in.Q, p.dtype), k = encode(in.K, p.dtype), val = encode(in.V, p.dtype);
-  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val);
+  const auto sl = encode_slopes(ex);
+  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), slopes = upload(sl);
   GuardedBuffer O(p.q_elems() * e), LSE(p.lse_elems() * sizeof(float));
   GuardedBuffer work(v.workspace_bytes(p));
   FC_CUDA(cudaMemset(O.get(), kernels::kNaNByte, O.bytes()));
   FC_CUDA(cudaMemset(LSE.get(), kernels::kNaNByte, LSE.bytes()));
-  kernels::run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), static_cast<float*>(LSE.get()),
-                              work.get(), work.bytes(), nullptr});
+  kernels::ForwardArgs a{Q.get(), K.get(), V.get(), O.get(), static_cast<float*>(LSE.get()),
+                         work.get(), work.bytes(), nullptr};
+  a.alibi_slopes = slopes_or_null(slopes);
+  kernels::run_forward(v, p, a);
   FC_CUDA(cudaDeviceSynchronize());
 
   ForwardRun r;
@@ -109,18 +127,26 @@ ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in)
   if (Q.download() != q) r.damage += "Q: input modified; ";
   if (K.download() != k) r.damage += "K: input modified; ";
   if (V.download() != val) r.damage += "V: input modified; ";
+  r.damage += slopes.guard_damage("alibi_slopes");
+  if (slopes.download() != sl) r.damage += "alibi_slopes: input modified; ";
   return r;
 }
 
 BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& in,
-                                 bool deterministic) {
+                                 bool deterministic, const Extras& ex) {
+  return run_backward_on(v, in, ex, run_forward_guarded(kernels::paired_forward(v), in, ex),
+                         deterministic);
+}
+
+BackwardRun run_backward_on(const kernels::Variant& v, const gen::Inputs& in, const Extras& ex,
+                            const ForwardRun& fwd, bool deterministic) {
   const Problem& p = in.problem;
   const std::size_t e = dtype_bytes(p.dtype);
   BackwardRun r;
-  r.fwd = run_forward_guarded(kernels::paired_forward(v), in);
+  r.fwd = fwd;
   const auto q = encode(in.Q, p.dtype), k = encode(in.K, p.dtype), val = encode(in.V, p.dtype);
-  const auto g = encode(in.dO, p.dtype);
-  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), dO = upload(g);
+  const auto g = encode(in.dO, p.dtype), sl = encode_slopes(ex);
+  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), dO = upload(g), slopes = upload(sl);
   GuardedBuffer O = upload(r.fwd.O_bits), LSE = upload(r.fwd.LSE_bits);
   GuardedBuffer dQ(p.q_elems() * e), dK(p.kv_elems() * e), dV(p.kv_elems() * e);
   GuardedBuffer work(v.workspace_bytes(p));
@@ -130,6 +156,7 @@ BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& i
   a.LSE = static_cast<const float*>(LSE.get());
   a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
   a.workspace = work.get(); a.workspace_bytes = work.bytes(); a.deterministic = deterministic;
+  a.alibi_slopes = slopes_or_null(slopes);
   kernels::run_backward(v, p, a);
   FC_CUDA(cudaDeviceSynchronize());
   r.dQ_bits = dQ.download();
@@ -146,11 +173,40 @@ BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& i
   r.damage = r.fwd.damage + Q.guard_damage("Q") + K.guard_damage("K") + V.guard_damage("V") +
              dO.guard_damage("dO") + O.guard_damage("O") + LSE.guard_damage("LSE") +
              dQ.guard_damage("dQ") + dK.guard_damage("dK") + dV.guard_damage("dV") +
-             work.guard_damage("workspace");
+             work.guard_damage("workspace") + slopes.guard_damage("alibi_slopes");
   if (Q.download() != q || K.download() != k || V.download() != val || dO.download() != g ||
-      O.download() != r.fwd.O_bits || LSE.download() != r.fwd.LSE_bits)
+      O.download() != r.fwd.O_bits || LSE.download() != r.fwd.LSE_bits || slopes.download() != sl)
     r.damage += "an input of the backward was modified; ";
   return r;
+}
+
+CaseVerdict judge_forward(const std::string& name, const gen::Inputs& in, const Extras& ex,
+                          const ForwardRun& run) {
+  const Problem& p = in.problem;
+  const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, {}, ex});
+  Outputs out;
+  out.O = as_tensor(variant_q_shape(p, ex), run.O);
+  out.LSE = as_tensor(variant_lse_shape(p, ex), run.LSE);
+  const CaseVerdict cv = judge_case(p, o, out, {"o", "lse"});
+  if (!name.empty())
+    for (const TensorVerdict& t : cv.tensors)
+      record_accuracy(name, "fwd", t.name == "o" ? "O" : "LSE", p, t);
+  return cv;
+}
+
+CaseVerdict judge_gradients(const std::string& name, const gen::Inputs& in, const Extras& ex,
+                            const BackwardRun& run) {
+  const Problem& p = in.problem;
+  const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, in.dO, ex});
+  Outputs out;
+  out.dQ = as_tensor(variant_q_shape(p, ex), run.dQ);
+  out.dK = as_tensor(variant_kv_shape(p, ex), run.dK);
+  out.dV = as_tensor(variant_kv_shape(p, ex), run.dV);
+  const CaseVerdict cv = judge_case(p, o, out, {"dq", "dk", "dv"});
+  if (!name.empty())
+    for (const TensorVerdict& t : cv.tensors)
+      record_accuracy(name, "bwd", t.name == "dq" ? "dQ" : t.name == "dk" ? "dK" : "dV", p, t);
+  return cv;
 }
 
 namespace {
