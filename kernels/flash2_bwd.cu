@@ -92,6 +92,8 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   float* part = dqa + pr.q_elems();  // 16-byte aligned: head_dim is a multiple of 64
   const int splits = gqa_splits(pr);
   const flash2::ScoreMod mod = flash2::make_score_mod(pr, a.alibi_slopes);
+  const bool vl = pr.variants.varlen;
+  const Extent ext = extent(pr, a.varlen);  // packed tensors are smaller than batch x longest
   flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, Dbuf, a.dQ, a.dK, a.dV, dqa, part,
                       static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                       static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
@@ -99,8 +101,10 @@ void launch(const Problem& pr, const BackwardArgs& a) {
                       static_cast<float>(pr.softmax_scale()),
                       mod.on ? flash2::kLog2e
                              : static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
-                      pr.mask, mod};
-  const int64_t rows = pr.lse_elems();
+                      pr.mask, mod, vl ? a.varlen.cu_seqlens_q : nullptr,
+                      vl ? a.varlen.cu_seqlens_k : nullptr, static_cast<int>(a.varlen.total_q),
+                      static_cast<int>(a.varlen.total_k), ext.kv_elems};
+  const int64_t rows = ext.lse_elems;
   flash2::dot_do_o_kernel<T, D><<<static_cast<unsigned>((rows + 7) / 8), 256, 0, a.stream>>>(p, rows);
   FC_CHECK_LAUNCH("dot_do_o_kernel");
   const dim3 gk(static_cast<unsigned>((pr.seqlen_k + Tk::kRows - 1) / Tk::kRows),
@@ -108,7 +112,7 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   // splits > 1: the sub-groups' float32 partial dK, dV summed in a fixed order.
   auto reduce = [&] {
     if (splits == 1) return;
-    const int64_t n = pr.kv_elems(), blocks = (2 * n / 4 + 255) / 256;
+    const int64_t n = ext.kv_elems, blocks = (2 * n / 4 + 255) / 256;
     flash2::dkdv_reduce_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
                                     a.stream>>>(part, static_cast<T*>(a.dK), static_cast<T*>(a.dV), n,
                                                 splits);
@@ -117,11 +121,11 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   if (!a.deterministic) {
     // FlashAttention-2's way: dkdv adds every dS K product into a float32
     // dQ with atomics (order varies run to run), then one conversion pass.
-    FC_CUDA(cudaMemsetAsync(dqa, 0, pr.q_elems() * sizeof(float), a.stream));
+    FC_CUDA(cudaMemsetAsync(dqa, 0, ext.q_elems * sizeof(float), a.stream));
     flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
     FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
     reduce();
-    const int64_t n = pr.q_elems();
+    const int64_t n = ext.q_elems;
     const int64_t blocks = (n + 255) / 256;
     flash2::dq_convert_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
                                    a.stream>>>(dqa, static_cast<T*>(a.dQ), n, p.scale);
@@ -156,6 +160,8 @@ Support flash2_bwd_supports(const Problem& p) {
     return Support::no("flash2_bwd needs seqlen_q, seqlen_k < 2^30");
   if (p.heads_q > 65535 || p.batch > 65535)
     return Support::no("flash2_bwd needs heads_q, batch <= 65535 (grid y, z)");
+  if (p.variants.varlen && p.batch * std::max(p.seqlen_q, p.seqlen_k) >= (int64_t(1) << 30))
+    return Support::no("flash2_bwd varlen needs batch x longest sequence < 2^30 (int row indices)");
   if (p.lse_elems() / 8 >= (int64_t(1) << 31))
     return Support::no("flash2_bwd: batch x heads_q x seqlen_q too large for the D kernel's grid");
   return Support::yes();

@@ -79,6 +79,10 @@ struct BwdParams {
   float scale_log2;  // exponent scale of the scores: scale log2(e), or log2(e) with mod.on
   Mask mask;
   ScoreMod mod;      // softcap / ALiBi (flash2_fwd_kernel.cuh)
+  const int* cu_q;   // varlen (seq_span, flash2_fwd_kernel.cuh); nullptr: dense
+  const int* cu_k;
+  int total_q, total_k;
+  int64_t kv_elems;  // elements of K (dense or packed): the stride of the partial dK, dV
 };
 
 template <class T>
@@ -308,9 +312,11 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int kb = blockIdx.x, hk = blockIdx.y / p.splits, sub = blockIdx.y % p.splits, b = blockIdx.z;
-  const int sq = p.seqlen_q, sk = p.seqlen_k;
+  const SeqSpan ks = seq_span(p.cu_k, p.total_k, p.seqlen_k, p.heads_kv, b, hk);
+  const int sq = p.cu_q ? p.cu_q[b + 1] - p.cu_q[b] : p.seqlen_q, sk = ks.len;
   const int c0 = kb * Bc;
-  const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  if (c0 >= sk) return;  // varlen: a KV block past this sequence's end (dense: never)
+  const int64_t kv_off = ks.row0 * D;
   const T* K = static_cast<const T*>(p.K) + kv_off;
   const T* V = static_cast<const T*>(p.V) + kv_off;
   const Range qblocks = p.mask.q_blocks(c0, min(c0 + Bc, sk), Br, sq, sk);
@@ -324,7 +330,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   auto load_step = [&](int s, int stage) {
     const int h = h0 + s / nq;
     const int qb = static_cast<int>(qblocks.begin) + s % nq;
-    const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
+    const int64_t q_off = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h).row0;
     load_tile<Tr, Br>(sQ + stage * Br * D, static_cast<const T*>(p.Q) + q_off * D, qb * Br, sq, tid);
     load_tile<Tr, Br>(sdO + stage * Br * D, static_cast<const T*>(p.dO) + q_off * D, qb * Br, sq,
                       tid);
@@ -404,13 +410,13 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     if constexpr (kAtomicDQ) {
       __syncthreads();  // every warp's rows of dS^T are in
       const int h = h0 + s / nq;
-      dq_atomic<Tr, T>(p.dQaccum + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D, q0, sq, sDS,
-                       sK, warp, lane);
+      dq_atomic<Tr, T>(p.dQaccum + seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h).row0 * D,
+                       q0, sq, sDS, sK, warp, lane);
     }
   }
-  const int64_t out_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  const int64_t out_off = kv_off;
   if (p.splits > 1) {  // partial sums of this sub-group; dkdv_reduce adds them up
-    const int64_t n = static_cast<int64_t>(gridDim.z) * p.heads_kv * sk * D;
+    const int64_t n = p.kv_elems;
     store_rows_f32<Tr>(p.dKVpart + sub * n + out_off, c0, sk, dk, p.scale, warp, lane);
     store_rows_f32<Tr>(p.dKVpart + (p.splits + sub) * n + out_off, c0, sk, dv, 1.f, warp, lane);
     ptx::cp_async_wait<0>();
@@ -434,12 +440,15 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int qb = gridDim.x - 1 - blockIdx.x;  // heaviest first, as the forward
   const int h = blockIdx.y, b = blockIdx.z;
-  const int sq = p.seqlen_q, sk = p.seqlen_k;
-  const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
-  const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + h / p.group) * sk * D;
+  const SeqSpan qs = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h);
+  const SeqSpan ks = seq_span(p.cu_k, p.total_k, p.seqlen_k, p.heads_kv, b, h / p.group);
+  const int sq = qs.len, sk = ks.len;
+  const int r0 = qb * Br;
+  if (r0 >= sq) return;  // varlen: a Q block past this sequence's end (dense: never)
+  const int64_t q_off = qs.row0;
+  const int64_t kv_off = ks.row0 * D;
   const T* K = static_cast<const T*>(p.K) + kv_off;
   const T* V = static_cast<const T*>(p.V) + kv_off;
-  const int r0 = qb * Br;
   const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
   const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
 

@@ -23,6 +23,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -78,6 +79,8 @@ Support flash2_fwd_supports(const Problem& p) {
     return Support::no("flash2_fwd needs seqlen_q, seqlen_k < 2^30");
   if (p.heads_q > 65535 || p.batch > 65535)
     return Support::no("flash2_fwd needs heads_q, batch <= 65535 (grid y, z)");
+  if (p.variants.varlen && p.batch * std::max(p.seqlen_q, p.seqlen_k) >= (int64_t(1) << 30))
+    return Support::no("flash2_fwd varlen needs batch x longest sequence < 2^30 (int row indices)");
   return Support::yes();
 }
 

@@ -101,6 +101,18 @@ inline ScoreMod make_score_mod(const Problem& pr, const float* alibi_slopes) {
 
 constexpr float kLog2e = 1.4426950408889634f;
 
+// Where the rows of (batch b, head h) start in a [*][heads][*][d] tensor and
+// how many there are: dense [B][heads][n][d], or varlen (cu != nullptr)
+// [1][heads][total][d] with sequence b at rows cu[b] .. cu[b + 1].
+struct SeqSpan {
+  int64_t row0;
+  int len;
+};
+__device__ __forceinline__ SeqSpan seq_span(const int* cu, int total, int n, int heads, int b, int h) {
+  if (cu == nullptr) return {(static_cast<int64_t>(b) * heads + h) * n, n};
+  return {static_cast<int64_t>(h) * total + cu[b], cu[b + 1] - cu[b]};
+}
+
 struct Params {
   const void* Q;
   const void* K;
@@ -112,6 +124,9 @@ struct Params {
   float scale_log2;  // scale * log2(e): exp(scale * (s - m)) = exp2(scale_log2 * s - ...)
   Mask mask;
   ScoreMod mod;
+  const int* cu_q;  // varlen: cu_seqlens (seqlen_q/k are then the longest); nullptr: dense
+  const int* cu_k;
+  int total_q, total_k;
 };
 
 // 2^x; flushes denormal results to 0, which is below what P can resolve.
@@ -159,15 +174,17 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   // Heaviest Q blocks (most KV blocks under a causal mask) start first.
   const int qb = gridDim.x - 1 - blockIdx.x;
   const int h = blockIdx.y, b = blockIdx.z;
-  const int sq = p.seqlen_q, sk = p.seqlen_k;
-  const T* Q = static_cast<const T*>(p.Q) + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D;
-  const int64_t kv_head = static_cast<int64_t>(b) * p.heads_kv + h / p.group;
-  const T* K = static_cast<const T*>(p.K) + kv_head * sk * D;
-  const T* V = static_cast<const T*>(p.V) + kv_head * sk * D;
-  T* O = static_cast<T*>(p.O) + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D;
-  float* LSE = p.LSE + (static_cast<int64_t>(b) * p.heads_q + h) * sq;
-
+  const SeqSpan qs = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h);
+  const SeqSpan ks = seq_span(p.cu_k, p.total_k, p.seqlen_k, p.heads_kv, b, h / p.group);
+  const int sq = qs.len, sk = ks.len;
   const int r0 = qb * Br;
+  if (r0 >= sq) return;  // varlen: a Q block past this sequence's end (dense: never)
+  const T* Q = static_cast<const T*>(p.Q) + qs.row0 * D;
+  const T* K = static_cast<const T*>(p.K) + ks.row0 * D;
+  const T* V = static_cast<const T*>(p.V) + ks.row0 * D;
+  T* O = static_cast<T*>(p.O) + qs.row0 * D;
+  float* LSE = p.LSE + qs.row0;
+
   const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
   const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
   const float slope = p.mod.slope_of(h);
@@ -383,7 +400,9 @@ inline Params make_params(const Problem& pr, const ForwardArgs& a) {
                 static_cast<int>(pr.group_size()),
                 mod.on ? 1.f : static_cast<float>(pr.softmax_scale()),
                 mod.on ? kLog2e : static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
-                pr.mask, mod};
+                pr.mask, mod, pr.variants.varlen ? a.varlen.cu_seqlens_q : nullptr,
+                pr.variants.varlen ? a.varlen.cu_seqlens_k : nullptr,
+                static_cast<int>(a.varlen.total_q), static_cast<int>(a.varlen.total_k)};
 }
 
 template <class Tr, class T, bool kMod>

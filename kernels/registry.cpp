@@ -83,6 +83,19 @@ void require_supported(const Variant& v, const Problem& p) {
                                       ": " + s.reason);
 }
 
+// Varlen: the cu_seqlens pointers and totals between 1 and batch x the
+// longest sequence (the kernels' grids and workspaces are sized by those).
+void require_varlen(const Variant& v, const Problem& p, const Varlen& a) {
+  if (!p.variants.varlen) return;
+  require_pointer(a.cu_seqlens_q, "cu_seqlens_q", v);
+  require_pointer(a.cu_seqlens_k, "cu_seqlens_k", v);
+  if (a.total_q < 1 || a.total_q > p.batch * p.seqlen_q || a.total_k < 1 ||
+      a.total_k > p.batch * p.seqlen_k)
+    throw std::invalid_argument(std::string(v.name) + ": varlen totals " + std::to_string(a.total_q) +
+                                ", " + std::to_string(a.total_k) +
+                                " not in [1, batch x seqlen_q], [1, batch x seqlen_k]");
+}
+
 void require_workspace(const Variant& v, const Problem& p, const void* ptr, std::size_t bytes) {
   const std::size_t need = v.workspace_bytes(p);
   if (bytes < need)
@@ -103,6 +116,7 @@ void run_forward(const Variant& v, const Problem& p, const ForwardArgs& a) {
   require_pointer(a.LSE, "LSE", v);
   require_workspace(v, p, a.workspace, a.workspace_bytes);
   if (p.variants.alibi) require_pointer(a.alibi_slopes, "alibi_slopes", v);
+  require_varlen(v, p, a.varlen);
   v.forward(p, a);
 }
 
@@ -121,6 +135,7 @@ void run_backward(const Variant& v, const Problem& p, const BackwardArgs& a) {
   require_pointer(a.dV, "dV", v);
   require_workspace(v, p, a.workspace, a.workspace_bytes);
   if (p.variants.alibi) require_pointer(a.alibi_slopes, "alibi_slopes", v);
+  require_varlen(v, p, a.varlen);
   v.backward(p, a);
 }
 

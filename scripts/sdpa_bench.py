@@ -20,6 +20,11 @@ the PyTorch path that computes it (named in the variant column):
   softcap  FlexAttention (torch.compile'd flex_attention) with score_mod
            cap tanh(s / cap) and a causal block mask when causal
            (torch_flex+softcap); compile time is not timed (warm-up)
+  varlen   nested jagged tensors (torch.nested, layout=torch.jagged) of the
+           lengths `flashcheck bench --varlen` packs (B sequences from N down
+           to about N / 2, odd ones 37 shorter) through SDPA on the flash and
+           efficient backends (torch_flash+varlen, torch_efficient+varlen);
+           FLOPs from the real lengths
 
 Run on the GPU machine: python3 scripts/sdpa_bench.py --csv out.csv --commit SHA
 """
@@ -33,6 +38,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 import torch.nn.functional as F
 
 BACKENDS = {"torch_flash": SDPBackend.FLASH_ATTENTION, "torch_cudnn": SDPBackend.CUDNN_ATTENTION}
+VARLEN_BACKENDS = {"torch_flash+varlen": SDPBackend.FLASH_ATTENTION,
+                   "torch_efficient+varlen": SDPBackend.EFFICIENT_ATTENTION}
 ALIBI_BACKENDS = {"torch_efficient+alibi": SDPBackend.EFFICIENT_ATTENTION,
                   "torch_cudnn+alibi": SDPBackend.CUDNN_ATTENTION}
 
@@ -46,6 +53,18 @@ def alibi_bias(h, n, causal):
     if causal:
         bias.masked_fill_((i[None, :] > i[:, None])[None], float("-inf"))
     return bias[None]
+
+
+def varlen_lens(b, n):
+    """The sequence lengths of `flashcheck bench --varlen` (cli/bench_cmd.cpp varlen_lens)."""
+    return [max(1, n - i * n // (2 * b) - (37 if i % 2 else 0)) for i in range(b)]
+
+
+def jagged(lens, h, d, gen):
+    """A [B, h, j, d] nested jagged bf16 tensor of uniform [-1, 1) values."""
+    parts = [torch.rand(m, h, d, device="cuda", dtype=torch.bfloat16, generator=gen) * 2 - 1
+             for m in lens]
+    return torch.nested.nested_tensor(parts, layout=torch.jagged).transpose(1, 2)
 
 
 def variant_call(a, name, h, n, causal):
@@ -96,7 +115,7 @@ def main():
     ap.add_argument("--backward", action="store_true",
                     help="time backward alone and forward + backward (columns as "
                          "`flashcheck bench --backward`)")
-    ap.add_argument("--variant", choices=["plain", "alibi", "softcap"], default="plain",
+    ap.add_argument("--variant", choices=["plain", "alibi", "softcap", "varlen"], default="plain",
                     help="time ALiBi (float attn_mask bias) or softcap (FlexAttention) rows instead")
     ap.add_argument("--softcap", type=float, default=30.0, help="--variant softcap: the cap")
     a = ap.parse_args()
@@ -115,7 +134,7 @@ def main():
         kv_list = [0] + (a.gqa_heads_kv if a.backward else [])  # 0: as many KV heads as heads
         if a.variant != "plain":
             kv_list = [0]
-        backends = {"plain": BACKENDS, "alibi": ALIBI_BACKENDS,
+        backends = {"plain": BACKENDS, "alibi": ALIBI_BACKENDS, "varlen": VARLEN_BACKENDS,
                     "softcap": {"torch_flex+softcap": None}}[a.variant]
         for name, backend in backends.items():
             for hkv in kv_list:
@@ -137,9 +156,13 @@ def point(a, f, flush, device, date, name, backend, d, causal, n, hkv):
             for _ in range(2))
     gqa = {"enable_gqa": True} if hkv != h else {}
     flops = 4 * b * h * n * n * d / (2 if causal else 1)
+    if a.variant == "varlen":
+        lens = varlen_lens(b, n)
+        q, k, v = (jagged(lens, h, d, gen) for _ in range(3))
+        flops = 4 * h * sum(m * m for m in lens) * d / (2 if causal else 1)
     mask = "causal" if causal else "none"
     label = f"{name} d={d} N={n} Hq={h} Hkv={hkv} causal={causal}"
-    if a.variant != "plain":
+    if a.variant not in ("plain", "varlen"):
         try:
             ctx, call = variant_call(a, name, h, n, causal)
         except Exception as e:  # e.g. no FlexAttention in this torch
@@ -153,9 +176,9 @@ def point(a, f, flush, device, date, name, backend, d, causal, n, hkv):
             with ctx:
                 for t in (q, k, v):
                     t.requires_grad_(True)
-                dout = torch.rand_like(q) * 2 - 1
                 fwd = lambda: call(q, k, v)
                 out = fwd()
+                dout = torch.rand_like(out) * 2 - 1
                 bwd = lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
                 fmed, _ = time_ms(fwd, a.warmup, a.repeats, flush)
                 bmed, _ = time_ms(bwd, a.warmup, a.repeats, flush)

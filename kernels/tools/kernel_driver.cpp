@@ -14,6 +14,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -74,7 +75,26 @@ std::vector<Problem> small_problems() {
   alibi.variants.softcap.reset();
   out.push_back(softcap);
   out.push_back(alibi);
+  // Varlen (lengths: lens_of below): 4 sequences, plain and with ALiBi.
+  add(4, 4, 2, 131, 200, Mask::causal_bottom_right());
+  add(4, 2, 1, 77, 65, Mask::none());
+  out[out.size() - 2].variants.varlen = true;
+  out[out.size() - 1].variants.varlen = true;
+  out[out.size() - 1].variants.alibi = true;
   return out;
+}
+
+// A varlen problem's sequences: one without queries, one without keys, the
+// longest, and one off the tiles (a plain problem: none).
+SeqLens lens_of(const Problem& p) {
+  if (!p.variants.varlen) return {};
+  SeqLens l;
+  const int64_t q[] = {0, p.seqlen_q, 1, p.seqlen_q / 2 + 3}, k[] = {p.seqlen_k, 0, p.seqlen_k, 17};
+  for (int64_t b = 0; b < p.batch; ++b) {
+    l.q.push_back(q[b % 4]);
+    l.k.push_back(std::min(k[b % 4], p.seqlen_k));
+  }
+  return l;
 }
 
 struct Run {
@@ -92,7 +112,7 @@ float to_float(const unsigned char* p, DType t) {
 
 Run run_once(const Variant& v, const Problem& p) {
   const std::size_t elem = dtype_bytes(p.dtype);
-  ProblemTensors t(p, false);
+  ProblemTensors t(p, false, lens_of(p));
   t.fill(11, 2.f);
   DeviceBuffer work(v.workspace_bytes(p));
   FC_CUDA(cudaMemset(t.O.get(), kNaNByte, t.O.bytes()));
@@ -101,11 +121,11 @@ Run run_once(const Variant& v, const Problem& p) {
   FC_CUDA(cudaDeviceSynchronize());
   std::vector<unsigned char> o(t.O.bytes());
   Run r;
-  r.LSE.resize(p.lse_elems());
+  r.LSE.resize(t.ext.lse_elems);
   FC_CUDA(cudaMemcpy(o.data(), t.O.get(), t.O.bytes(), cudaMemcpyDeviceToHost));
   FC_CUDA(cudaMemcpy(r.LSE.data(), t.LSE.get(), t.LSE.bytes(), cudaMemcpyDeviceToHost));
-  r.O.resize(p.q_elems());
-  for (int64_t i = 0; i < p.q_elems(); ++i) r.O[i] = to_float(o.data() + i * elem, p.dtype);
+  r.O.resize(t.ext.q_elems);
+  for (int64_t i = 0; i < t.ext.q_elems; ++i) r.O[i] = to_float(o.data() + i * elem, p.dtype);
   return r;
 }
 
@@ -114,7 +134,7 @@ Run run_once(const Variant& v, const Problem& p) {
 bool run_backward_once(const Variant& v, const Problem& p, bool deterministic) {
   const Variant& f = paired_forward(v);
   const std::size_t elem = dtype_bytes(p.dtype);
-  ProblemTensors t(p, true);
+  ProblemTensors t(p, true, lens_of(p));
   t.fill(11, 2.f);
   DeviceBuffer fw(f.workspace_bytes(p)), bw(v.workspace_bytes(p));
   run_forward(f, p, t.forward_args(fw));

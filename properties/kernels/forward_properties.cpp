@@ -200,7 +200,7 @@ TEST_CASE("problems with attention variants a kernel does not compute are refuse
         {"dropout", false, [](Variants& x) { x.dropout_p = 0.1; }},
         {"bias", false, [](Variants& x) { x.bias = true; }},
         {"mask", false, [](Variants& x) { x.bool_mask = true; }},
-        {"varlen", false, [](Variants& x) { x.varlen = true; }},
+        {"varlen", v.variants.varlen, [](Variants& x) { x.varlen = true; }},
         {"paged", false, [](Variants& x) { x.page_size = 16; x.num_pages = 4; }},
     };
     for (const Probe& pr : probes) {
@@ -225,5 +225,5 @@ TEST_CASE("problems with attention variants a kernel does not compute are refuse
   }
   std::printf("variant refusal: %d refused, %d accepted\n", refused, accepted);
   CHECK(refused >= 4 * 6);
-  CHECK(accepted >= 2 * 2);  // flash2_fwd, flash2_bwd: softcap and ALiBi
+  CHECK(accepted >= 2 * 3);  // flash2_fwd, flash2_bwd: softcap, ALiBi, varlen
 }

@@ -1,8 +1,11 @@
-// GPU properties of the attention variants the kernels compute (softcap and
-// ALiBi: Variant::variants in the registry), forward and backward, judged
+// GPU properties of the attention variants the kernels compute (softcap,
+// ALiBi, varlen: Variant::variants in the registry), forward and backward, judged
 // against the float64 variant oracle by the one accuracy rule (judge_case:
 // the same rule as plain attention, the baseline being the same variant in
-// the dtype); and planted bugs those judgements must catch, made from the
+// the dtype). Varlen packs a generated batch (properties/reference's
+// make_varlen) into per-sequence lengths drawn from 0 to the longest, off the
+// tiles, so sequences of length 0 and rows that see no key occur; and
+// planted bugs those judgements must catch, made from the
 // real kernels: the backward fed the forward of the problem without softcap
 // ("softcap dropped in the backward") and ALiBi run with the slopes' sign
 // flipped.
@@ -14,14 +17,15 @@
 #include "kernels/registry.hpp"
 #include "properties/kernels/gpu_harness.hpp"
 #include "properties/prop.hpp"
+#include "properties/reference/variant_support.hpp"
 
 using namespace flashcheck;
 using kernels::Variant;
 
 namespace {
 
-// Softcap or ALiBi or both (bits), only those the variant computes.
-enum Which : unsigned { kSoftcap = 1, kAlibi = 2 };
+// Softcap, ALiBi, varlen (bits), only those the variant computes.
+enum Which : unsigned { kSoftcap = 1, kAlibi = 2, kVarlen = 4 };
 
 // ALiBi slopes drawn per query head, exact in float32 (the kernels' type):
 // u * 2^-e with u uniform in [0, 1) and e in {0, 4, 8}, so long rows see
@@ -42,12 +46,34 @@ void add_variants(gen::Inputs& in, Extras& ex, unsigned which, double cap, uint6
   }
 }
 
+int64_t sum(const std::vector<int64_t>& n) {
+  int64_t s = 0;
+  for (int64_t x : n) s += x;
+  return s;
+}
+
+// The dense case packed into varlen: sequence b keeps its first nq[b]
+// queries and nk[b] keys (vsupport::make_varlen, the reference suites' packing).
+void pack_varlen(gen::Inputs& in, Extras& ex, const std::vector<int64_t>& nq,
+                 const std::vector<int64_t>& nk) {
+  vsupport::Case c{in.problem, ex, in.Q, in.K, in.V, in.dO};
+  vsupport::make_varlen(c, nq, nk);
+  in.problem = c.problem;
+  ex = c.extras;
+  in.Q = std::move(c.Q);
+  in.K = std::move(c.K);
+  in.V = std::move(c.V);
+  in.dO = std::move(c.dO);
+}
+
 // What a variant may be asked for, as Which bits.
 std::vector<unsigned> choices(const Variant& v) {
   std::vector<unsigned> out;
-  if (v.variants.softcap) out.push_back(kSoftcap);
-  if (v.variants.alibi) out.push_back(kAlibi);
-  if (v.variants.softcap && v.variants.alibi) out.push_back(kSoftcap | kAlibi);
+  for (unsigned w : std::vector<unsigned>{kSoftcap, kAlibi, kSoftcap | kAlibi, kVarlen, kVarlen | kAlibi,
+                                          kVarlen | kSoftcap})
+    if ((!(w & kSoftcap) || v.variants.softcap) && (!(w & kAlibi) || v.variants.alibi) &&
+        (!(w & kVarlen) || v.variants.varlen))
+      out.push_back(w);
   return out;
 }
 
@@ -64,6 +90,13 @@ VCase draw_case(const Variant& v, const gen::ShapeLimits& limits) {
   const double cap = *gen::pick<double>({5.0, 1.0, 30.0, 50.0});
   const int e = *gen::pick<int>({0, 4, 8});
   add_variants(c.in, c.ex, which, cap, *rc::gen::arbitrary<uint64_t>(), e);
+  if (which & kVarlen) {
+    const Problem& p = c.in.problem;
+    const auto nq = vsupport::draw_lengths(p.batch, p.seqlen_q);
+    const auto nk = vsupport::draw_lengths(p.batch, p.seqlen_k);
+    RC_PRE(sum(nq) > 0 && sum(nk) > 0);  // the kernels take at least one query and one key
+    pack_varlen(c.in, c.ex, nq, nk);
+  }
   return c;
 }
 
@@ -75,8 +108,10 @@ std::string reasons(const CaseVerdict& cv) {
 
 // Accuracy records per variant and feature, e.g. "flash2_fwd softcap+alibi".
 std::string record_name(const std::string& base, const Problem& p) {
-  const bool sc = p.variants.softcap.has_value(), al = p.variants.alibi;
-  return base + (sc && al ? " softcap+alibi" : sc ? " softcap" : " alibi");
+  std::string f = p.variants.softcap ? "softcap" : "";
+  if (p.variants.alibi) f += f.empty() ? "alibi" : "+alibi";
+  if (p.variants.varlen) f += f.empty() ? "varlen" : "+varlen";
+  return base + " " + f;
 }
 
 std::vector<const Variant*> with_variants(kernels::Direction d) {
@@ -90,13 +125,14 @@ int cases_run = 0;
 
 }  // namespace
 
-TEST_CASE("softcap and ALiBi: forward variants agree with the float64 oracle", "[gpu]") {
+TEST_CASE("softcap, ALiBi, varlen: forward variants agree with the float64 oracle", "[gpu]") {
   const auto vs = with_variants(kernels::Direction::fwd);
   CHECK(!vs.empty());
   for (const Variant* v : vs) {
-    const auto limits = gputest::limits_for(*v, 700);
+    auto limits = gputest::limits_for(*v, 700);
+    limits.max_batch = 4;  // varlen: up to 4 sequences
     const std::string name = std::string(v->name) +
-                             ": softcap / ALiBi O and LSE within the accuracy rule, lengths 1..700";
+                             ": softcap / ALiBi / varlen O and LSE within the accuracy rule, lengths 1..700";
     cases_run = 0;
     prop(name, [v, limits] {
       const VCase c = draw_case(*v, limits);
@@ -113,14 +149,15 @@ TEST_CASE("softcap and ALiBi: forward variants agree with the float64 oracle", "
   }
 }
 
-TEST_CASE("softcap and ALiBi: backward variants agree with the float64 oracle", "[gpu]") {
+TEST_CASE("softcap, ALiBi, varlen: backward variants agree with the float64 oracle", "[gpu]") {
   const auto vs = with_variants(kernels::Direction::bwd);
   CHECK(!vs.empty());
   for (const Variant* v : vs)
     for (bool deterministic : {false, true}) {
-      const auto limits = gputest::limits_for(*v, 400);
+      auto limits = gputest::limits_for(*v, 400);
+      limits.max_batch = 4;
       const std::string mode = std::string(v->name) + (deterministic ? " deterministic" : "");
-      const std::string name = mode + ": softcap / ALiBi dQ, dK, dV within the accuracy rule, lengths 1..400";
+      const std::string name = mode + ": softcap / ALiBi / varlen dQ, dK, dV within the accuracy rule, lengths 1..400";
       cases_run = 0;
       prop(name, [v, limits, deterministic, mode] {
         const VCase c = draw_case(*v, limits);
@@ -157,12 +194,35 @@ std::vector<VCase> fixed_cases(const Variant& v) {
       ++seed;
       if (v.supports(c.in.problem).ok) out.push_back(std::move(c));
     }
+  // Varlen: 4 sequences of lengths off the tiles, one with no queries, one
+  // with no keys (its rows see nothing), plain and with ALiBi.
+  if (v.variants.varlen)
+    for (const Mask& m : {Mask::none(), Mask::causal_bottom_right(), Mask::sliding_window(5, 2)})
+      for (unsigned which : {0u, unsigned(kAlibi)}) {
+        if ((which & kAlibi) && !v.variants.alibi) continue;
+        for (DType t : v.dtypes)
+          for (int d : v.head_dims) {
+            Problem p;
+            p.batch = 4;
+            p.heads_q = 2;
+            p.seqlen_q = 130;
+            p.seqlen_k = 200;
+            p.head_dim = d;
+            p.dtype = t;
+            p.mask = m;
+            VCase c{gen::make_inputs(p, {gen::Values::normal, 1, seed}), {}};
+            add_variants(c.in, c.ex, which, 0, seed, 3);
+            ++seed;
+            pack_varlen(c.in, c.ex, {0, 1, 130, 97}, {65, 0, 200, 129});
+            if (v.supports(c.in.problem).ok) out.push_back(std::move(c));
+          }
+      }
   return out;
 }
 
 }  // namespace
 
-TEST_CASE("softcap and ALiBi: fixed awkward shapes, forward and backward", "[gpu]") {
+TEST_CASE("softcap, ALiBi, varlen: fixed awkward shapes, forward and backward", "[gpu]") {
   for (const Variant* v : with_variants(kernels::Direction::bwd)) {
     const Variant& f = kernels::paired_forward(*v);
     int cases = 0, passed = 0;
@@ -182,7 +242,7 @@ TEST_CASE("softcap and ALiBi: fixed awkward shapes, forward and backward", "[gpu
         passed += fv.pass && gv.pass;
       }
     }
-    std::printf("softcap/ALiBi fixed shapes: %s with %s: %d runs, %d passed\n", v->name, f.name, cases,
+    std::printf("softcap/ALiBi/varlen fixed shapes: %s with %s: %d runs, %d passed\n", v->name, f.name, cases,
                 passed);
     CHECK(cases > 0);
   }
@@ -192,8 +252,8 @@ TEST_CASE("softcap and ALiBi: fixed awkward shapes, forward and backward", "[gpu
 // catch: (1) softcap dropped in the backward (the backward run as plain
 // attention on the softcap forward's O and LSE), (2) the ALiBi slopes' sign
 // flipped (the kernels run on -slopes, judged against +slopes). Each is
-// checked on a few cases; every one must fail the accuracy rule.
-TEST_CASE("softcap and ALiBi: planted bugs are caught", "[gpu]") {
+// checked on a few cases; every one must fail the accuracy rule. (3) below.
+TEST_CASE("softcap, ALiBi, varlen: planted bugs are caught", "[gpu]") {
   for (const Variant* v : with_variants(kernels::Direction::bwd)) {
     const Variant& f = kernels::paired_forward(*v);
     int caught_softcap = 0, caught_alibi = 0, tried_softcap = 0, tried_alibi = 0;
@@ -237,9 +297,39 @@ TEST_CASE("softcap and ALiBi: planted bugs are caught", "[gpu]") {
             caught_alibi += !fv.pass && !gv.pass;
           }
         }
+    // (3) varlen offsets off by one row: the kernels run with every inner
+    // sequence boundary of cu_seqlens_k one key later, judged against the
+    // true boundaries.
+    int caught_varlen = 0, tried_varlen = 0;
+    if (v->variants.varlen)
+      for (DType t : v->dtypes)
+        for (int d : v->head_dims) {
+          Problem p;
+          p.batch = 3;
+          p.heads_q = 2;
+          p.seqlen_q = 129;
+          p.seqlen_k = 150;
+          p.head_dim = d;
+          p.dtype = t;
+          gen::Inputs in = gen::make_inputs(p, {gen::Values::normal, 1, 6});
+          Extras ex;
+          pack_varlen(in, ex, {100, 70, 129}, {90, 150, 64});
+          if (!v->supports(in.problem).ok || !f.supports(in.problem).ok) continue;
+          Extras shifted = ex;
+          for (size_t b = 1; b + 1 < shifted.cu_seqlens_k.size(); ++b) ++shifted.cu_seqlens_k[b];
+          const gputest::BackwardRun bad = gputest::run_backward_guarded(*v, in, false, shifted);
+          const CaseVerdict fv = gputest::judge_forward("", in, ex, bad.fwd);
+          const CaseVerdict gv = gputest::judge_gradients("", in, ex, bad);
+          INFO("varlen offset off by one: " << in.problem.describe() << "\n" << reasons(fv) << reasons(gv));
+          CHECK_FALSE(fv.pass);
+          CHECK_FALSE(gv.pass);
+          ++tried_varlen;
+          caught_varlen += !fv.pass && !gv.pass;
+        }
     std::printf("planted bugs: %s: softcap dropped in the backward caught %d/%d, ALiBi sign flipped "
-                "caught %d/%d\n",
-                v->name, caught_softcap, tried_softcap, caught_alibi, tried_alibi);
-    CHECK(tried_softcap + tried_alibi > 0);
+                "caught %d/%d, varlen offsets off by one caught %d/%d\n",
+                v->name, caught_softcap, tried_softcap, caught_alibi, tried_alibi, caught_varlen,
+                tried_varlen);
+    CHECK(tried_softcap + tried_alibi + tried_varlen > 0);
   }
 }
