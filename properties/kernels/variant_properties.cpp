@@ -123,6 +123,19 @@ std::vector<const Variant*> with_variants(kernels::Direction d) {
 
 int cases_run = 0;
 
+// A problem of 2 query heads sharing one KV head (MQA 2/1) for the fixed cases.
+Problem two_heads(int64_t batch, int64_t sq, int64_t sk, int d, DType t, Mask m) {
+  Problem p;
+  p.batch = batch;
+  p.heads_q = 2;
+  p.seqlen_q = sq;
+  p.seqlen_k = sk;
+  p.head_dim = d;
+  p.dtype = t;
+  p.mask = m;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("softcap, ALiBi, varlen: forward variants agree with the float64 oracle", "[gpu]") {
@@ -202,14 +215,7 @@ std::vector<VCase> fixed_cases(const Variant& v) {
         if ((which & kAlibi) && !v.variants.alibi) continue;
         for (DType t : v.dtypes)
           for (int d : v.head_dims) {
-            Problem p;
-            p.batch = 4;
-            p.heads_q = 2;
-            p.seqlen_q = 130;
-            p.seqlen_k = 200;
-            p.head_dim = d;
-            p.dtype = t;
-            p.mask = m;
+            const Problem p = two_heads(4, 130, 200, d, t, m);
             VCase c{gen::make_inputs(p, {gen::Values::normal, 1, seed}), {}};
             add_variants(c.in, c.ex, which, 0, seed, 3);
             ++seed;
@@ -260,13 +266,7 @@ TEST_CASE("softcap, ALiBi, varlen: planted bugs are caught", "[gpu]") {
     for (DType t : v->dtypes)
       for (int d : v->head_dims)
         for (const Mask& m : {Mask::none(), Mask::causal_bottom_right()}) {
-          Problem p;
-          p.heads_q = 2;
-          p.seqlen_q = 97;
-          p.seqlen_k = 150;
-          p.head_dim = d;
-          p.dtype = t;
-          p.mask = m;
+          const Problem p = two_heads(1, 97, 150, d, t, m);
           gen::Inputs plain = gen::make_inputs(p, {gen::Values::large_logits, 8, 5});
           if (v->variants.softcap && v->supports(p).ok && f.supports(p).ok) {
             gen::Inputs capped = plain;
@@ -304,13 +304,7 @@ TEST_CASE("softcap, ALiBi, varlen: planted bugs are caught", "[gpu]") {
     if (v->variants.varlen)
       for (DType t : v->dtypes)
         for (int d : v->head_dims) {
-          Problem p;
-          p.batch = 3;
-          p.heads_q = 2;
-          p.seqlen_q = 129;
-          p.seqlen_k = 150;
-          p.head_dim = d;
-          p.dtype = t;
+          const Problem p = two_heads(3, 129, 150, d, t, Mask::none());
           gen::Inputs in = gen::make_inputs(p, {gen::Values::normal, 1, 6});
           Extras ex;
           pack_varlen(in, ex, {100, 70, 129}, {90, 150, 64});
