@@ -239,19 +239,19 @@ PY
       sgrid=("${grid[@]}")
       [ "$kind" = softcap ] && sgrid=(--head-dims 64 128 --seqlens 4096)
       "$BIN/flashcheck" bench --variant flash2_fwd "${flag[@]}" "${grid[@]}" --repeats "${REPEATS:-10}" \
-        --commit "$commit" --csv "$OUT/variant_bench_$kind.csv" 2>&1 | tail -12
+        --commit "$commit" --csv "$OUT/bench_$kind.csv" 2>&1 | tail -12
       "$BIN/flashcheck" bench --backward --variant flash2_bwd "${flag[@]}" "${grid[@]}" --gqa-heads-kv 0 \
-        --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/variant_bench_bwd_$kind.csv" 2>&1 | tail -12
+        --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench_bwd_$kind.csv" 2>&1 | tail -12
       PYTHONUNBUFFERED=1 timeout "${VARIANT_SDPA_TIMEOUT:-150}" python3 scripts/sdpa_bench.py --variant "$kind" \
-        "${sgrid[@]}" --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/variant_sdpa_$kind.csv" 2>&1 | tail -12
+        "${sgrid[@]}" --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/sdpa_$kind.csv" 2>&1 | tail -12
       PYTHONUNBUFFERED=1 timeout "${VARIANT_SDPA_TIMEOUT:-150}" python3 scripts/sdpa_bench.py --variant "$kind" \
         --backward "${sgrid[@]}" --repeats "${REPEATS:-10}" --commit "$commit" \
-        --csv "$OUT/variant_sdpa_bwd_$kind.csv" 2>&1 | tail -12
-      python3 scripts/gpu_report.py "$OUT/variant_bench_$kind.csv" "$OUT/variant_sdpa_$kind.csv" --refs auto \
+        --csv "$OUT/sdpa_bwd_$kind.csv" 2>&1 | tail -12
+      python3 scripts/gpu_report.py "$OUT/bench_$kind.csv" "$OUT/sdpa_$kind.csv" --refs auto \
         --title "$kind: forward TFLOP/s" >>"$OUT/report_variants.md" &&
         grep -E "ratio to" "$OUT/report_variants.md" | tail -n +1 | grep "^flash2_fwd+$kind" | sed "s/^/fwd: /" >>"$summary"
       echo >>"$OUT/report_variants.md"
-      python3 scripts/gpu_report.py "$OUT/variant_bench_bwd_$kind.csv" "$OUT/variant_sdpa_bwd_$kind.csv" \
+      python3 scripts/gpu_report.py "$OUT/bench_bwd_$kind.csv" "$OUT/sdpa_bwd_$kind.csv" \
         --refs auto --metric fwd_bwd_tflops --title "$kind: forward + backward TFLOP/s" >>"$OUT/report_variants.md" &&
         grep -E "ratio to" "$OUT/report_variants.md" | grep "^flash2_bwd+$kind" | sed "s/^/fwd+bwd: /" >>"$summary"
       echo >>"$OUT/report_variants.md"
