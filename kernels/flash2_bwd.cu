@@ -27,6 +27,10 @@
 //     row summed by one thread in a fixed order; it recomputes S and dP once
 //     more (7 instead of 5 matrix products).
 //
+// Attention variants as the forward: softcap (dS times 1 - tanh^2), ALiBi
+// (kMod kernels), varlen (packed rows; dK, dV of a sequence without queries
+// are 0).
+//
 // Intermediates in HBM: D (float32, B x heads_q x seqlen_q), the float32
 // dQ accumulator (B x heads_q x seqlen_q x d) of the default mode and, when
 // splits > 1, the float32 partial dK, dV (2 x splits x B x heads_kv x

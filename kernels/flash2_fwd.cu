@@ -18,6 +18,10 @@
 // KV blocks outside mask.kv_blocks() are skipped; element-wise masking runs
 // only on a warp's tiles that mask.tile_fully_visible() rejects.
 //
+// Attention variants: softcap and ALiBi (a kMod instantiation of each
+// configuration), varlen (packed sequences, per-sequence masks); see
+// kernels/README.md.
+//
 // The kernel template is in flash2_fwd_kernel.cuh; this file picks and
 // instantiates one configuration per head dim (fp16 and bf16 each).
 #include <cuda_bf16.h>
