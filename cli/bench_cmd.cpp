@@ -8,6 +8,7 @@
 // `--memory` instead reports each variant's extra device memory for one
 // forward (N 4096, d 64, 16 heads by default).
 #include <chrono>
+#include <optional>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -36,6 +37,9 @@ struct BenchCmdOptions {
   bool memory = false;
   bool backward = false;
   bool deterministic = false;
+  std::optional<double> softcap;  // every problem with this softcap
+  bool alibi = false;             // every problem with ALiBi (FlashAttention's slopes)
+  bool varlen = false;            // every problem a packed batch of mixed lengths (varlen_lens)
   std::string csv;
   std::string commit;
 };
@@ -74,8 +78,33 @@ Problem grid_problem(const BenchCmdOptions& o, int d, int64_t n, const std::stri
   p.batch = std::max<int64_t>(1, o.tokens / n);
   p.mask = parse_mask(m);
   p.dtype = parse_dtype(o.dtype);
+  p.variants.softcap = o.softcap;
+  p.variants.alibi = o.alibi;
+  p.variants.varlen = o.varlen;
   p.validate();
   return p;
+}
+
+// --varlen: the batch's B sequences (self-attention, q = k) spread from N
+// down to about N / 2, off the tile multiples (b odd: 37 shorter), so a
+// packed batch holds about 3/4 of the padded tokens.
+kernels::SeqLens varlen_lens(const Problem& p) {
+  kernels::SeqLens l;
+  if (!p.variants.varlen) return l;
+  const int64_t n = p.seqlen_q, b_count = p.batch;
+  for (int64_t b = 0; b < b_count; ++b) {
+    const int64_t len = std::max<int64_t>(1, n - b * n / (2 * b_count) - (b % 2 ? 37 : 0));
+    l.q.push_back(len);
+    l.k.push_back(len);
+  }
+  return l;
+}
+
+// The CSV's variant column: the kernel, plus the attention variants its
+// rows ran with ("flash2_fwd+softcap", "flash2_bwd+alibi").
+std::string row_name(const kernels::Variant& v, const BenchCmdOptions& o) {
+  return std::string(v.name) + (o.softcap ? "+softcap" : "") + (o.alibi ? "+alibi" : "") +
+         (o.varlen ? "+varlen" : "");
 }
 
 void run_backward_bench(const BenchCmdOptions& o, std::ostream& csv, const std::string& prefix) {
@@ -83,7 +112,8 @@ void run_backward_bench(const BenchCmdOptions& o, std::ostream& csv, const std::
          "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops,heads_kv\n";
   kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
   std::vector<int64_t> kv_heads = {0};  // 0: MHA, then the GQA/MQA rows
-  kv_heads.insert(kv_heads.end(), o.gqa_heads_kv.begin(), o.gqa_heads_kv.end());
+  for (int64_t h : o.gqa_heads_kv)
+    if (h > 0) kv_heads.push_back(h);  // --gqa-heads-kv 0: MHA rows only
   for (const auto* v : chosen(o))
     for (int64_t hkv : kv_heads)
       for (int d : o.head_dims)
@@ -94,8 +124,9 @@ void run_backward_bench(const BenchCmdOptions& o, std::ostream& csv, const std::
             const Problem p = grid_problem(o, d, n, m, hkv);
             const kernels::Variant& f = kernels::paired_forward(*v);
             if (!v->supports(p) || !f.supports(p)) continue;
-            const kernels::BackwardBenchResult r = kernels::bench_backward(f, *v, p, bo, o.deterministic);
-            csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch << ","
+            const kernels::BackwardBenchResult r =
+                kernels::bench_backward(f, *v, p, bo, o.deterministic, varlen_lens(p));
+            csv << prefix << row_name(*v, o) << "," << o.dtype << "," << d << "," << n << "," << p.batch << ","
                 << p.heads_q << "," << m << "," << csv_field(kernels::describe_schedule(v->schedule(p)))
                 << "," << o.deterministic << "," << r.bwd.median_ms << "," << r.bwd.tflops << ","
                 << r.fwd_bwd_ms << "," << r.fwd_bwd_tflops << "," << p.heads_kv << "\n";
@@ -157,14 +188,14 @@ void run_bench(const BenchCmdOptions& o) {
             std::cerr << v->name << ": skipped " << p.describe() << ": " << s.reason << "\n";
             continue;
           }
-          const kernels::BenchResult r = kernels::bench_forward(*v, p, bo);
+          const kernels::BenchResult r = kernels::bench_forward(*v, p, bo, varlen_lens(p));
           // The simulator's HBM traffic for the schedule the variant declares
           // (its own Br, Bc), and the bandwidth that traffic implies at the
           // measured time.
           const kernels::ScheduleDesc desc = v->schedule(p);
           const double bytes = static_cast<double>(
               sim::simulate(p, desc.kind, desc.direction, sram, {desc.Br, desc.Bc}).total_bytes());
-          csv << prefix << v->name << "," << o.dtype << "," << d << "," << n << "," << p.batch
+          csv << prefix << row_name(*v, o) << "," << o.dtype << "," << d << "," << n << "," << p.batch
               << "," << p.heads_q << "," << m << "," << csv_field(kernels::describe_schedule(desc))
               << "," << r.median_ms << "," << r.min_ms << "," << r.tflops << "," << bytes << ","
               << bytes / (r.median_ms * 1e-3) << "\n";
@@ -200,6 +231,12 @@ void add_bench_command(CLI::App& app) {
   b->add_flag("--backward", o->backward,
               "time the backward variants (backward alone and forward + backward) instead");
   b->add_flag("--deterministic", o->deterministic, "backward in deterministic mode");
+  b->add_option("--softcap", o->softcap, "run every problem with this softcap (cap tanh(s / cap))");
+  b->add_flag("--varlen", o->varlen,
+              "run every problem as a packed batch (cu_seqlens) of mixed lengths, N down to about "
+              "N / 2 (TFLOP/s from the real lengths)");
+  b->add_flag("--alibi", o->alibi,
+              "run every problem with ALiBi (slopes 2^(-8 (h + 1) / heads), bottom-right aligned)");
   b->add_option("--csv", o->csv, "write CSV here (default: stdout)");
   b->add_option("--commit", o->commit, "commit recorded in the CSV (scripts pass git's)");
   b->callback([o] { run_bench(*o); });

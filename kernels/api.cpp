@@ -10,10 +10,27 @@ std::string describe_schedule(const ScheduleDesc& s) {
   return out;
 }
 
-Support plain_only(const Problem& p, const char* variant) {
-  if (p.variants.plain()) return Support::yes();
-  return Support::no(std::string(variant) + " computes plain attention only, not variants " +
-                     p.variants.describe());
+Extent extent(const Problem& p, const Varlen& v) {
+  if (!p.variants.varlen) return {p.q_elems(), p.kv_elems(), p.lse_elems()};
+  return {p.heads_q * v.total_q * p.head_dim, p.heads_kv * v.total_k * p.head_dim, p.heads_q * v.total_q};
+}
+
+std::string VariantSet::describe() const {
+  if (!any()) return "plain attention only";
+  std::string out = softcap ? "softcap" : "";
+  if (alibi) out += out.empty() ? "alibi" : ", alibi";
+  if (varlen) out += out.empty() ? "varlen" : ", varlen";
+  return out;
+}
+
+Support only_variants(const Problem& p, const char* variant, VariantSet computes) {
+  Variants rest = p.variants;  // what is left after removing what the kernel computes
+  if (computes.softcap) rest.softcap.reset();
+  if (computes.alibi) rest.alibi = false;
+  if (computes.varlen) rest.varlen = false;
+  if (rest.plain()) return Support::yes();
+  return Support::no(std::string(variant) + " computes " + computes.describe() +
+                     ", not variants " + rest.describe());
 }
 
 }  // namespace flashcheck::kernels

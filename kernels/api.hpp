@@ -33,11 +33,39 @@ struct Support {
   explicit operator bool() const { return ok; }
 };
 
-// No when the problem asks for any attention variant (softcap, ALiBi, ...:
-// reference/variants.hpp): the first check of every supports() whose
-// kernel computes plain attention only, so such a problem is refused, never
-// silently run as plain attention.
-Support plain_only(const Problem& p, const char* variant);
+// The attention variants (reference/variants.hpp) a kernel computes, as the
+// registry lists them; a problem asking for any other is refused.
+struct VariantSet {
+  bool softcap = false;  // cap * tanh(s / cap), forward and backward
+  bool alibi = false;    // -slope_h |i + Nk - Nq - j| (ForwardArgs::alibi_slopes)
+  bool varlen = false;   // packed sequences (ForwardArgs::cu_seqlens_q, cu_seqlens_k)
+  bool any() const { return softcap || alibi || varlen; }
+  std::string describe() const;  // "softcap, alibi, varlen" / "plain attention only"
+};
+
+// No when the problem asks for an attention variant outside `computes`
+// (naming it): the first check of every supports(), so such a problem is
+// refused, never silently run without the variant.
+Support only_variants(const Problem& p, const char* variant, VariantSet computes);
+
+// Packed sequences (problem.variants.varlen, reference/variants.hpp): Q, O,
+// dO, dQ are [1][heads_q][total_q][d], K, V, dK, dV [1][heads_kv][total_k][d],
+// LSE [1][heads_q][total_q]; sequence b holds rows cu_seqlens[b] ..
+// cu_seqlens[b + 1] (length 0 allowed), problem.seqlen_q/k its longest.
+// The totals are cu_seqlens[batch], passed on the host as the tensors'
+// extent (FlashAttention's varlen API reads them from the tensor shapes).
+struct Varlen {
+  const int* cu_seqlens_q = nullptr;  // device int32 [batch + 1]
+  const int* cu_seqlens_k = nullptr;  // device int32 [batch + 1]
+  long long total_q = 0, total_k = 0;
+};
+
+// Element counts of the tensors of a call: dense (Problem's q_elems,
+// kv_elems, lse_elems) or, with problem.variants.varlen, from the totals.
+struct Extent {
+  int64_t q_elems, kv_elems, lse_elems;  // Q/O/dO/dQ, K/V/dK/dV, LSE/D
+};
+Extent extent(const Problem& p, const Varlen& v);
 
 // Device pointers of one forward call. workspace must hold at least the
 // variant's workspace_bytes(problem) (intermediates such as S and P).
@@ -50,10 +78,13 @@ struct ForwardArgs {
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
   cudaStream_t stream = nullptr;
+  const float* alibi_slopes = nullptr;  // float32 [heads_q] when problem.variants.alibi
+  Varlen varlen = {};                   // when problem.variants.varlen
 };
 
 // Device pointers of one backward call: inputs Q, K, V, O, dO (dtype) and the
-// forward's LSE (float32); outputs dQ, dK, dV (dtype). deterministic asks for
+// forward's LSE (float32); outputs dQ, dK, dV (dtype); the ALiBi slopes as
+// in the forward. deterministic asks for
 // bitwise-reproducible dQ (variants whose dQ is always reproducible ignore it).
 struct BackwardArgs {
   const void* Q = nullptr;
@@ -69,6 +100,8 @@ struct BackwardArgs {
   std::size_t workspace_bytes = 0;
   cudaStream_t stream = nullptr;
   bool deterministic = false;
+  const float* alibi_slopes = nullptr;  // float32 [heads_q] when problem.variants.alibi
+  Varlen varlen = {};                   // when problem.variants.varlen
 };
 
 }  // namespace flashcheck::kernels

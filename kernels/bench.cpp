@@ -9,9 +9,13 @@
 
 namespace flashcheck::kernels {
 
-double forward_flops(const Problem& p) {
-  const double f = 4.0 * p.batch * p.heads_q * static_cast<double>(p.seqlen_q) * p.seqlen_k *
-                   p.head_dim;
+double forward_flops(const Problem& p, const SeqLens& lens) {
+  double pairs = static_cast<double>(p.batch) * p.seqlen_q * p.seqlen_k;
+  if (p.variants.varlen && lens.q.size() == lens.k.size()) {
+    pairs = 0;
+    for (size_t b = 0; b < lens.q.size(); ++b) pairs += static_cast<double>(lens.q[b]) * lens.k[b];
+  }
+  const double f = 4.0 * p.heads_q * pairs * p.head_dim;
   const bool causal =
       p.mask.kind == MaskKind::causal_top_left || p.mask.kind == MaskKind::causal_bottom_right;
   return causal ? f / 2 : f;
@@ -53,8 +57,9 @@ Timing time_calls(const BenchOptions& o, const std::function<void()>& f) {
   return {n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]), ms.front()};
 }
 
-BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o) {
-  ProblemTensors t(p, false);
+BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o,
+                          const SeqLens& lens) {
+  ProblemTensors t(p, false, lens);
   t.fill(1);
   DeviceBuffer work(v.workspace_bytes(p));
   const ForwardArgs a = t.forward_args(work);
@@ -62,15 +67,15 @@ BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions
   BenchResult r;
   r.median_ms = tm.median_ms;
   r.min_ms = tm.min_ms;
-  r.tflops = forward_flops(p) / (r.median_ms * 1e-3) / 1e12;
+  r.tflops = forward_flops(p, lens) / (r.median_ms * 1e-3) / 1e12;
   r.workspace_bytes = work.bytes();
   r.lse_bytes = t.LSE.bytes();
   return r;
 }
 
 BackwardBenchResult bench_backward(const Variant& fwd, const Variant& bwd, const Problem& p,
-                                   const BenchOptions& o, bool deterministic) {
-  ProblemTensors t(p, true);
+                                   const BenchOptions& o, bool deterministic, const SeqLens& lens) {
+  ProblemTensors t(p, true, lens);
   t.fill(1);
   DeviceBuffer fwork(fwd.workspace_bytes(p)), bwork(bwd.workspace_bytes(p));
   const ForwardArgs fa = t.forward_args(fwork);
@@ -80,10 +85,10 @@ BackwardBenchResult bench_backward(const Variant& fwd, const Variant& bwd, const
   BackwardBenchResult r;
   r.bwd.median_ms = b.median_ms;
   r.bwd.min_ms = b.min_ms;
-  r.bwd.tflops = 2.5 * forward_flops(p) / (b.median_ms * 1e-3) / 1e12;
+  r.bwd.tflops = 2.5 * forward_flops(p, lens) / (b.median_ms * 1e-3) / 1e12;
   r.bwd.workspace_bytes = bwork.bytes();
   r.fwd_bwd_ms = f.median_ms + b.median_ms;
-  r.fwd_bwd_tflops = 3.5 * forward_flops(p) / (r.fwd_bwd_ms * 1e-3) / 1e12;
+  r.fwd_bwd_tflops = 3.5 * forward_flops(p, lens) / (r.fwd_bwd_ms * 1e-3) / 1e12;
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/problem_tensors.hpp"
 #include "kernels/registry.hpp"
 
 namespace flashcheck::kernels {
@@ -38,10 +39,14 @@ Timing time_calls(const BenchOptions& o, const std::function<void()>& f);
 
 // 4 * B * heads_q * seqlen_q * seqlen_k * d, halved for the causal masks
 // (the FlashAttention benchmarks' convention; they use seqlen_q == seqlen_k).
-double forward_flops(const Problem& p);
+// Varlen (lens given): the sum over the sequences of 4 heads_q nq nk d,
+// halved when causal.
+double forward_flops(const Problem& p, const SeqLens& lens = {});
 
 // Allocates Q, K, V (uniform [-1, 1)), O, LSE and the workspace, then times.
-BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o);
+// lens: the sequence lengths of a varlen problem (ProblemTensors).
+BenchResult bench_forward(const Variant& v, const Problem& p, const BenchOptions& o,
+                          const SeqLens& lens = {});
 
 // Backward timing (same method) of a bwd variant: Q, K, V, dO uniform, O and
 // LSE from `fwd` run once. tflops uses 2.5 x forward_flops (the convention);
@@ -52,7 +57,7 @@ struct BackwardBenchResult {
   double fwd_bwd_tflops = 0;  // 3.5 x forward_flops / (fwd + bwd median)
 };
 BackwardBenchResult bench_backward(const Variant& fwd, const Variant& bwd, const Problem& p,
-                                   const BenchOptions& o, bool deterministic);
+                                   const BenchOptions& o, bool deterministic, const SeqLens& lens = {});
 
 // Extra device memory of one forward beyond Q, K, V and O: the declared
 // workspace + LSE, and what the device's free memory actually dropped by

@@ -27,6 +27,10 @@
 //     row summed by one thread in a fixed order; it recomputes S and dP once
 //     more (7 instead of 5 matrix products).
 //
+// Attention variants as the forward: softcap (dS times 1 - tanh^2), ALiBi
+// (kMod kernels), varlen (packed rows; dK, dV of a sequence without queries
+// are 0).
+//
 // Intermediates in HBM: D (float32, B x heads_q x seqlen_q), the float32
 // dQ accumulator (B x heads_q x seqlen_q x d) of the default mode and, when
 // splits > 1, the float32 partial dK, dV (2 x splits x B x heads_kv x
@@ -75,28 +79,36 @@ void set_smem(Kernel k, std::size_t bytes) {
                                static_cast<int>(bytes)));
 }
 
-template <int D, class T>
+// kMod: the softcap / ALiBi kernels (flash2_bwd_kernel.cuh).
+template <int D, class T, bool kMod>
 void launch(const Problem& pr, const BackwardArgs& a) {
   using Tk = DkdvTraits<D>;
   using Tq = DqTraits<D>;
   static bool configured = false;  // the attributes are per function: set them once
   if (!configured) {
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false>, Tk::kSmemBytes);
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true>, Tk::kSmemBytes);
-    set_smem(flash2::flash2_bwd_dq_kernel<Tq, T>, Tq::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false, kMod>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod>, Tk::kSmemBytes);
+    set_smem(flash2::flash2_bwd_dq_kernel<Tq, T, kMod>, Tq::kSmemBytes);
     configured = true;
   }
   float* Dbuf = static_cast<float*>(a.workspace);
   float* dqa = Dbuf + d_floats(pr);  // 16-byte aligned: float2 atomics
   float* part = dqa + pr.q_elems();  // 16-byte aligned: head_dim is a multiple of 64
   const int splits = gqa_splits(pr);
+  const flash2::ScoreMod mod = flash2::make_score_mod(pr, a.alibi_slopes);
+  const bool vl = pr.variants.varlen;
+  const Extent ext = extent(pr, a.varlen);  // packed tensors are smaller than batch x longest
   flash2::BwdParams p{a.Q, a.K, a.V, a.O, a.dO, a.LSE, Dbuf, a.dQ, a.dK, a.dV, dqa, part,
                       static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                       static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
                       static_cast<int>(pr.group_size()), splits,
                       static_cast<float>(pr.softmax_scale()),
-                      static_cast<float>(pr.softmax_scale() * 1.4426950408889634), pr.mask};
-  const int64_t rows = pr.lse_elems();
+                      mod.on ? flash2::kLog2e
+                             : static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
+                      pr.mask, mod, vl ? a.varlen.cu_seqlens_q : nullptr,
+                      vl ? a.varlen.cu_seqlens_k : nullptr, static_cast<int>(a.varlen.total_q),
+                      static_cast<int>(a.varlen.total_k), ext.kv_elems};
+  const int64_t rows = ext.lse_elems;
   flash2::dot_do_o_kernel<T, D><<<static_cast<unsigned>((rows + 7) / 8), 256, 0, a.stream>>>(p, rows);
   FC_CHECK_LAUNCH("dot_do_o_kernel");
   const dim3 gk(static_cast<unsigned>((pr.seqlen_k + Tk::kRows - 1) / Tk::kRows),
@@ -104,7 +116,7 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   // splits > 1: the sub-groups' float32 partial dK, dV summed in a fixed order.
   auto reduce = [&] {
     if (splits == 1) return;
-    const int64_t n = pr.kv_elems(), blocks = (2 * n / 4 + 255) / 256;
+    const int64_t n = ext.kv_elems, blocks = (2 * n / 4 + 255) / 256;
     flash2::dkdv_reduce_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
                                     a.stream>>>(part, static_cast<T*>(a.dK), static_cast<T*>(a.dV), n,
                                                 splits);
@@ -113,23 +125,23 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   if (!a.deterministic) {
     // FlashAttention-2's way: dkdv adds every dS K product into a float32
     // dQ with atomics (order varies run to run), then one conversion pass.
-    FC_CUDA(cudaMemsetAsync(dqa, 0, pr.q_elems() * sizeof(float), a.stream));
-    flash2::flash2_bwd_dkdv_kernel<Tk, T, true><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+    FC_CUDA(cudaMemsetAsync(dqa, 0, ext.q_elems * sizeof(float), a.stream));
+    flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
     FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
     reduce();
-    const int64_t n = pr.q_elems();
+    const int64_t n = ext.q_elems;
     const int64_t blocks = (n + 255) / 256;
     flash2::dq_convert_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0,
                                    a.stream>>>(dqa, static_cast<T*>(a.dQ), n, p.scale);
     FC_CHECK_LAUNCH("dq_convert_kernel");
     return;
   }
-  flash2::flash2_bwd_dkdv_kernel<Tk, T, false><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
+  flash2::flash2_bwd_dkdv_kernel<Tk, T, false, kMod><<<gk, Tk::kThreads, Tk::kSmemBytes, a.stream>>>(p);
   FC_CHECK_LAUNCH("flash2_bwd_dkdv_kernel");
   reduce();
   const dim3 gq(static_cast<unsigned>((pr.seqlen_q + Tq::kRows - 1) / Tq::kRows),
                 static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
-  flash2::flash2_bwd_dq_kernel<Tq, T><<<gq, Tq::kThreads, Tq::kSmemBytes, a.stream>>>(p);
+  flash2::flash2_bwd_dq_kernel<Tq, T, kMod><<<gq, Tq::kThreads, Tq::kSmemBytes, a.stream>>>(p);
   FC_CHECK_LAUNCH("flash2_bwd_dq_kernel");
 }
 
@@ -142,7 +154,7 @@ ScheduleDesc flash2_bwd_schedule(const Problem& p) {
 }
 
 Support flash2_bwd_supports(const Problem& p) {
-  if (Support s = plain_only(p, "flash2_bwd"); !s) return s;
+  if (Support s = only_variants(p, "flash2_bwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 64 && p.head_dim != 128)
@@ -152,6 +164,8 @@ Support flash2_bwd_supports(const Problem& p) {
     return Support::no("flash2_bwd needs seqlen_q, seqlen_k < 2^30");
   if (p.heads_q > 65535 || p.batch > 65535)
     return Support::no("flash2_bwd needs heads_q, batch <= 65535 (grid y, z)");
+  if (p.variants.varlen && p.batch * std::max(p.seqlen_q, p.seqlen_k) >= (int64_t(1) << 30))
+    return Support::no("flash2_bwd varlen needs batch x longest sequence < 2^30 (int row indices)");
   if (p.lse_elems() / 8 >= (int64_t(1) << 31))
     return Support::no("flash2_bwd: batch x heads_q x seqlen_q too large for the D kernel's grid");
   return Support::yes();
@@ -165,12 +179,17 @@ std::size_t flash2_bwd_workspace_bytes(const Problem& p) {
   return static_cast<std::size_t>(d_floats(p) + p.q_elems() + part) * sizeof(float);
 }
 
+template <int D, class T>
+void launch_mod(const Problem& p, const BackwardArgs& a) {
+  p.variants.softcap || p.variants.alibi ? launch<D, T, true>(p, a) : launch<D, T, false>(p, a);
+}
+
 void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {
   const bool bf = p.dtype == DType::bf16;
   if (p.head_dim == 64) {
-    bf ? launch<64, __nv_bfloat16>(p, a) : launch<64, __half>(p, a);
+    bf ? launch_mod<64, __nv_bfloat16>(p, a) : launch_mod<64, __half>(p, a);
   } else {
-    bf ? launch<128, __nv_bfloat16>(p, a) : launch<128, __half>(p, a);
+    bf ? launch_mod<128, __nv_bfloat16>(p, a) : launch_mod<128, __half>(p, a);
   }
 }
 

@@ -75,8 +75,14 @@ struct BwdParams {
   float* dKVpart;
   int seqlen_q, seqlen_k, heads_q, heads_kv, group;
   int splits;  // sub-groups a GQA group's query heads are spread over (grid y = heads_kv x splits)
-  float scale, scale_log2;
+  float scale;       // softmax scale (dK, dQ are scaled by it at the end)
+  float scale_log2;  // exponent scale of the scores: scale log2(e), or log2(e) with mod.on
   Mask mask;
+  ScoreMod mod;      // softcap / ALiBi (flash2_fwd_kernel.cuh)
+  const int* cu_q;   // varlen (seq_span, flash2_fwd_kernel.cuh); nullptr: dense
+  const int* cu_k;
+  int total_q, total_k;
+  int64_t kv_elems;  // elements of K (dense or packed): the stride of the partial dK, dV
 };
 
 template <class T>
@@ -291,7 +297,8 @@ __global__ void __launch_bounds__(256)
     dq[i] = static_cast<T>(dqa[i] * scale);
 }
 
-template <class Tr, class T, bool kAtomicDQ>
+// kMod: the softcap / ALiBi instantiation (p.mod.on), as in the forward.
+template <class Tr, class T, bool kAtomicDQ, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kNT = Br / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -305,9 +312,11 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int kb = blockIdx.x, hk = blockIdx.y / p.splits, sub = blockIdx.y % p.splits, b = blockIdx.z;
-  const int sq = p.seqlen_q, sk = p.seqlen_k;
+  const SeqSpan ks = seq_span(p.cu_k, p.total_k, p.seqlen_k, p.heads_kv, b, hk);
+  const int sq = p.cu_q ? p.cu_q[b + 1] - p.cu_q[b] : p.seqlen_q, sk = ks.len;
   const int c0 = kb * Bc;
-  const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  if (c0 >= sk) return;  // varlen: a KV block past this sequence's end (dense: never)
+  const int64_t kv_off = ks.row0 * D;
   const T* K = static_cast<const T*>(p.K) + kv_off;
   const T* V = static_cast<const T*>(p.V) + kv_off;
   const Range qblocks = p.mask.q_blocks(c0, min(c0 + Bc, sk), Br, sq, sk);
@@ -321,7 +330,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   auto load_step = [&](int s, int stage) {
     const int h = h0 + s / nq;
     const int qb = static_cast<int>(qblocks.begin) + s % nq;
-    const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
+    const int64_t q_off = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h).row0;
     load_tile<Tr, Br>(sQ + stage * Br * D, static_cast<const T*>(p.Q) + q_off * D, qb * Br, sq, tid);
     load_tile<Tr, Br>(sdO + stage * Br * D, static_cast<const T*>(p.dO) + q_off * D, qb * Br, sq,
                       tid);
@@ -367,6 +376,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
 
     // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
     // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
+    const float slope = p.mod.slope_of(h0 + s / nq);
     const bool full = p.mask.tile_fully_visible(q0, q0 + Br, kr0, kr0 + 16, sq, sk);
 #pragma unroll
     for (int j = 0; j < kNT; ++j)
@@ -374,10 +384,14 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
       for (int e = 0; e < 4; ++e) {
         const int kv = kr0 + (lane >> 2) + (e >> 1) * 8;
         const int qc = j * 8 + (lane & 3) * 2 + (e & 1);
-        float pt = exp2_ftz(fmaf(st_[j][e], p.scale_log2, -tL[qc]));
+        // Softcap's (1 - tanh^2) is the chain rule from the final logit back
+        // to scale S (the scale itself is applied at the end).
+        float x = st_[j][e], dfac = 1.f;
+        if constexpr (kMod) x = p.mod.logit(x, q0 + qc, kv, sq, sk, slope, dfac);
+        float pt = exp2_ftz(fmaf(x, p.scale_log2, -tL[qc]));
         if (!full && !p.mask.visible(q0 + qc, kv, sq, sk)) pt = 0.f;
         st_[j][e] = pt;
-        dpt[j][e] = pt * (dpt[j][e] - tD[qc]);
+        dpt[j][e] = pt * (dpt[j][e] - tD[qc]) * dfac;
       }
     if constexpr (kAtomicDQ) {  // dS^T to shared memory for the dQ product below
 #pragma unroll
@@ -396,13 +410,13 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     if constexpr (kAtomicDQ) {
       __syncthreads();  // every warp's rows of dS^T are in
       const int h = h0 + s / nq;
-      dq_atomic<Tr, T>(p.dQaccum + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D, q0, sq, sDS,
-                       sK, warp, lane);
+      dq_atomic<Tr, T>(p.dQaccum + seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h).row0 * D,
+                       q0, sq, sDS, sK, warp, lane);
     }
   }
-  const int64_t out_off = (static_cast<int64_t>(b) * p.heads_kv + hk) * sk * D;
+  const int64_t out_off = kv_off;
   if (p.splits > 1) {  // partial sums of this sub-group; dkdv_reduce adds them up
-    const int64_t n = static_cast<int64_t>(gridDim.z) * p.heads_kv * sk * D;
+    const int64_t n = p.kv_elems;
     store_rows_f32<Tr>(p.dKVpart + sub * n + out_off, c0, sk, dk, p.scale, warp, lane);
     store_rows_f32<Tr>(p.dKVpart + (p.splits + sub) * n + out_off, c0, sk, dv, 1.f, warp, lane);
     ptx::cp_async_wait<0>();
@@ -414,7 +428,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   store_rows<Tr, T>(static_cast<T*>(p.dV) + out_off, c0, sk, sV, dv, 1.f, warp, lane, tid);
 }
 
-template <class Tr, class T>
+template <class Tr, class T, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Br = Tr::kRows, Bc = Tr::kStream, kNT = Bc / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -426,12 +440,15 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int qb = gridDim.x - 1 - blockIdx.x;  // heaviest first, as the forward
   const int h = blockIdx.y, b = blockIdx.z;
-  const int sq = p.seqlen_q, sk = p.seqlen_k;
-  const int64_t q_off = (static_cast<int64_t>(b) * p.heads_q + h) * sq;
-  const int64_t kv_off = (static_cast<int64_t>(b) * p.heads_kv + h / p.group) * sk * D;
+  const SeqSpan qs = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h);
+  const SeqSpan ks = seq_span(p.cu_k, p.total_k, p.seqlen_k, p.heads_kv, b, h / p.group);
+  const int sq = qs.len, sk = ks.len;
+  const int r0 = qb * Br;
+  if (r0 >= sq) return;  // varlen: a Q block past this sequence's end (dense: never)
+  const int64_t q_off = qs.row0;
+  const int64_t kv_off = ks.row0 * D;
   const T* K = static_cast<const T*>(p.K) + kv_off;
   const T* V = static_cast<const T*>(p.V) + kv_off;
-  const int r0 = qb * Br;
   const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
   const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
 
@@ -444,6 +461,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
   ptx::cp_async_commit();
 
   const int wr0 = r0 + warp * 16;
+  const float slope = p.mod.slope_of(h);
   float lse2[2], drow[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -481,11 +499,12 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = e >> 1;
-        float pv = exp2_ftz(fmaf(s[j][e], p.scale_log2, -lse2[r]));
-        if (!full && !p.mask.visible(wr0 + (lane >> 2) + r * 8, c0 + j * 8 + (lane & 3) * 2 + (e & 1),
-                                     sq, sk))
-          pv = 0.f;
-        s[j][e] = pv * (dp[j][e] - drow[r]);  // dS
+        const int row = wr0 + (lane >> 2) + r * 8, col = c0 + j * 8 + (lane & 3) * 2 + (e & 1);
+        float x = s[j][e], dfac = 1.f;
+        if constexpr (kMod) x = p.mod.logit(x, row, col, sq, sk, slope, dfac);
+        float pv = exp2_ftz(fmaf(x, p.scale_log2, -lse2[r]));
+        if (!full && !p.mask.visible(row, col, sq, sk)) pv = 0.f;
+        s[j][e] = pv * (dp[j][e] - drow[r]) * dfac;  // dS (times softcap's 1 - tanh^2)
       }
     mma_regs_by_tile<Tr, T, Bc>(dq, s, tK, lane);  // dQ += dS K
   }

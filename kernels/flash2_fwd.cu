@@ -18,11 +18,16 @@
 // KV blocks outside mask.kv_blocks() are skipped; element-wise masking runs
 // only on a warp's tiles that mask.tile_fully_visible() rejects.
 //
+// Attention variants: softcap and ALiBi (a kMod instantiation of each
+// configuration), varlen (packed sequences, per-sequence masks); see
+// kernels/README.md.
+//
 // The kernel template is in flash2_fwd_kernel.cuh; this file picks and
 // instantiates one configuration per head dim (fp16 and bf16 each).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -67,7 +72,7 @@ ScheduleDesc flash2_fwd_schedule(const Problem& p) {
 }
 
 Support flash2_fwd_supports(const Problem& p) {
-  if (Support s = plain_only(p, "flash2_fwd"); !s) return s;
+  if (Support s = only_variants(p, "flash2_fwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
@@ -78,6 +83,8 @@ Support flash2_fwd_supports(const Problem& p) {
     return Support::no("flash2_fwd needs seqlen_q, seqlen_k < 2^30");
   if (p.heads_q > 65535 || p.batch > 65535)
     return Support::no("flash2_fwd needs heads_q, batch <= 65535 (grid y, z)");
+  if (p.variants.varlen && p.batch * std::max(p.seqlen_q, p.seqlen_k) >= (int64_t(1) << 30))
+    return Support::no("flash2_fwd varlen needs batch x longest sequence < 2^30 (int row indices)");
   return Support::yes();
 }
 

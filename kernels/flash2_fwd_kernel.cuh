@@ -66,6 +66,53 @@ struct Flash2FwdTraits {
   static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
 };
 
+// The score variants flash2 computes, in reference/variants.hpp's order:
+// s = scale q.k; softcap s = cap tanh(s / cap); ALiBi s -= slope_h |i + Nk
+// - Nq - j| (bottom-right aligned). When on, the kernels turn raw scores into
+// these final logits before the softmax (their exponent scale is then log2 e).
+struct ScoreMod {
+  bool on;              // softcap or ALiBi
+  float scale;          // softmax scale
+  float cap, inv_cap;   // softcap; cap 0: none
+  const float* slopes;  // ALiBi, float32 [heads_q]; nullptr: none
+
+  // The final logit of raw score s = q.k at (row, col) of a (sq x sk)
+  // problem; dfac = d logit / d(scale s) = 1 - tanh^2 (1 without softcap).
+  __device__ __forceinline__ float logit(float s, int row, int col, int sq, int sk, float slope,
+                                         float& dfac) const {
+    float x = s * scale;
+    dfac = 1.f;
+    if (cap > 0.f) {
+      const float t = tanhf(x * inv_cap);
+      x = cap * t;
+      dfac = fmaf(-t, t, 1.f);
+    }
+    return fmaf(-slope, fabsf(static_cast<float>(row + sk - sq - col)), x);
+  }
+  __device__ __forceinline__ float slope_of(int h) const { return slopes ? slopes[h] : 0.f; }
+};
+
+inline ScoreMod make_score_mod(const Problem& pr, const float* alibi_slopes) {
+  const float cap = pr.variants.softcap ? static_cast<float>(*pr.variants.softcap) : 0.f;
+  return ScoreMod{pr.variants.softcap.has_value() || pr.variants.alibi,
+                  static_cast<float>(pr.softmax_scale()), cap, cap > 0.f ? 1.f / cap : 0.f,
+                  pr.variants.alibi ? alibi_slopes : nullptr};
+}
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Where the rows of (batch b, head h) start in a [*][heads][*][d] tensor and
+// how many there are: dense [B][heads][n][d], or varlen (cu != nullptr)
+// [1][heads][total][d] with sequence b at rows cu[b] .. cu[b + 1].
+struct SeqSpan {
+  int64_t row0;
+  int len;
+};
+__device__ __forceinline__ SeqSpan seq_span(const int* cu, int total, int n, int heads, int b, int h) {
+  if (cu == nullptr) return {(static_cast<int64_t>(b) * heads + h) * n, n};
+  return {static_cast<int64_t>(h) * total + cu[b], cu[b + 1] - cu[b]};
+}
+
 struct Params {
   const void* Q;
   const void* K;
@@ -73,9 +120,13 @@ struct Params {
   void* O;
   float* LSE;
   int seqlen_q, seqlen_k, heads_q, heads_kv, group;
-  float scale;       // softmax scale
+  float scale;       // softmax scale (1 with mod.on: scores are final logits)
   float scale_log2;  // scale * log2(e): exp(scale * (s - m)) = exp2(scale_log2 * s - ...)
   Mask mask;
+  ScoreMod mod;
+  const int* cu_q;  // varlen: cu_seqlens (seqlen_q/k are then the longest); nullptr: dense
+  const int* cu_k;
+  int total_q, total_k;
 };
 
 // 2^x; flushes denormal results to 0, which is below what P can resolve.
@@ -104,7 +155,9 @@ __device__ __forceinline__ void load_tile(T* tile, const T* g, int row0, int row
   }
 }
 
-template <class Tr, class T>
+// kMod: the softcap / ALiBi instantiation (p.mod.on); plain attention runs
+// the kernel without it, so its registers and code are what they were.
+template <class Tr, class T, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kernel(const Params p) {
   constexpr int D = Tr::kHeadDim, Br = Tr::kBr, Bc = Tr::kBc, kStages = Tr::kStages;
   constexpr int kM = Tr::kM;
@@ -121,17 +174,20 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
   // Heaviest Q blocks (most KV blocks under a causal mask) start first.
   const int qb = gridDim.x - 1 - blockIdx.x;
   const int h = blockIdx.y, b = blockIdx.z;
-  const int sq = p.seqlen_q, sk = p.seqlen_k;
-  const T* Q = static_cast<const T*>(p.Q) + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D;
-  const int64_t kv_head = static_cast<int64_t>(b) * p.heads_kv + h / p.group;
-  const T* K = static_cast<const T*>(p.K) + kv_head * sk * D;
-  const T* V = static_cast<const T*>(p.V) + kv_head * sk * D;
-  T* O = static_cast<T*>(p.O) + (static_cast<int64_t>(b) * p.heads_q + h) * sq * D;
-  float* LSE = p.LSE + (static_cast<int64_t>(b) * p.heads_q + h) * sq;
-
+  const SeqSpan qs = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h);
+  const SeqSpan ks = seq_span(p.cu_k, p.total_k, p.seqlen_k, p.heads_kv, b, h / p.group);
+  const int sq = qs.len, sk = ks.len;
   const int r0 = qb * Br;
+  if (r0 >= sq) return;  // varlen: a Q block past this sequence's end (dense: never)
+  const T* Q = static_cast<const T*>(p.Q) + qs.row0 * D;
+  const T* K = static_cast<const T*>(p.K) + ks.row0 * D;
+  const T* V = static_cast<const T*>(p.V) + ks.row0 * D;
+  T* O = static_cast<T*>(p.O) + qs.row0 * D;
+  float* LSE = p.LSE + qs.row0;
+
   const Range blocks = p.mask.kv_blocks(r0, min(r0 + Br, sq), Bc, sq, sk);
   const int nb0 = static_cast<int>(blocks.begin), nb1 = static_cast<int>(blocks.end);
+  const float slope = p.mod.slope_of(h);
 
   // Prologue: Q with the first KV block (group 0), then kStages - 2 more
   // blocks (with kSplitKV: Q with K_0, then V_0, K_1, V_1, ... one group each).
@@ -208,9 +264,23 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
       }
     }
 
+    // Softcap / ALiBi: raw scores to final logits.
+    const int c0 = nb * Bc;
+    if constexpr (kMod) {
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+        for (int j = 0; j < kNT; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int row = r0 + wrow + mi * 16 + (lane >> 2) + (e >> 1) * 8;
+            const int col = c0 + j * 8 + (lane & 3) * 2 + (e & 1);
+            float dfac;
+            s[mi][j][e] = p.mod.logit(s[mi][j][e], row, col, sq, sk, slope, dfac);
+          }
+    }
     // Element-wise mask only where a row tile is not fully visible (boundary
     // blocks of the band, the sequence ends).
-    const int c0 = nb * Bc;
 #pragma unroll
     for (int mi = 0; mi < kM; ++mi) {
       const int tr0 = r0 + wrow + mi * 16;
@@ -323,17 +393,20 @@ __global__ void __launch_bounds__(Tr::kThreads, Tr::kMinBlocks) flash2_fwd_kerne
 }
 
 inline Params make_params(const Problem& pr, const ForwardArgs& a) {
+  const ScoreMod mod = make_score_mod(pr, a.alibi_slopes);
   return Params{a.Q, a.K, a.V, a.O, a.LSE,
                 static_cast<int>(pr.seqlen_q), static_cast<int>(pr.seqlen_k),
                 static_cast<int>(pr.heads_q), static_cast<int>(pr.heads_kv),
                 static_cast<int>(pr.group_size()),
-                static_cast<float>(pr.softmax_scale()),
-                static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
-                pr.mask};
+                mod.on ? 1.f : static_cast<float>(pr.softmax_scale()),
+                mod.on ? kLog2e : static_cast<float>(pr.softmax_scale() * 1.4426950408889634),
+                pr.mask, mod, pr.variants.varlen ? a.varlen.cu_seqlens_q : nullptr,
+                pr.variants.varlen ? a.varlen.cu_seqlens_k : nullptr,
+                static_cast<int>(a.varlen.total_q), static_cast<int>(a.varlen.total_k)};
 }
 
-template <class Tr, class T>
-void launch(const Problem& pr, const ForwardArgs& a) {
+template <class Tr, class T, bool kMod>
+void launch_kernel(const Problem& pr, const Params& params, cudaStream_t stream) {
   // The dynamic shared-memory limit is an attribute of the function on each
   // device: set it once per (kernel, device), from any host thread.
   static std::mutex mu;
@@ -343,7 +416,7 @@ void launch(const Problem& pr, const ForwardArgs& a) {
   {
     std::lock_guard<std::mutex> lock(mu);
     if (!configured.count(dev)) {
-      FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T>,
+      FC_CUDA(cudaFuncSetAttribute(flash2_fwd_kernel<Tr, T, kMod>,
                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
                                    static_cast<int>(Tr::kSmemBytes)));
       configured.insert(dev);
@@ -351,8 +424,19 @@ void launch(const Problem& pr, const ForwardArgs& a) {
   }
   const dim3 grid(static_cast<unsigned>((pr.seqlen_q + Tr::kBr - 1) / Tr::kBr),
                   static_cast<unsigned>(pr.heads_q), static_cast<unsigned>(pr.batch));
-  flash2_fwd_kernel<Tr, T><<<grid, Tr::kThreads, Tr::kSmemBytes, a.stream>>>(make_params(pr, a));
+  flash2_fwd_kernel<Tr, T, kMod><<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(params);
   FC_CHECK_LAUNCH("flash2_fwd_kernel");
+}
+
+// kWithMod: also instantiate the softcap / ALiBi kernel (variants whose
+// supports() refuses them leave it out).
+template <class Tr, class T, bool kWithMod = true>
+void launch(const Problem& pr, const ForwardArgs& a) {
+  const Params params = make_params(pr, a);
+  if constexpr (kWithMod) {
+    if (params.mod.on) return launch_kernel<Tr, T, true>(pr, params, a.stream);
+  }
+  launch_kernel<Tr, T, false>(pr, params, a.stream);
 }
 
 }  // namespace flashcheck::kernels::flash2

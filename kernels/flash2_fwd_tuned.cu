@@ -64,7 +64,7 @@ ScheduleDesc flash2_fwd_tuned_schedule(const Problem& p) {
 }
 
 Support flash2_fwd_tuned_supports(const Problem& p) {
-  if (Support s = plain_only(p, "flash2_fwd_tuned"); !s) return s;
+  if (Support s = only_variants(p, "flash2_fwd_tuned", {}); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_fwd_tuned runs fp16 and bf16 only, not " +
                        std::string(dtype_name(p.dtype)));
@@ -99,15 +99,16 @@ void flash2_fwd_tuned_forward(const Problem& p, const ForwardArgs& a) {
   const bool bf = p.dtype == DType::bf16;
   switch (choose(p)) {
     case Config::d64_short:
-      bf ? flash2::launch<TraitsD64Short, __nv_bfloat16>(p, a)
-         : flash2::launch<TraitsD64Short, __half>(p, a);
+      bf ? flash2::launch<TraitsD64Short, __nv_bfloat16, false>(p, a)
+         : flash2::launch<TraitsD64Short, __half, false>(p, a);
       break;
     case Config::d64:
-      bf ? flash2::launch<TraitsD64, __nv_bfloat16>(p, a) : flash2::launch<TraitsD64, __half>(p, a);
+      bf ? flash2::launch<TraitsD64, __nv_bfloat16, false>(p, a)
+         : flash2::launch<TraitsD64, __half, false>(p, a);
       break;
     case Config::d128:
-      bf ? flash2::launch<TraitsD128, __nv_bfloat16>(p, a)
-         : flash2::launch<TraitsD128, __half>(p, a);
+      bf ? flash2::launch<TraitsD128, __nv_bfloat16, false>(p, a)
+         : flash2::launch<TraitsD128, __half, false>(p, a);
       break;
   }
 }

@@ -89,7 +89,7 @@ ScheduleDesc hopper_fwd_schedule(const Problem& p) {
 }
 
 Support hopper_fwd_supports(const Problem& p) {
-  if (Support s = plain_only(p, "hopper_fwd"); !s) return s;
+  if (Support s = only_variants(p, "hopper_fwd", {}); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("hopper_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
   if (p.head_dim != 64 && p.head_dim != 128)

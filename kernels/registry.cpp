@@ -17,7 +17,7 @@ const std::vector<MaskKind> kAllMasks = {MaskKind::none, MaskKind::causal_top_le
 const std::vector<Variant>& registry() {
   static const std::vector<Variant> variants = {
       // name, direction, dtypes, head dims (empty: any up to max), max head dim, masks,
-      // schedule, supports, workspace bytes, forward
+      // schedule, supports, workspace bytes, forward, backward, attention variants computed
       {"standard", Direction::fwd, {DType::f32, DType::f16, DType::bf16}, {}, 256, kAllMasks,
        standard_fwd_schedule, standard_fwd_supports, standard_fwd_workspace_bytes,
        standard_fwd_forward},
@@ -25,7 +25,8 @@ const std::vector<Variant>& registry() {
        standard_bwd_schedule, standard_bwd_supports, standard_bwd_workspace_bytes, nullptr,
        standard_bwd_backward},
       {"flash2_fwd", Direction::fwd, {DType::f16, DType::bf16}, {32, 64, 96, 128}, 128, kAllMasks,
-       flash2_fwd_schedule, flash2_fwd_supports, flash2_fwd_workspace_bytes, flash2_fwd_forward},
+       flash2_fwd_schedule, flash2_fwd_supports, flash2_fwd_workspace_bytes, flash2_fwd_forward,
+       nullptr, kFlash2Variants},
       {"flash2_fwd_tuned", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        flash2_fwd_tuned_schedule, flash2_fwd_tuned_supports, flash2_fwd_tuned_workspace_bytes,
        flash2_fwd_tuned_forward},
@@ -33,7 +34,7 @@ const std::vector<Variant>& registry() {
        hopper_fwd_schedule, hopper_fwd_supports, hopper_fwd_workspace_bytes, hopper_fwd_forward},
       {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        flash2_bwd_schedule, flash2_bwd_supports, flash2_bwd_workspace_bytes, nullptr,
-       flash2_bwd_backward},
+       flash2_bwd_backward, kFlash2Variants},
   };
   return variants;
 }
@@ -82,6 +83,19 @@ void require_supported(const Variant& v, const Problem& p) {
                                       ": " + s.reason);
 }
 
+// Varlen: the cu_seqlens pointers and totals between 1 and batch x the
+// longest sequence (the kernels' grids and workspaces are sized by those).
+void require_varlen(const Variant& v, const Problem& p, const Varlen& a) {
+  if (!p.variants.varlen) return;
+  require_pointer(a.cu_seqlens_q, "cu_seqlens_q", v);
+  require_pointer(a.cu_seqlens_k, "cu_seqlens_k", v);
+  if (a.total_q < 1 || a.total_q > p.batch * p.seqlen_q || a.total_k < 1 ||
+      a.total_k > p.batch * p.seqlen_k)
+    throw std::invalid_argument(std::string(v.name) + ": varlen totals " + std::to_string(a.total_q) +
+                                ", " + std::to_string(a.total_k) +
+                                " not in [1, batch x seqlen_q], [1, batch x seqlen_k]");
+}
+
 void require_workspace(const Variant& v, const Problem& p, const void* ptr, std::size_t bytes) {
   const std::size_t need = v.workspace_bytes(p);
   if (bytes < need)
@@ -101,6 +115,8 @@ void run_forward(const Variant& v, const Problem& p, const ForwardArgs& a) {
   require_pointer(a.O, "O", v);
   require_pointer(a.LSE, "LSE", v);
   require_workspace(v, p, a.workspace, a.workspace_bytes);
+  if (p.variants.alibi) require_pointer(a.alibi_slopes, "alibi_slopes", v);
+  require_varlen(v, p, a.varlen);
   v.forward(p, a);
 }
 
@@ -118,6 +134,8 @@ void run_backward(const Variant& v, const Problem& p, const BackwardArgs& a) {
   require_pointer(a.dK, "dK", v);
   require_pointer(a.dV, "dV", v);
   require_workspace(v, p, a.workspace, a.workspace_bytes);
+  if (p.variants.alibi) require_pointer(a.alibi_slopes, "alibi_slopes", v);
+  require_varlen(v, p, a.varlen);
   v.backward(p, a);
 }
 

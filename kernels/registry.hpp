@@ -25,6 +25,8 @@ struct Variant {
   void (*forward)(const Problem&, const ForwardArgs&);
   // Enqueues the backward on args.stream (bwd variants; nullptr otherwise).
   void (*backward)(const Problem&, const BackwardArgs&) = nullptr;
+  // The attention variants it computes (softcap, ALiBi); supports() refuses the rest.
+  VariantSet variants = {};
 
   bool has_dtype(DType t) const;
   bool has_mask(MaskKind k) const;

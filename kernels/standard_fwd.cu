@@ -29,7 +29,7 @@ ScheduleDesc standard_fwd_schedule(const Problem&) {
 }
 
 Support standard_fwd_supports(const Problem& p) {
-  if (Support s = plain_only(p, "standard"); !s) return s;
+  if (Support s = only_variants(p, "standard", {}); !s) return s;
   if (p.dtype == DType::f64) return Support::no("standard runs f32, f16 and bf16, not f64");
   if (p.head_dim > 256) return Support::no("standard supports head dims up to 256");
   const int64_t rows = p.batch * p.heads_q * p.seqlen_q;

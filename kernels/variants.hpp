@@ -11,6 +11,10 @@ Support standard_fwd_supports(const Problem& p);
 std::size_t standard_fwd_workspace_bytes(const Problem& p);
 void standard_fwd_forward(const Problem& p, const ForwardArgs& a);
 
+// What flash2_fwd and flash2_bwd compute beyond plain attention (their
+// supports() and their registry lines share it).
+inline constexpr VariantSet kFlash2Variants{true, true, true};
+
 // flash2_fwd.cu
 ScheduleDesc flash2_fwd_schedule(const Problem& p);
 Support flash2_fwd_supports(const Problem& p);

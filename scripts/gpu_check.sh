@@ -30,7 +30,8 @@
 # TUNING=ON (build flash2_tune), BIN (run: the folder of the carried
 # binaries, default .gpu-build/bin; relative to the repository root),
 # OUT (run), REPEATS (bench, default 10), SKIP_BENCH=1 / SKIP_FWD_BENCH=1 /
-# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 (run), PROPERTIES_TIMEOUT (default
+# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 / SKIP_VARIANT_BENCH=1 (run),
+# VARIANT_SDPA_TIMEOUT (default 90 s per PyTorch variant script), PROPERTIES_TIMEOUT (default
 # 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
 # when the properties or a sanitizer tool failed or timed out (rc in
 # summary.txt), 0 only when every part that ran passed.
@@ -223,6 +224,36 @@ PY
         --memory "$OUT/memory_bwd.csv" \
         --title "$m (FLOPs: backward 2.5x, forward + backward 3.5x the forward's)" \
         >"$OUT/report_$m.md" && grep -E "ratio to PyTorch flash" "$OUT/report_$m.md" | sed "s/^/$m: /" >>"$summary"
+    done
+  fi
+  if [ -z "${SKIP_BENCH:-}" ] && [ -z "${SKIP_VARIANT_BENCH:-}" ]; then
+    # Softcap, ALiBi, varlen (issue 13): flash2 forward and backward on a
+    # subset of the grid beside the PyTorch path that computes each variant
+    # (scripts/sdpa_bench.py --variant) at N 4096 (FlexAttention compiles
+    # every shape; the ALiBi bias is H N^2); report_variants.md.
+    echo "== bench softcap / ALiBi / varlen"
+    local grid=(--head-dims 64 128 --seqlens 1024 4096 16384) kind flag sgrid
+    : >"$OUT/report_variants.md"
+    for kind in softcap alibi varlen; do
+      case $kind in softcap) flag=(--softcap 30) ;; alibi) flag=(--alibi) ;; varlen) flag=(--varlen) ;; esac
+      sgrid=(--head-dims 64 128 --seqlens 4096)
+      "$BIN/flashcheck" bench --variant flash2_fwd "${flag[@]}" "${grid[@]}" --repeats "${REPEATS:-10}" \
+        --commit "$commit" --csv "$OUT/bench_$kind.csv" 2>&1 | tail -12
+      "$BIN/flashcheck" bench --backward --variant flash2_bwd "${flag[@]}" "${grid[@]}" --gqa-heads-kv 0 \
+        --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench_bwd_$kind.csv" 2>&1 | tail -12
+      PYTHONUNBUFFERED=1 timeout "${VARIANT_SDPA_TIMEOUT:-90}" python3 scripts/sdpa_bench.py --variant "$kind" \
+        "${sgrid[@]}" --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/sdpa_$kind.csv" 2>&1 | tail -12
+      PYTHONUNBUFFERED=1 timeout "${VARIANT_SDPA_TIMEOUT:-90}" python3 scripts/sdpa_bench.py --variant "$kind" \
+        --backward "${sgrid[@]}" --repeats "${REPEATS:-10}" --commit "$commit" \
+        --csv "$OUT/sdpa_bwd_$kind.csv" 2>&1 | tail -12
+      python3 scripts/gpu_report.py "$OUT/bench_$kind.csv" "$OUT/sdpa_$kind.csv" --refs auto \
+        --title "$kind: forward TFLOP/s" >>"$OUT/report_variants.md" &&
+        grep -E "ratio to" "$OUT/report_variants.md" | tail -n +1 | grep "^flash2_fwd+$kind" | sed "s/^/fwd: /" >>"$summary"
+      echo >>"$OUT/report_variants.md"
+      python3 scripts/gpu_report.py "$OUT/bench_bwd_$kind.csv" "$OUT/sdpa_bwd_$kind.csv" \
+        --refs auto --metric fwd_bwd_tflops --title "$kind: forward + backward TFLOP/s" >>"$OUT/report_variants.md" &&
+        grep -E "ratio to" "$OUT/report_variants.md" | grep "^flash2_bwd+$kind" | sed "s/^/fwd+bwd: /" >>"$summary"
+      echo >>"$OUT/report_variants.md"
     done
   fi
   if [ -z "${SKIP_BENCH:-}" ]; then

@@ -22,6 +22,8 @@ def main():
     ap.add_argument("--memory")
     ap.add_argument("--metric", default="tflops",
                     help="column to tabulate (backward CSVs: bwd_tflops, fwd_bwd_tflops)")
+    ap.add_argument("--refs", nargs="+", default=["torch_flash", "torch_cudnn"],
+                    help="PyTorch variants to divide by; 'auto': every torch_* variant in the CSVs")
     ap.add_argument("--title", default="Forward TFLOP/s (FlashAttention convention: 4 B H N^2 d, "
                     "halved when causal)")
     a = ap.parse_args()
@@ -37,26 +39,30 @@ def main():
         if r["variant"] not in variants:
             variants.append(r["variant"])
     ours = [v for v in variants if not v.startswith("torch_")]
+    refs = [v for v in variants if v.startswith("torch_")] if a.refs == ["auto"] else a.refs
+    short = {"torch_flash": "flash", "torch_cudnn": "cuDNN"}
     first = rows[0]
     print(f"Device: {first['device']}  \nDate: {first['date']}  \nCommit: {first['commit']}\n")
     print(f"{a.title}, bf16, batch x seqlen = 16384, hidden 2048, median of repeats with L2 "
           "cleared.\n")
     head = ["d", "mask", "N"] + variants
     for v in ours:
-        head += [f"{v}/flash", f"{v}/cuDNN"]
+        head += [f"{v}/{short.get(r, r)}" for r in refs]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for (d, mask, n), vals in sorted(table.items()):
         cells = [str(d), mask, str(n)] + [f"{vals[v]:.1f}" if v in vals else "-" for v in variants]
         for v in ours:
-            for ref in ("torch_flash", "torch_cudnn"):
+            for ref in refs:
                 cells.append(f"{vals[v] / vals[ref]:.2f}" if v in vals and ref in vals else "-")
         print("| " + " | ".join(cells) + " |")
     for v in ours:
-        rs = [vals[v] / vals["torch_flash"] for (d, m, n), vals in table.items()
-              if n >= 2048 and v in vals and "torch_flash" in vals]
-        if rs:
-            print(f"\n{v}: ratio to PyTorch flash for N >= 2048: min {min(rs):.2f}, max {max(rs):.2f}")
+        for ref in refs if a.refs == ["auto"] else refs[:1]:
+            rs = [vals[v] / vals[ref] for (d, m, n), vals in table.items()
+                  if n >= 2048 and v in vals and ref in vals]
+            what = "PyTorch flash" if ref == "torch_flash" else ref
+            if rs:
+                print(f"\n{v}: ratio to {what} for N >= 2048: min {min(rs):.2f}, max {max(rs):.2f}")
     traffic = [r for r in load(a.bench) if r.get("sim_hbm_bytes")]
     if traffic:
         print("\nHBM traffic the simulator predicts for each variant's own schedule (Br, Bc; "

@@ -10,6 +10,22 @@ GQA/MQA rows of `flashcheck bench --backward` (each point again with
 --gqa-heads-kv KV heads, SDPA's enable_gqa; column heads_kv); a backend
 that refuses a row is reported on stderr and skipped.
 
+--variant alibi / softcap time the attention variants instead, each through
+the PyTorch path that computes it (named in the variant column):
+  alibi    SDPA with a float attn_mask holding the bottom-right ALiBi bias
+           -slope_h |i + Nk - Nq - j| (slopes 2^(-8 (h + 1) / H), as
+           `flashcheck bench --alibi`; -inf above the diagonal when causal),
+           broadcast over the batch, on the efficient and cuDNN backends
+           (torch_efficient+alibi, torch_cudnn+alibi)
+  softcap  FlexAttention (torch.compile'd flex_attention) with score_mod
+           cap tanh(s / cap) and a causal block mask when causal
+           (torch_flex+softcap); compile time is not timed (warm-up)
+  varlen   nested jagged tensors (torch.nested, layout=torch.jagged) of the
+           lengths `flashcheck bench --varlen` packs (B sequences from N down
+           to about N / 2, odd ones 37 shorter) through SDPA on the flash and
+           efficient backends (torch_flash+varlen, torch_efficient+varlen);
+           FLOPs from the real lengths
+
 Run on the GPU machine: python3 scripts/sdpa_bench.py --csv out.csv --commit SHA
 """
 import argparse
@@ -22,6 +38,50 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 import torch.nn.functional as F
 
 BACKENDS = {"torch_flash": SDPBackend.FLASH_ATTENTION, "torch_cudnn": SDPBackend.CUDNN_ATTENTION}
+VARLEN_BACKENDS = {"torch_flash+varlen": SDPBackend.FLASH_ATTENTION,
+                   "torch_efficient+varlen": SDPBackend.EFFICIENT_ATTENTION}
+ALIBI_BACKENDS = {"torch_efficient+alibi": SDPBackend.EFFICIENT_ATTENTION,
+                  "torch_cudnn+alibi": SDPBackend.CUDNN_ATTENTION}
+
+
+def alibi_bias(h, n, causal):
+    """[1, h, n, n] bf16: -slope_h |i - j| (Nq = Nk), -inf above the diagonal when causal."""
+    slopes = torch.exp2(-8.0 * torch.arange(1, h + 1, device="cuda", dtype=torch.float32) / h)
+    i = torch.arange(n, device="cuda")
+    dist = (i[:, None] - i[None, :]).abs().to(torch.float32)
+    bias = (-slopes[:, None, None] * dist[None]).to(torch.bfloat16)
+    if causal:
+        bias.masked_fill_((i[None, :] > i[:, None])[None], float("-inf"))
+    return bias[None]
+
+
+def varlen_lens(b, n):
+    """The sequence lengths of `flashcheck bench --varlen` (cli/bench_cmd.cpp varlen_lens)."""
+    return [max(1, n - i * n // (2 * b) - (37 if i % 2 else 0)) for i in range(b)]
+
+
+def jagged(lens, h, d, gen):
+    """A [B, h, j, d] nested jagged bf16 tensor of uniform [-1, 1) values."""
+    parts = [torch.rand(m, h, d, device="cuda", dtype=torch.bfloat16, generator=gen) * 2 - 1
+             for m in lens]
+    return torch.nested.nested_tensor(parts, layout=torch.jagged).transpose(1, 2)
+
+
+def variant_call(a, name, h, n, causal):
+    """(context manager, call(q, k, v)) of one variant row's PyTorch path."""
+    import contextlib
+    if a.variant == "alibi":
+        bias = alibi_bias(h, n, causal)
+        return (sdpa_kernel(ALIBI_BACKENDS[name]),
+                lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=bias))
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    cap = a.softcap
+    flex = torch.compile(flex_attention, dynamic=False)
+    mask = (create_block_mask(lambda b, hh, qi, ki: qi >= ki, None, None, n, n, device="cuda")
+            if causal else None)
+    mod = lambda score, b, hh, qi, ki: cap * torch.tanh(score / cap)
+    return (contextlib.nullcontext(),
+            lambda q, k, v: flex(q, k, v, score_mod=mod, block_mask=mask))
 
 
 def time_ms(fn, warmup, repeats, flush):
@@ -55,6 +115,9 @@ def main():
     ap.add_argument("--backward", action="store_true",
                     help="time backward alone and forward + backward (columns as "
                          "`flashcheck bench --backward`)")
+    ap.add_argument("--variant", choices=["plain", "alibi", "softcap", "varlen"], default="plain",
+                    help="time ALiBi (float attn_mask bias) or softcap (FlexAttention) rows instead")
+    ap.add_argument("--softcap", type=float, default=30.0, help="--variant softcap: the cap")
     a = ap.parse_args()
 
     p = torch.cuda.get_device_properties(0)
@@ -69,7 +132,11 @@ def main():
             f.write("device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
                     "median_ms,min_ms,tflops\n")
         kv_list = [0] + (a.gqa_heads_kv if a.backward else [])  # 0: as many KV heads as heads
-        for name, backend in BACKENDS.items():
+        if a.variant != "plain":
+            kv_list = [0]
+        backends = {"plain": BACKENDS, "alibi": ALIBI_BACKENDS, "varlen": VARLEN_BACKENDS,
+                    "softcap": {"torch_flex+softcap": None}}[a.variant]
+        for name, backend in backends.items():
             for hkv in kv_list:
                 for d in a.head_dims:
                     for causal in (False, True):
@@ -89,20 +156,33 @@ def point(a, f, flush, device, date, name, backend, d, causal, n, hkv):
             for _ in range(2))
     gqa = {"enable_gqa": True} if hkv != h else {}
     flops = 4 * b * h * n * n * d / (2 if causal else 1)
+    if a.variant == "varlen":
+        lens = varlen_lens(b, n)
+        q, k, v = (jagged(lens, h, d, gen) for _ in range(3))
+        flops = 4 * h * sum(m * m for m in lens) * d / (2 if causal else 1)
     mask = "causal" if causal else "none"
     label = f"{name} d={d} N={n} Hq={h} Hkv={hkv} causal={causal}"
+    if a.variant not in ("plain", "varlen"):
+        try:
+            ctx, call = variant_call(a, name, h, n, causal)
+        except Exception as e:  # e.g. no FlexAttention in this torch
+            print(f"{label}: {e}", file=sys.stderr)
+            return
+    else:
+        ctx = sdpa_kernel(backend)
+        call = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal, **gqa)
     if a.backward:
         try:
-            with sdpa_kernel(backend):
+            with ctx:
                 for t in (q, k, v):
                     t.requires_grad_(True)
-                dout = torch.rand_like(q) * 2 - 1
-                fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal, **gqa)
+                fwd = lambda: call(q, k, v)
                 out = fwd()
+                dout = torch.rand_like(out) * 2 - 1
                 bwd = lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
                 fmed, _ = time_ms(fwd, a.warmup, a.repeats, flush)
                 bmed, _ = time_ms(bwd, a.warmup, a.repeats, flush)
-        except (RuntimeError, TypeError) as e:  # TypeError: a torch without enable_gqa
+        except Exception as e:  # a backend refusing the row; TypeError: a torch without enable_gqa
             print(f"{label}: {e}", file=sys.stderr)
             return
         btf = 2.5 * flops / (bmed * 1e-3) / 1e12
@@ -113,10 +193,10 @@ def point(a, f, flush, device, date, name, backend, d, causal, n, hkv):
         print(f"{label}: bwd {btf:.1f}, fwd+bwd {fbtf:.1f} TFLOP/s", file=sys.stderr)
         return
     try:
-        with sdpa_kernel(backend):
-            fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        with ctx:
+            fn = lambda: call(q, k, v)
             med, mn = time_ms(fn, a.warmup, a.repeats, flush)
-    except RuntimeError as e:
+    except Exception as e:  # a backend refusing the row (or FlexAttention failing to compile)
         print(f"{label}: {e}", file=sys.stderr)
         return
     tf = flops / (med * 1e-3) / 1e12

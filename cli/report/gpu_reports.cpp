@@ -66,6 +66,15 @@ std::string plot_series(const std::string& csv, size_t columns) {
   return out + "\n";
 }
 
+// The attention variant a row ran ("softcap" of "flash2_fwd+softcap" and of
+// "torch_flex+softcap"; "" for plain attention): ratios pair ours with
+// PyTorch's rows of the same variant only.
+std::string variant_tag(const std::string& v) {
+  const size_t at = v.find('+');
+  const size_t end = v.find(' ');  // " det"
+  return at == std::string::npos ? "" : v.substr(at + 1, end == std::string::npos ? end : end - at - 1);
+}
+
 // GQA/MQA rows of the backward grid (heads_kv column, fewer KV heads than
 // heads): the tables here key on (head_dim, mask, seqlen) at MHA, so they
 // keep those rows out; scripts/gpu_report.py --goals tabulates them.
@@ -112,7 +121,11 @@ std::string speed(const Writer& w, const std::string& gpu_dir) {
                    "when causal; backward 2.5x forward; forward + backward 3.5x), bf16, batch x "
                    "seqlen = 16k tokens, hidden 2048. Ratios are ours over PyTorch's (torch_flash: "
                    "SDPA flash backend; torch_cudnn: SDPA cuDNN backend), all timed in the same run "
-                   "on the same GPU. `det`: deterministic mode.\n\n";
+                   "on the same GPU. `det`: deterministic mode. `+softcap`, `+alibi`, `+varlen`: "
+                   "the attention variant (issue 13), ours beside the PyTorch path that computes it "
+                   "(torch_flex: FlexAttention score_mod; torch_efficient / torch_cudnn +alibi: SDPA "
+                   "with a float bias; +varlen: nested jagged tensors through SDPA), ratios only "
+                   "within one variant.\n\n";
   Table all;  // every direction, for the CSV
   all.columns = {"direction", "head_dim", "mask", "seqlen", "variant", "tflops"};
   for (const auto& [k, by] : tflops)
@@ -131,7 +144,8 @@ std::string speed(const Writer& w, const std::string& gpu_dir) {
     for (const auto& v : mine) t.columns.push_back(v);
     for (const auto& v : refs) t.columns.push_back(v);
     for (const auto& v : mine)
-      for (const auto& o : refs) t.columns.push_back(v + " / " + o);
+      for (const auto& o : refs)
+        if (variant_tag(v) == variant_tag(o)) t.columns.push_back(v + " / " + o);
     std::set<int> dims;
     for (const auto& [k, by] : tflops) {
       if (std::get<0>(k) != dir) continue;
@@ -141,7 +155,8 @@ std::string speed(const Writer& w, const std::string& gpu_dir) {
       for (const auto& v : mine) row.push_back(num(get(v)));
       for (const auto& v : refs) row.push_back(num(get(v)));
       for (const auto& v : mine)
-        for (const auto& o : refs) row.push_back(fixed2(get(v) / get(o)));
+        for (const auto& o : refs)
+          if (variant_tag(v) == variant_tag(o)) row.push_back(fixed2(get(v) / get(o)));
       t.add(row);
     }
     md += std::string("## ") + dir + "\n\n";
@@ -233,7 +248,12 @@ std::string traffic(const Writer& w, const std::string& gpu_dir) {
   using namespace flashcheck::sim;
   std::vector<CsvRow> rows = rows_of(gpu_dir, "bench");
   rows.erase(std::remove_if(rows.begin(), rows.end(),
-                            [](const CsvRow& r) { return field(r, "variant").rfind("flash2", 0) != 0; }),
+                            [](const CsvRow& r) {
+                              // Plain flash2 rows only: attention variants (softcap, ALiBi,
+                              // varlen: "+tag") are not what the simulator's schedule models.
+                              const std::string v = field(r, "variant");
+                              return v.rfind("flash2", 0) != 0 || v.find('+') != std::string::npos;
+                            }),
              rows.end());
   drop_gqa_rows(rows);
   if (rows.empty()) return "- Traffic beside time: no flash2 GPU results committed yet.\n";

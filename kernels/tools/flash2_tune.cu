@@ -17,8 +17,8 @@ namespace {
 
 template <class Tr>
 Candidate make(const char* name) {
-  return tune::candidate(name, Tr::kHeadDim, flash2::flash2_fwd_kernel<Tr, __nv_bfloat16>,
-                         flash2::launch<Tr, __nv_bfloat16>);
+  return tune::candidate(name, Tr::kHeadDim, flash2::flash2_fwd_kernel<Tr, __nv_bfloat16, false>,
+                         flash2::launch<Tr, __nv_bfloat16, false>);
 }
 
 using flash2::Flash2FwdTraits;

@@ -14,6 +14,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -57,7 +58,43 @@ std::vector<Problem> small_problems() {
   // MQA with a group of 32, which flash2_bwd spreads over 32 blocks per KV
   // block (partial dK, dV, then the reduction); rows that see no key.
   add(1, 32, 1, 70, 33, Mask::causal_bottom_right());
+  // Softcap and ALiBi (variants that refuse them skip these): lengths off
+  // the tiles, rows that see no key, a GQA group, a window over many blocks;
+  // each alone once, both together on every shape.
+  const size_t plain = out.size();
+  add(2, 4, 2, 77, 131, Mask::none());
+  add(1, 2, 1, 131, 77, Mask::causal_bottom_right());
+  add(1, 4, 1, 200, 650, Mask::sliding_window(37, 5));
+  for (size_t i = plain; i < out.size(); ++i) {
+    out[i].variants.softcap = 30.0;
+    out[i].variants.alibi = true;
+  }
+  out[plain].variants.softcap = 5.0;
+  Problem softcap = out[plain], alibi = out[plain + 1];
+  softcap.variants.alibi = false;
+  alibi.variants.softcap.reset();
+  out.push_back(softcap);
+  out.push_back(alibi);
+  // Varlen (lengths: lens_of below): 4 sequences, plain and with ALiBi.
+  add(4, 4, 2, 131, 200, Mask::causal_bottom_right());
+  add(4, 2, 1, 77, 65, Mask::none());
+  out[out.size() - 2].variants.varlen = true;
+  out[out.size() - 1].variants.varlen = true;
+  out[out.size() - 1].variants.alibi = true;
   return out;
+}
+
+// A varlen problem's sequences: one without queries, one without keys, the
+// longest, and one off the tiles (a plain problem: none).
+SeqLens lens_of(const Problem& p) {
+  if (!p.variants.varlen) return {};
+  SeqLens l;
+  const int64_t q[] = {0, p.seqlen_q, 1, p.seqlen_q / 2 + 3}, k[] = {p.seqlen_k, 0, p.seqlen_k, 17};
+  for (int64_t b = 0; b < p.batch; ++b) {
+    l.q.push_back(q[b % 4]);
+    l.k.push_back(std::min(k[b % 4], p.seqlen_k));
+  }
+  return l;
 }
 
 struct Run {
@@ -75,7 +112,7 @@ float to_float(const unsigned char* p, DType t) {
 
 Run run_once(const Variant& v, const Problem& p) {
   const std::size_t elem = dtype_bytes(p.dtype);
-  ProblemTensors t(p, false);
+  ProblemTensors t(p, false, lens_of(p));
   t.fill(11, 2.f);
   DeviceBuffer work(v.workspace_bytes(p));
   FC_CUDA(cudaMemset(t.O.get(), kNaNByte, t.O.bytes()));
@@ -84,11 +121,11 @@ Run run_once(const Variant& v, const Problem& p) {
   FC_CUDA(cudaDeviceSynchronize());
   std::vector<unsigned char> o(t.O.bytes());
   Run r;
-  r.LSE.resize(p.lse_elems());
+  r.LSE.resize(t.ext.lse_elems);
   FC_CUDA(cudaMemcpy(o.data(), t.O.get(), t.O.bytes(), cudaMemcpyDeviceToHost));
   FC_CUDA(cudaMemcpy(r.LSE.data(), t.LSE.get(), t.LSE.bytes(), cudaMemcpyDeviceToHost));
-  r.O.resize(p.q_elems());
-  for (int64_t i = 0; i < p.q_elems(); ++i) r.O[i] = to_float(o.data() + i * elem, p.dtype);
+  r.O.resize(t.ext.q_elems);
+  for (int64_t i = 0; i < t.ext.q_elems; ++i) r.O[i] = to_float(o.data() + i * elem, p.dtype);
   return r;
 }
 
@@ -97,7 +134,7 @@ Run run_once(const Variant& v, const Problem& p) {
 bool run_backward_once(const Variant& v, const Problem& p, bool deterministic) {
   const Variant& f = paired_forward(v);
   const std::size_t elem = dtype_bytes(p.dtype);
-  ProblemTensors t(p, true);
+  ProblemTensors t(p, true, lens_of(p));
   t.fill(11, 2.f);
   DeviceBuffer fw(f.workspace_bytes(p)), bw(v.workspace_bytes(p));
   run_forward(f, p, t.forward_args(fw));
@@ -180,6 +217,7 @@ int compare() {
     if (v.direction != Direction::fwd || &v == &ref || !selected(v)) continue;
     int mine = 0;
     for_each_case(v, small_problems(), [&](const Problem& p) {
+      if (!ref.supports(p)) return;  // softcap / ALiBi: the GPU properties judge those
       ++mine;
       const Run a = run_once(v, p), b = run_once(ref, p);
       double eo = 0, el = 0;

@@ -43,16 +43,7 @@ std::string mode_name(const Variant& v, bool deterministic) {
 
 CaseVerdict judge_gradients(const std::string& name, const gen::Inputs& in,
                             const gputest::BackwardRun& run) {
-  const Problem& p = in.problem;
-  const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, in.dO});
-  Outputs out;
-  out.dQ = gputest::as_tensor(q_shape(p), run.dQ);
-  out.dK = gputest::as_tensor(kv_shape(p), run.dK);
-  out.dV = gputest::as_tensor(kv_shape(p), run.dV);
-  const CaseVerdict cv = judge_case(p, o, out, {"dq", "dk", "dv"});
-  for (const TensorVerdict& t : cv.tensors)
-    gputest::record_accuracy(name, "bwd", t.name == "dq" ? "dQ" : t.name == "dk" ? "dK" : "dV", p, t);
-  return cv;
+  return gputest::judge_gradients(name, in, {}, run);
 }
 
 std::string reasons(const CaseVerdict& cv) {

@@ -82,47 +82,112 @@ GuardedBuffer upload(const std::vector<unsigned char>& bytes) {
   return b;
 }
 
+// The ALiBi slopes as the kernels take them (float32; the properties draw
+// slopes exact in float32, so this rounds nothing).
+std::vector<unsigned char> encode_slopes(const Extras& ex) {
+  std::vector<unsigned char> out(ex.alibi_slopes.size() * sizeof(float));
+  for (std::size_t i = 0; i < ex.alibi_slopes.size(); ++i) {
+    const float f = static_cast<float>(ex.alibi_slopes[i]);
+    std::memcpy(&out[i * sizeof(float)], &f, sizeof(float));
+  }
+  return out;
+}
+
+const float* slopes_or_null(const GuardedBuffer& b) {
+  return b.bytes() ? static_cast<const float*>(b.get()) : nullptr;
+}
+
+// cu_seqlens as the kernels take them (int32).
+std::vector<unsigned char> encode_cu(const std::vector<int64_t>& cu) {
+  std::vector<unsigned char> out(cu.size() * sizeof(int32_t));
+  for (std::size_t i = 0; i < cu.size(); ++i) {
+    const int32_t x = static_cast<int32_t>(cu[i]);
+    std::memcpy(&out[i * sizeof(int32_t)], &x, sizeof(int32_t));
+  }
+  return out;
+}
+
+// The device side of ex's varlen fields (uploaded into guarded buffers).
+struct VarlenBuffers {
+  std::vector<unsigned char> q_bytes, k_bytes;
+  GuardedBuffer cu_q, cu_k;
+  kernels::Varlen args;
+  explicit VarlenBuffers(const Extras& ex)
+      : q_bytes(encode_cu(ex.cu_seqlens_q)), k_bytes(encode_cu(ex.cu_seqlens_k)),
+        cu_q(upload(q_bytes)), cu_k(upload(k_bytes)) {
+    if (ex.cu_seqlens_q.empty()) return;
+    args.cu_seqlens_q = static_cast<const int*>(cu_q.get());
+    args.cu_seqlens_k = static_cast<const int*>(cu_k.get());
+    args.total_q = ex.cu_seqlens_q.back();
+    args.total_k = ex.cu_seqlens_k.back();
+  }
+  std::string damage() const {
+    std::string d = cu_q.guard_damage("cu_seqlens_q") + cu_k.guard_damage("cu_seqlens_k");
+    if (cu_q.download() != q_bytes || cu_k.download() != k_bytes) d += "cu_seqlens: input modified; ";
+    return d;
+  }
+};
+
+int64_t elems(Shape4 s) { return s.B * s.H * s.N * s.D; }
+
 }  // namespace
 
-ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in) {
+ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in, const Extras& ex) {
   const Problem& p = in.problem;
   const std::size_t e = dtype_bytes(p.dtype);
   const auto q = encode(in.Q, p.dtype), k = encode(in.K, p.dtype), val = encode(in.V, p.dtype);
-  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val);
-  GuardedBuffer O(p.q_elems() * e), LSE(p.lse_elems() * sizeof(float));
+  const auto sl = encode_slopes(ex);
+  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), slopes = upload(sl);
+  const VarlenBuffers vl(ex);
+  const int64_t q_elems = elems(variant_q_shape(p, ex)), lse_elems = elems(variant_lse_shape(p, ex));
+  GuardedBuffer O(q_elems * e), LSE(lse_elems * sizeof(float));
   GuardedBuffer work(v.workspace_bytes(p));
   FC_CUDA(cudaMemset(O.get(), kernels::kNaNByte, O.bytes()));
   FC_CUDA(cudaMemset(LSE.get(), kernels::kNaNByte, LSE.bytes()));
-  kernels::run_forward(v, p, {Q.get(), K.get(), V.get(), O.get(), static_cast<float*>(LSE.get()),
-                              work.get(), work.bytes(), nullptr});
+  kernels::ForwardArgs a{Q.get(), K.get(), V.get(), O.get(), static_cast<float*>(LSE.get()),
+                         work.get(), work.bytes(), nullptr};
+  a.alibi_slopes = slopes_or_null(slopes);
+  a.varlen = vl.args;
+  kernels::run_forward(v, p, a);
   FC_CUDA(cudaDeviceSynchronize());
 
   ForwardRun r;
   r.O_bits = O.download();
   r.LSE_bits = LSE.download();
-  r.O.resize(p.q_elems());
+  r.O.resize(q_elems);
   for (std::size_t i = 0; i < r.O.size(); ++i) r.O[i] = decode(&r.O_bits[i * e], p.dtype);
-  r.LSE.resize(p.lse_elems());
+  r.LSE.resize(lse_elems);
   for (std::size_t i = 0; i < r.LSE.size(); ++i) r.LSE[i] = decode(&r.LSE_bits[i * 4], DType::f32);
   r.damage = Q.guard_damage("Q") + K.guard_damage("K") + V.guard_damage("V") +
              O.guard_damage("O") + LSE.guard_damage("LSE") + work.guard_damage("workspace");
   if (Q.download() != q) r.damage += "Q: input modified; ";
   if (K.download() != k) r.damage += "K: input modified; ";
   if (V.download() != val) r.damage += "V: input modified; ";
+  r.damage += slopes.guard_damage("alibi_slopes");
+  if (slopes.download() != sl) r.damage += "alibi_slopes: input modified; ";
+  r.damage += vl.damage();
   return r;
 }
 
 BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& in,
-                                 bool deterministic) {
+                                 bool deterministic, const Extras& ex) {
+  return run_backward_on(v, in, ex, run_forward_guarded(kernels::paired_forward(v), in, ex),
+                         deterministic);
+}
+
+BackwardRun run_backward_on(const kernels::Variant& v, const gen::Inputs& in, const Extras& ex,
+                            const ForwardRun& fwd, bool deterministic) {
   const Problem& p = in.problem;
   const std::size_t e = dtype_bytes(p.dtype);
   BackwardRun r;
-  r.fwd = run_forward_guarded(kernels::paired_forward(v), in);
+  r.fwd = fwd;
   const auto q = encode(in.Q, p.dtype), k = encode(in.K, p.dtype), val = encode(in.V, p.dtype);
-  const auto g = encode(in.dO, p.dtype);
-  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), dO = upload(g);
+  const auto g = encode(in.dO, p.dtype), sl = encode_slopes(ex);
+  GuardedBuffer Q = upload(q), K = upload(k), V = upload(val), dO = upload(g), slopes = upload(sl);
+  const VarlenBuffers vl(ex);
   GuardedBuffer O = upload(r.fwd.O_bits), LSE = upload(r.fwd.LSE_bits);
-  GuardedBuffer dQ(p.q_elems() * e), dK(p.kv_elems() * e), dV(p.kv_elems() * e);
+  GuardedBuffer dQ(elems(variant_q_shape(p, ex)) * e), dK(elems(variant_kv_shape(p, ex)) * e),
+      dV(elems(variant_kv_shape(p, ex)) * e);
   GuardedBuffer work(v.workspace_bytes(p));
   for (GuardedBuffer* b : {&dQ, &dK, &dV}) FC_CUDA(cudaMemset(b->get(), kernels::kNaNByte, b->bytes()));
   kernels::BackwardArgs a;
@@ -130,6 +195,8 @@ BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& i
   a.LSE = static_cast<const float*>(LSE.get());
   a.dQ = dQ.get(); a.dK = dK.get(); a.dV = dV.get();
   a.workspace = work.get(); a.workspace_bytes = work.bytes(); a.deterministic = deterministic;
+  a.alibi_slopes = slopes_or_null(slopes);
+  a.varlen = vl.args;
   kernels::run_backward(v, p, a);
   FC_CUDA(cudaDeviceSynchronize());
   r.dQ_bits = dQ.download();
@@ -146,11 +213,40 @@ BackwardRun run_backward_guarded(const kernels::Variant& v, const gen::Inputs& i
   r.damage = r.fwd.damage + Q.guard_damage("Q") + K.guard_damage("K") + V.guard_damage("V") +
              dO.guard_damage("dO") + O.guard_damage("O") + LSE.guard_damage("LSE") +
              dQ.guard_damage("dQ") + dK.guard_damage("dK") + dV.guard_damage("dV") +
-             work.guard_damage("workspace");
+             work.guard_damage("workspace") + slopes.guard_damage("alibi_slopes") + vl.damage();
   if (Q.download() != q || K.download() != k || V.download() != val || dO.download() != g ||
-      O.download() != r.fwd.O_bits || LSE.download() != r.fwd.LSE_bits)
+      O.download() != r.fwd.O_bits || LSE.download() != r.fwd.LSE_bits || slopes.download() != sl)
     r.damage += "an input of the backward was modified; ";
   return r;
+}
+
+CaseVerdict judge_forward(const std::string& name, const gen::Inputs& in, const Extras& ex,
+                          const ForwardRun& run) {
+  const Problem& p = in.problem;
+  const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, {}, ex});
+  Outputs out;
+  out.O = as_tensor(variant_q_shape(p, ex), run.O);
+  out.LSE = as_tensor(variant_lse_shape(p, ex), run.LSE);
+  const CaseVerdict cv = judge_case(p, o, out, {"o", "lse"});
+  if (!name.empty())
+    for (const TensorVerdict& t : cv.tensors)
+      record_accuracy(name, "fwd", t.name == "o" ? "O" : "LSE", p, t);
+  return cv;
+}
+
+CaseVerdict judge_gradients(const std::string& name, const gen::Inputs& in, const Extras& ex,
+                            const BackwardRun& run) {
+  const Problem& p = in.problem;
+  const Oracle o = make_oracle(p, OracleInputs{in.Q, in.K, in.V, in.dO, ex});
+  Outputs out;
+  out.dQ = as_tensor(variant_q_shape(p, ex), run.dQ);
+  out.dK = as_tensor(variant_kv_shape(p, ex), run.dK);
+  out.dV = as_tensor(variant_kv_shape(p, ex), run.dV);
+  const CaseVerdict cv = judge_case(p, o, out, {"dq", "dk", "dv"});
+  if (!name.empty())
+    for (const TensorVerdict& t : cv.tensors)
+      record_accuracy(name, "bwd", t.name == "dq" ? "dQ" : t.name == "dk" ? "dK" : "dV", p, t);
+  return cv;
 }
 
 namespace {

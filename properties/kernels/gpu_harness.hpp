@@ -10,6 +10,8 @@
 #include "kernels/registry.hpp"
 #include "cases/generators.hpp"
 #include "reference/accuracy.hpp"
+#include "reference/oracle.hpp"
+#include "reference/variant_attention.hpp"
 
 namespace flashcheck::gputest {
 
@@ -39,9 +41,11 @@ struct ForwardRun {
   std::string damage;               // guard or input damage; empty when none
 };
 
-// Uploads in.Q, K, V in in.problem.dtype, poisons O and LSE with NaN, runs
-// the variant once and downloads everything. Throws what run_forward throws.
-ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in);
+// Uploads in.Q, K, V in in.problem.dtype (and the ALiBi slopes of ex as
+// float32), poisons O and LSE with NaN, runs the variant once and downloads
+// everything. Throws what run_forward throws.
+ForwardRun run_forward_guarded(const kernels::Variant& v, const gen::Inputs& in,
+                               const Extras& ex = {});
 
 struct BackwardRun {
   ForwardRun fwd;                   // the paired forward's O and LSE, as fed to the backward
@@ -53,7 +57,19 @@ struct BackwardRun {
 // Runs the paired forward (guarded), then the backward variant with dQ, dK,
 // dV NaN-poisoned and every buffer guarded; dO is in.dO.
 BackwardRun run_backward_guarded(const kernels::Variant& bwd, const gen::Inputs& in,
-                                 bool deterministic);
+                                 bool deterministic, const Extras& ex = {});
+// The backward alone, fed the O and LSE of a forward run already made (the
+// planted-bug checks feed it a forward of a different problem).
+BackwardRun run_backward_on(const kernels::Variant& bwd, const gen::Inputs& in, const Extras& ex,
+                            const ForwardRun& fwd, bool deterministic);
+
+// The one accuracy rule (judge_case) on a run's outputs, the problem's
+// variants and ex included; each tensor's verdict recorded under `name`
+// (record_accuracy) unless name is empty.
+CaseVerdict judge_forward(const std::string& name, const gen::Inputs& in, const Extras& ex,
+                          const ForwardRun& run);
+CaseVerdict judge_gradients(const std::string& name, const gen::Inputs& in, const Extras& ex,
+                            const BackwardRun& run);
 
 // Accuracy record for reports/gpu/accuracy.csv (read by `flashcheck report`):
 // per (variant, direction, output, dtype, mask kind) the case count, worst

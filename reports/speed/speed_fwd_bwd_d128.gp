@@ -23,7 +23,23 @@ plot 'speed_fwd_bwd_d128.csv' using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc 1 d
      'speed_fwd_bwd_d128.csv' using 1:10 with linespoints lw 2 pt 7 ps 0.6 lc 5 dt 1, \
      'speed_fwd_bwd_d128.csv' using 1:11 with linespoints lw 2 pt 7 ps 0.6 lc 5 dt 2, \
      'speed_fwd_bwd_d128.csv' using 1:12 with linespoints lw 2 pt 7 ps 0.6 lc 6 dt 1, \
-     'speed_fwd_bwd_d128.csv' using 1:13 with linespoints lw 2 pt 7 ps 0.6 lc 6 dt 2
+     'speed_fwd_bwd_d128.csv' using 1:13 with linespoints lw 2 pt 7 ps 0.6 lc 6 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:14 with linespoints lw 2 pt 7 ps 0.6 lc 7 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:15 with linespoints lw 2 pt 7 ps 0.6 lc 7 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:16 with linespoints lw 2 pt 7 ps 0.6 lc 8 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:17 with linespoints lw 2 pt 7 ps 0.6 lc 8 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:18 with linespoints lw 2 pt 7 ps 0.6 lc 9 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:19 with linespoints lw 2 pt 7 ps 0.6 lc 9 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:20 with linespoints lw 2 pt 7 ps 0.6 lc 10 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:21 with linespoints lw 2 pt 7 ps 0.6 lc 10 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:22 with linespoints lw 2 pt 7 ps 0.6 lc 11 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:23 with linespoints lw 2 pt 7 ps 0.6 lc 11 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:24 with linespoints lw 2 pt 7 ps 0.6 lc 12 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:25 with linespoints lw 2 pt 7 ps 0.6 lc 12 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:26 with linespoints lw 2 pt 7 ps 0.6 lc 13 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:27 with linespoints lw 2 pt 7 ps 0.6 lc 13 dt 2, \
+     'speed_fwd_bwd_d128.csv' using 1:28 with linespoints lw 2 pt 7 ps 0.6 lc 14 dt 1, \
+     'speed_fwd_bwd_d128.csv' using 1:29 with linespoints lw 2 pt 7 ps 0.6 lc 14 dt 2
 
 if (exists('png')) {
   set terminal pngcairo size 860,540 font 'Helvetica,11'
