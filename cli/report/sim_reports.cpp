@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -393,7 +394,7 @@ double metric_value(std::string s) {
   return std::stod(s);
 }
 struct Measured {
-  double dram_read = 0, dram_write = 0, l2_read = 0, l2_write = 0, l2_red = 0;
+  double dram_read = 0, dram_write = 0, l2_read = 0, lts_read = 0, l2_write = 0, l2_red = 0;
 };
 // One (case, kernel): each time it was measured (flashcheck's forward runs twice: alone and
 // before its backward).
@@ -413,9 +414,16 @@ std::vector<Launch1> launches(const std::string& path) {
   return out;
 }
 void add(Measured& x, const Launch1& l) {
+  // SM-side reads are what the crossbar delivers to the SMs; the L2 slice counter misses the
+  // sectors served across the partition fabric, so it is kept only as a column beside it.
+  const auto xbar = l.m.find("l1tex__m_xbar2l1tex_read_bytes.sum");
+  if (xbar == l.m.end())
+    throw std::runtime_error("fidelity: ncu CSV lacks l1tex__m_xbar2l1tex_read_bytes.sum (kernel " + l.name +
+                             "); measure with sim/fidelity/ncu_measure.sh");
   x.dram_read += l.m.at("dram__bytes_read.sum");
   x.dram_write += l.m.at("dram__bytes_write.sum");
-  x.l2_read += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_read.sum");
+  x.l2_read += xbar->second;
+  x.lts_read += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_read.sum");
   x.l2_write += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_write.sum");
   x.l2_red += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_red.sum");
 }
@@ -424,9 +432,9 @@ void add(Measured& x, const Launch1& l) {
 std::string miss_reason(int k, double pred, double meas, double sm_write, double sm_write_pred,
                         const GpuTraffic& g, double spread) {
   const double fp = g.wave_footprint_bytes / g.l2_effective_bytes;
-  if (k == 0 && pred > meas)
-    return "merged loads: ncu counts " + fixed2(meas / pred) + "x the L2 read sectors the kernel's loop issues" +
-           (spread > 0.02 ? " (the same kernel measured twice differs by " + fixed2(spread * 100) + "%)" : "");
+  if (k == 0)
+    return "SM-side: the crossbar delivered " + fixed2(meas / pred) + "x the bytes the kernel's loop loads" +
+           (spread > 0.02 ? " (repeats of the kernel differ by " + fixed2(spread * 100) + "%)" : "");
   if (k == 2 && sm_write > 1.5 * sm_write_pred)
     return "spills: SM-side stores are " + fixed2(sm_write / sm_write_pred) +
            "x the kernel's outputs (local memory) whose dirty lines L2 writes back when it evicts them";
@@ -444,30 +452,44 @@ struct Case {
   int64_t b, hq, hkv, n, d;
 };
 
-}  // namespace
-
-std::string fidelity(const Writer& w, const std::string& dir) {
+// The cases of one measurement folder (its cases.txt, in the order the drivers ran them).
+std::vector<Case> read_cases(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
   std::vector<Case> cases;
-  {
-    std::ifstream in(dir + "/cases.txt");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::istringstream s(line);
-      Case c;
-      s >> c.id >> c.b >> c.hq >> c.hkv >> c.n >> c.d >> c.mask >> c.half;
-      cases.push_back(c);
-    }
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    Case c;
+    s >> c.id >> c.b >> c.hq >> c.hkv >> c.n >> c.d >> c.mask >> c.half;
+    cases.push_back(c);
   }
+  return cases;
+}
+// Repeated measurements of some cases (reps/<name>/, each with its own cases.txt): more samples.
+std::vector<std::string> repeat_dirs(const std::string& dir) {
+  std::vector<std::string> out;
+  const std::filesystem::path reps = std::filesystem::path(dir) / "reps";
+  if (!std::filesystem::is_directory(reps)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(reps))
+    if (e.is_directory()) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+// Adds one measurement folder's samples (ncu_flashcheck.csv, ncu_sdpa.csv) to `got`.
+void collect_samples(const std::string& dir, std::map<std::pair<std::string, std::string>, Samples>& got) {
+  const std::vector<Case> cases = read_cases(dir + "/cases.txt");
   // flashcheck: one process per (case, direction), in cases.txt order (GQA cases skipped).
-  std::map<std::pair<std::string, std::string>, Samples> got;  // (case, kernel family)
   {
     std::vector<std::string> pids;
-    std::map<std::string, std::map<std::string, const Launch1*>> last;  // pid -> kernel -> last launch
+    // pid -> kernel -> its first launch: later launches in one process read less from DRAM than
+    // their own inputs' size (reports/fidelity), which a flushed L2 cannot give, so they are not samples.
+    std::map<std::string, std::map<std::string, const Launch1*>> first;
     const auto ls = launches(dir + "/ncu_flashcheck.csv");
     for (const auto& l : ls) {
       if (std::find(pids.begin(), pids.end(), l.pid) == pids.end()) pids.push_back(l.pid);
-      last[l.pid][l.name.substr(0, l.name.find('<'))] = &l;
+      first[l.pid].emplace(l.name.substr(0, l.name.find('<')), &l);
     }
     size_t k = 0;
     for (const Case& c : cases) {
@@ -475,7 +497,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       for (const char* dirn : {"fwd", "bwd"}) {
         if (k >= pids.size()) break;
         Measured fwd, bwd;
-        for (const auto& [name, l] : last[pids[k]])
+        for (const auto& [name, l] : first[pids[k]])
           add(name.find("flash2_fwd") != std::string::npos ? fwd : bwd, *l);
         // The backward process runs the forward first: a second sample of it.
         if (fwd.l2_read > 0) got[{c.id, "flash2_fwd"}].push_back(fwd);
@@ -499,12 +521,21 @@ std::string fidelity(const Writer& w, const std::string& dir) {
     }
     for (const auto& [key, m] : one) got[key].push_back(m);
   }
+}
+
+}  // namespace
+
+std::string fidelity(const Writer& w, const std::string& dir) {
+  const std::vector<Case> cases = read_cases(dir + "/cases.txt");
+  std::map<std::pair<std::string, std::string>, Samples> got;  // (case, kernel family)
+  collect_samples(dir, got);
+  for (const auto& rep : repeat_dirs(dir)) collect_samples(rep, got);
   const Hardware& hw = find_preset("h200");
   Table t;
   t.columns = {"case", "half", "kernel", "batch", "heads", "kv_heads", "seqlen", "head_dim", "mask", "samples",
-               "l2_read_gb", "l2_read_pred_gb", "l2_read_ratio", "dram_read_gb", "dram_read_pred_gb",
+               "sm_read_gb", "sm_read_pred_gb", "sm_read_ratio", "dram_read_gb", "dram_read_pred_gb",
                "dram_read_ratio", "dram_write_gb", "dram_write_pred_gb", "dram_write_ratio",
-               "l2_dirty_end_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "spread_pct", "footprint_over_l2",
+               "l2_dirty_end_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "lts_read_gb", "spread_pct", "footprint_over_l2",
                "reuse", "why_missed"};
   std::map<std::string, std::vector<double>> err;  // held-out error per metric
   std::string worst[3];
@@ -535,7 +566,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       const double pr1[3] = {double(g1.sm_read_bytes), double(g1.dram_read_bytes), double(g1.dram_write_bytes)};
       const Samples& ms = it->second;
       const double pr[3] = {double(g.sm_read_bytes), double(g.dram_read_bytes), double(g.dram_write_bytes)};
-      double lo[3], hi[3], mean[3] = {0, 0, 0}, sm_write = 0, red = 0;
+      double lo[3], hi[3], mean[3] = {0, 0, 0}, sm_write = 0, red = 0, lts = 0;
       for (int k = 0; k < 3; ++k) lo[k] = INFINITY, hi[k] = 0;
       for (const Measured& m : ms) {
         const double me[3] = {m.l2_read, m.dram_read, m.dram_write};
@@ -543,6 +574,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
           lo[k] = std::min(lo[k], me[k]), hi[k] = std::max(hi[k], me[k]), mean[k] += me[k] / double(ms.size());
         sm_write += m.l2_write / double(ms.size());
         red += m.l2_red / double(ms.size());
+        lts += m.lts_read / double(ms.size());
       }
       std::vector<std::string> row{c.id, c.half, kname, integer(c.b), integer(c.hq), integer(c.hkv),
                                    integer(c.n), integer(c.d), c.mask, integer(int64_t(ms.size()))};
@@ -573,6 +605,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       row.push_back(num(double(g.sm_write_bytes) / 1e9));
       row.push_back(num(red / 1e9));
       row.push_back(num(double(g.l2_reduction_bytes) / 1e9));
+      row.push_back(num(lts / 1e9));
       row.push_back(ms.size() > 1 ? fixed2(spread * 100) : "-");
       row.push_back(fixed2(g.wave_footprint_bytes / g.l2_effective_bytes));
       row.push_back(g.reuse ? "yes" : "no");
@@ -632,22 +665,18 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "\n## Summary\n\n" + summary + "\n![](fidelity.svg)\n\n## Every case\n\n" + t.markdown() +
       "\n## Why rows miss\n\n" + why_md +
       "\nEach class is read off ncu's own counters beside the judged one (column `why_missed`):\n\n"
-      "* **merged loads** (SM-side reads): `lts__t_sectors_srcunit_tex_op_read` counts fewer sectors than "
-      "the kernel's loop loads (its tiles times its trip count, which the model counts exactly). The "
-      "tiles are not the cause: ncu names PyTorch's d 128 backward `Flash_bwd_kernel_traits<128, 64, "
-      "128, 8, 2, 4, 2, 0, 0>`, the branch FlashAttention's `run_mha_bwd_hdim128` "
-      "(csrc/flash_attn/src/flash_bwd_launch_template.h) takes when max_smem_per_block >= 144 KB "
-      "(A100, H100, H200): kBlockM 64 query rows (Br), kBlockN 128 key rows (Bc), as "
-      "`sim/variants.cpp` has; its grid is N / 128 KV blocks, and its float32 dQaccum reductions "
-      "(`lts__t_sectors_srcunit_tex_op_red`, column `l2_red_gb`) equal the model's (`l2_red_pred_gb`: "
-      "one 64 x d float32 tile per visited (Q block, KV block) pair) to 0.1%: the loop runs the trips "
-      "the model counts, yet the Q_i, dO_i loads of the same trips are counted about half. The "
-      "shortfall is largest where many CTAs run the same loop in step (a head's KV-block CTAs all "
-      "loading Q_i, dO_i at once; non-causal, where every CTA runs the same trips), small where "
-      "causal masking staggers them, and it moves between two runs of one kernel (`spread_pct`, up "
-      "to 10% on the fit half's c11): timing, not the schedule. Our reading, not verified (two "
-      "device attempts to measure the L1-side request counts beside it got no machine): loads of one "
-      "sector arriving at L2 together are counted once. The model does not predict it.\n"
+      "* **SM-side reads** are judged on `l1tex__m_xbar2l1tex_read_bytes` (the bytes the crossbar "
+      "delivers from L2 to the SMs). Earlier reports judged `lts__t_sectors_srcunit_tex_op_read` x 32 "
+      "and called its shortfall (0.46-0.90x the loop's loads) merged loads; that guess was wrong. The "
+      "H200's L2 has two partitions, and that slice counter leaves out sectors served across the "
+      "partition fabric: in run L (2026-12-03, c02) PyTorch's d 128 backward read 17.59 GB through "
+      "the crossbar against 17.85 GB predicted, while the slice counter said 9.53 GB and "
+      "`lts__t_sectors_srcunit_ltcfabric` carried another 8.97 GB. The slice counter stays as "
+      "column `lts_read_gb`.\n"
+      "* **first launch only**: a backward process runs flash2_fwd and its backward three times; "
+      "its later forwards read less from DRAM than Q, K and V themselves (0.038 GB for 0.1007 GB in "
+      "c01), which a flushed L2 cannot give, so only each kernel's first launch in a process is a "
+      "sample.\n"
       "* **spills** (DRAM writes): the kernel's SM-side stores (`lts__t_sectors_srcunit_tex_op_write`, "
       "column `sm_write_gb`) are many times its outputs O, LSE: PyTorch's forward uses 255 registers "
       "per thread and spills to local memory every KV step, and L2 writes some of those dirty lines "
@@ -670,7 +699,8 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "
       "judged against the spread of the samples (zero inside [min, max]); `samples` is 2 for "
-      "flashcheck's forward (run alone and before its backward), 1 elsewhere.\n";
+      "flashcheck's forward (run alone and before its backward), 1 elsewhere, times 3 for the causal "
+      "rows, measured again twice (reps/rep1, reps/rep2: the same script on `reps/*/cases.txt`).\n";
   w.text("fidelity/README.md", md);
   return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
          "H200, held-out half.\n";

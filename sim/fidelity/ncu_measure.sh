@@ -4,13 +4,19 @@
 # process per case and direction) and PyTorch's SDPA flash backend
 # (sdpa_cases.py). L2 is flushed before every profiled kernel (ncu's default
 # --cache-control all); clocks are left alone (--clock-control none).
-# Usage: ncu_measure.sh BIN_DIR OUT_DIR   (BIN_DIR holds flashcheck)
+# SM-side reads are l1tex__m_xbar2l1tex_read_bytes (bytes the crossbar delivers to
+# the SMs); lts__t_sectors_srcunit_tex_op_read is kept beside it: on the H200 it
+# misses the sectors served across the L2's partition fabric (sim/README.md).
+# Usage: ncu_measure.sh BIN_DIR OUT_DIR [CASES]   (BIN_DIR holds flashcheck;
+# CASES defaults to cases.txt here, and is copied to OUT_DIR/cases.txt)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$1
 OUT=$2
+CASES=${3:-$HERE/cases.txt}
 mkdir -p "$OUT"
-METRICS=dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sector_hit_rate.pct,lts__t_sectors_srcunit_tex_op_write.sum,lts__t_sectors_srcunit_tex_op_red.sum,launch__occupancy_limit_registers,launch__occupancy_limit_shared_mem,launch__occupancy_limit_warps,launch__registers_per_thread,gpu__time_duration.sum
+cp "$CASES" "$OUT/cases.txt"
+METRICS=dram__bytes_read.sum,dram__bytes_write.sum,l1tex__m_xbar2l1tex_read_bytes.sum,lts__t_sectors_srcunit_ltcfabric.sum,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sector_hit_rate.pct,lts__t_sectors_srcunit_tex_op_write.sum,lts__t_sectors_srcunit_tex_op_red.sum,launch__occupancy_limit_registers,launch__occupancy_limit_shared_mem,launch__occupancy_limit_warps,launch__registers_per_thread,gpu__time_duration.sum
 NCU="ncu --clock-control none --print-units base --metrics $METRICS --csv --target-processes all"
 {
   echo "date=$(date -u +%FT%TZ)"
@@ -27,9 +33,9 @@ while read -r id b hq hkv s d mask half; do
   [ "$hq" = "$hkv" ] || continue   # flashcheck bench has no GQA
   echo "echo CASE $id fwd; $BIN/flashcheck bench --variant flash2_fwd --dtype bf16 --head-dims $d --seqlens $s --masks $mask --tokens $((b * s)) --hidden $((hq * d)) --warmup 0 --repeats 1 --no-flush >/dev/null" >>"$DRV"
   echo "echo CASE $id bwd; $BIN/flashcheck bench --backward --variant flash2_bwd --dtype bf16 --head-dims $d --seqlens $s --masks $mask --tokens $((b * s)) --hidden $((hq * d)) --warmup 0 --repeats 1 --no-flush >/dev/null" >>"$DRV"
-done <"$HERE/cases.txt"
-timeout 150 $NCU -k regex:'flash2|dot_do_o|dq_convert' bash "$DRV" >"$OUT/ncu_flashcheck.csv" 2>"$OUT/ncu_flashcheck.log"
+done <"$CASES"
+timeout ${NCU_TIMEOUT:-200} $NCU -k regex:'flash2|dot_do_o|dq_convert' bash "$DRV" >"$OUT/ncu_flashcheck.csv" 2>"$OUT/ncu_flashcheck.log"
 echo "flashcheck rc=$?" >>"$OUT/device.txt"
-timeout 150 $NCU -k regex:'flash|fc_case_marker' python3 "$HERE/sdpa_cases.py" "$HERE/cases.txt" \
+timeout ${NCU_TIMEOUT:-200} $NCU -k regex:'flash|fc_case_marker' python3 "$HERE/sdpa_cases.py" "$CASES" \
   >"$OUT/ncu_sdpa.csv" 2>"$OUT/ncu_sdpa.log"
 echo "sdpa rc=$?" >>"$OUT/device.txt"
