@@ -1,0 +1,47 @@
+# ctest -P script: the fidelity report's ncu parser on a fixture (sim/fidelity/fixture).
+# SM-side reads must be l1tex__m_xbar2l1tex_read_bytes (2 GB there), not the L2 slice
+# counter lts__t_sectors_srcunit_tex_op_read x 32 (1 GB there, which misses the H200's
+# partition-fabric sectors); only a process's first launch is a sample; a CSV without the
+# crossbar metric is an error. Needs -DFLASHCHECK, -DSOURCE_DIR, -DSCRATCH.
+file(REMOVE_RECURSE ${SCRATCH})
+set(fixture ${SOURCE_DIR}/sim/fidelity/fixture)
+execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out --fidelity-only ${fixture}
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "flashcheck report --fidelity-only failed (${rc}):\n${out}")
+endif()
+file(STRINGS ${SCRATCH}/out/fidelity/fidelity.csv lines)
+list(GET lines 0 header)
+string(REPLACE "," ";" header "${header}")
+set(row "")
+foreach(l ${lines})
+  if(l MATCHES "^t01,held,flash2_fwd,")
+    string(REPLACE "," ";" row "${l}")
+  endif()
+endforeach()
+if(NOT row)
+  message(FATAL_ERROR "no t01 flash2_fwd row in fidelity.csv:\n${lines}")
+endif()
+foreach(check "sm_read_gb=2" "lts_read_gb=1" "samples=1" "dram_read_gb=0.3" "dram_write_gb=0.05")
+  string(REPLACE "=" ";" kv "${check}")
+  list(GET kv 0 col)
+  list(GET kv 1 want)
+  list(FIND header ${col} i)
+  list(GET row ${i} got)
+  if(NOT got STREQUAL want)
+    message(FATAL_ERROR "fidelity parser: ${col} = ${got}, expected ${want} (fixture ${fixture})")
+  endif()
+endforeach()
+# Without the crossbar metric the report refuses rather than fall back to the slice counter.
+file(COPY ${fixture}/ DESTINATION ${SCRATCH}/noxbar)
+file(STRINGS ${fixture}/ncu_flashcheck.csv csv)
+list(FILTER csv EXCLUDE REGEX "l1tex__m_xbar2l1tex_read_bytes")
+list(JOIN csv "\n" csv)
+file(WRITE ${SCRATCH}/noxbar/ncu_flashcheck.csv "${csv}\n")
+execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out2 --fidelity-only ${SCRATCH}/noxbar
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "lacks l1tex__m_xbar2l1tex_read_bytes")
+  message(FATAL_ERROR "a CSV without the crossbar metric was accepted (${rc}):\n${out}")
+endif()
+message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only")
+file(REMOVE_RECURSE ${SCRATCH})
