@@ -684,6 +684,15 @@ std::string fidelity(const Writer& w, const std::string& dir) {
     std::string line;
     while (std::getline(in, line)) device += "    " + line + "\n";
   }
+  // The repeats: which cases each folder under reps/ measured again, and when.
+  std::string reps_md;
+  for (const auto& rep : repeat_dirs(dir)) {
+    std::string ids, date;
+    for (const Case& c : read_cases(rep + "/cases.txt")) ids += (ids.empty() ? "" : " ") + c.id;
+    std::ifstream in(rep + "/device.txt");
+    std::getline(in, date);
+    reps_md += "* " + std::filesystem::path(rep).filename().string() + " (" + date + "): " + ids + "\n";
+  }
   // How DRAM writes were judged: eventual writes where writeback/ measured them.
   std::string writeback_md;
   if (eventual.empty()) {
@@ -793,9 +802,10 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "Predicted DRAM writes are the write-backs of lines evicted during the kernel, what "
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "
-      "judged against the spread of the samples (zero inside [min, max]); `samples` is 2 for "
-      "flashcheck's forward (run alone and before its backward), 1 elsewhere, times 3 for the causal "
-      "rows, measured again twice (reps/rep1, reps/rep2: the same script on `reps/*/cases.txt`).\n";
+      "judged against the spread of the samples (zero inside [min, max]); `samples` counts them: 2 "
+      "per measurement for flashcheck's forward (run alone and before its backward), 1 elsewhere; "
+      "the grid was measured once here and again in each folder under reps/ (the same script on "
+      "its own cases.txt):\n\n" + reps_md;
   w.text("fidelity/README.md", md);
   return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
          "H200, held-out half.\n";
