@@ -394,7 +394,7 @@ double metric_value(std::string s) {
   return std::stod(s);
 }
 struct Measured {
-  double dram_read = 0, dram_write = 0, l2_read = 0, lts_read = 0, l2_write = 0, l2_red = 0;
+  double dram_read = 0, dram_write = 0, l2_read = 0, lts_read = 0, l2_write = 0, l2_red = 0, fabric = 0;
 };
 // One (case, kernel): each time it was measured (flashcheck's forward runs twice: alone and
 // before its backward).
@@ -424,6 +424,8 @@ void add(Measured& x, const Launch1& l) {
   x.dram_write += l.m.at("dram__bytes_write.sum");
   x.l2_read += xbar->second;
   x.lts_read += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_read.sum");
+  const auto fab = l.m.find("lts__t_sectors_srcunit_ltcfabric.sum");
+  if (fab != l.m.end()) x.fabric += 32 * fab->second;
   x.l2_write += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_write.sum");
   x.l2_red += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_red.sum");
 }
@@ -573,6 +575,8 @@ std::string fidelity(const Writer& w, const std::string& dir) {
   std::map<std::string, int> reasons;  // held-out misses per reason
   std::vector<double> err_before[3];   // held-out errors with stored lines counted like read lines
   std::set<std::string> flipped;       // held rows whose reuse decision that rule changes
+  std::string slice_example;           // the cited row of the slice counter's shortfall
+  double slice_low = 0, slice_min = INFINITY, slice_max = 0;  // lts / crossbar over all rows
   for (const Case& c : cases)
     for (const char* kname : {"flash2_fwd", "flash2_bwd", "torch_flash_fwd", "torch_flash_bwd"}) {
       const auto it = got.find({c.id, kname});
@@ -595,7 +599,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       const double pr1[3] = {double(g1.sm_read_bytes), double(g1.dram_read_bytes), double(g1.dram_write_bytes)};
       const Samples& ms = it->second;
       const double pr[3] = {double(g.sm_read_bytes), double(g.dram_read_bytes), double(g.dram_write_bytes)};
-      double lo[3], hi[3], mean[3] = {0, 0, 0}, sm_write = 0, red = 0, lts = 0;
+      double lo[3], hi[3], mean[3] = {0, 0, 0}, sm_write = 0, red = 0, lts = 0, fabric = 0;
       for (int k = 0; k < 3; ++k) lo[k] = INFINITY, hi[k] = 0;
       for (const Measured& m : ms) {
         const double me[3] = {m.l2_read, m.dram_read, m.dram_write};
@@ -604,6 +608,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
         sm_write += m.l2_write / double(ms.size());
         red += m.l2_red / double(ms.size());
         lts += m.lts_read / double(ms.size());
+        fabric += m.fabric / double(ms.size());
       }
       std::vector<std::string> row{c.id, c.half, kname, integer(c.b), integer(c.hq), integer(c.hkv),
                                    integer(c.n), integer(c.d), c.mask, integer(int64_t(ms.size()))};
@@ -649,6 +654,15 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       row.push_back(num(red / 1e9));
       row.push_back(num(double(g.l2_reduction_bytes) / 1e9));
       row.push_back(num(lts / 1e9));
+      if (mean[0] > 0) slice_min = std::min(slice_min, lts / mean[0]), slice_max = std::max(slice_max, lts / mean[0]);
+      // The held row where the slice counter falls furthest below the crossbar: the evidence cited.
+      if (c.half == "held" && mean[0] > 0 && (slice_example.empty() || lts / mean[0] < slice_low)) {
+        slice_low = lts / mean[0];
+        slice_example = "in " + c.id + " (" + kname + ", d " + integer(c.d) + ") the crossbar delivered " +
+                        num(mean[0] / 1e9) + " GB against " + num(pr[0] / 1e9) + " GB predicted, while the slice counter said " +
+                        num(lts / 1e9) + " GB and `lts__t_sectors_srcunit_ltcfabric` x 32 carried another " +
+                        num(fabric / 1e9) + " GB";
+      }
       row.push_back(ms.size() > 1 ? fixed2(spread * 100) : "-");
       row.push_back(fixed2(g.wave_footprint_bytes / g.l2_effective_bytes));
       row.push_back(g.reuse ? "yes" : "no");
@@ -765,11 +779,10 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "\nEach class is read off ncu's own counters beside the judged one (column `why_missed`):\n\n"
       "* **SM-side reads** are judged on `l1tex__m_xbar2l1tex_read_bytes` (the bytes the crossbar "
       "delivers from L2 to the SMs). Earlier reports judged `lts__t_sectors_srcunit_tex_op_read` x 32 "
-      "and called its shortfall (0.46-0.90x the loop's loads) merged loads; that guess was wrong. The "
+      "and called its shortfall merged loads; that guess was wrong (here it is " + fixed2(slice_min) + "-" +
+      fixed2(slice_max) + "x the crossbar's bytes over all rows). The "
       "H200's L2 has two partitions, and that slice counter leaves out sectors served across the "
-      "partition fabric: in run L (2026-12-03, c02) PyTorch's d 128 backward read 17.59 GB through "
-      "the crossbar against 17.85 GB predicted, while the slice counter said 9.53 GB and "
-      "`lts__t_sectors_srcunit_ltcfabric` carried another 8.97 GB. The slice counter stays as "
+      "partition fabric: " + slice_example + " (means over the samples). The slice counter stays as "
       "column `lts_read_gb`.\n"
       "* **first launch only**: a backward process runs flash2_fwd and its backward three times; "
       "its later forwards read less from DRAM than Q, K and V themselves (0.038 GB for 0.1007 GB in "
