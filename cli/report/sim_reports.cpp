@@ -699,8 +699,10 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "
       "judged against the spread of the samples (zero inside [min, max]); `samples` is 2 for "
-      "flashcheck's forward (run alone and before its backward), 1 elsewhere, times 3 for the causal "
-      "rows, measured again twice (reps/rep1, reps/rep2: the same script on `reps/*/cases.txt`).\n";
+      "flashcheck's forward (run alone and before its backward), 1 elsewhere, per measurement; the whole "
+      "grid was measured again twice (reps/rep3, reps/rep4) and the causal rows twice more before "
+      "that (reps/rep1, reps/rep2), each by the same script on its `reps/*/cases.txt`. The misses "
+      "above repeat within a few percent, so they are the model's, not the measurement's.\n";
   w.text("fidelity/README.md", md);
   return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
          "H200, held-out half.\n";
