@@ -819,7 +819,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "judged against the spread of the samples (zero inside [min, max]); `samples` counts them: 2 "
       "per measurement for flashcheck's forward (run alone and before its backward), 1 elsewhere; "
       "the grid was measured once here and again in each folder under reps/ (the same script on "
-      "its own cases.txt):\n\n" + reps_md;
+      "its own cases.txt); column `spread_pct` is each row's (max / min - 1 over its samples):\n\n" + reps_md;
   w.text("fidelity/README.md", md);
   return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
          "H200, held-out half.\n";
