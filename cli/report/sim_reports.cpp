@@ -636,7 +636,17 @@ std::string fidelity(const Writer& w, const std::string& dir) {
         // Judged against the measured spread: no error inside [min, max] of the samples.
         const double e = jp[k] < jlo[k] ? 1 - jp[k] / jlo[k] : jp[k] > jhi[k] ? jp[k] / jhi[k] - 1 : 0;
         if (e > limit[k]) {
-          const std::string reason = miss_reason(k, jp[k], jmean[k], sm_write, double(g.sm_write_bytes), g, spread, has_ev);
+          std::string reason = miss_reason(k, jp[k], jmean[k], sm_write, double(g.sm_write_bytes), g, spread, has_ev);
+          // Evidence for a resident output: the same case's PyTorch forward (same O, LSE) measured both ways.
+          const auto tev = eventual.find({c.id, "torch_flash_fwd"});
+          const auto tin = got.find({c.id, "torch_flash_fwd"});
+          if (reason.rfind("output resident", 0) == 0 && tev != eventual.end() && tin != got.end()) {
+            double in = 0, ev_w = 0;
+            for (const Measured& m : tin->second) in += m.dram_write / double(tin->second.size());
+            for (double x : tev->second) ev_w += x / double(tev->second.size());
+            reason += " (PyTorch's forward of this case wrote back " + num(in / 1e9) + " GB during the kernel and " +
+                      num(ev_w / 1e9) + " GB in all)";
+          }
           if (why.find(reason) == std::string::npos) why += (why.empty() ? "" : "; ") + reason;
           if (c.half == "held") ++reasons[reason.substr(0, reason.find(':'))];
         }
