@@ -40,13 +40,12 @@ def entry(pair, seed, mask):
 
 
 def gen(flashcheck, entries, out):
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"cases": entries}, f)
-    try:
-        subprocess.run([flashcheck, "check", "gen", "--out", out, "--spec", f.name, "--variants", "varlen"],
-                       check=True, capture_output=True, text=True)
-    finally:
-        os.unlink(f.name)
+    """check gen of ENTRIES into OUT; the spec is kept beside it as OUT.spec.json (named in suite.json)."""
+    spec = out.rstrip("/") + ".spec.json"
+    with open(spec, "w") as f:
+        json.dump({"cases": entries}, f, indent=1)
+    subprocess.run([flashcheck, "check", "gen", "--out", out, "--spec", spec, "--variants", "varlen"],
+                   check=True, capture_output=True, text=True)
 
 
 def lengths(case_dir):

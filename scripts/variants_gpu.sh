@@ -14,13 +14,14 @@
 # Environment (run): OUT (default DEST/out), WORK (default /tmp/flashcheck-clients),
 # PYTHON (default python3, the one with torch), TIME_LIMIT (clients, default 200 s).
 set -euo pipefail
+SELF=$(cd "$(dirname "$0")" && pwd)
 
 FLEX_GEN=(--seed 1 --count 8 --max-seqlen 256 --max-head-dim 128 --dtypes bf16,f16 --head-dims 64,128
   --values normal,uniform --variants softcap,alibi,varlen,paged,sinks,dropout,mask,bias)
 
 suites() {  # BIN PY DIR: every suite the clients run on, into DIR
   "$1" check gen --out "$3/flex" "${FLEX_GEN[@]}" >/dev/null
-  "$2" "$(dirname "$0")/njt_suites.py" --flashcheck "$1" --out "$3"
+  "$2" "$SELF/njt_suites.py" --flashcheck "$1" --out "$3"
 }
 
 sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
@@ -35,12 +36,13 @@ pack() {
   rm -rf "$dest"
   mkdir -p "$dest"
   cp "$bin" "$dest/flashcheck"
-  cp "$root/scripts/variant_clients.py" "$root/scripts/njt_suites.py" "$0" "$dest/"
+  cp "$root/scripts/variant_clients.py" "$root/scripts/njt_suites.py" "$SELF/variants_gpu.sh" "$dest/"
   git -C "$root" rev-parse HEAD > "$dest/COMMIT"
   local tmp
   tmp=$(mktemp -d)
-  suites "$dest/flashcheck" "${PYTHON:-python3}" "$tmp" >/dev/null
-  sums "$tmp" > "$dest/SUMS"
+  # Relative paths as in run: suite.json records the command.
+  (cd "$tmp" && mkdir suites && suites "$dest/flashcheck" "${PYTHON:-python3}" suites >/dev/null 2>&1)
+  sums "$tmp/suites" > "$dest/SUMS"
   rm -rf "$tmp"
   cat > "$dest/run.sh" <<'EOF'
 #!/usr/bin/env bash
@@ -58,6 +60,7 @@ run() {
   py=${PYTHON:-python3}
   rm -rf "$work"
   mkdir -p "$work/suites" "$out"
+  out=$(cd "$out" && pwd)
   cp "$here/flashcheck" "$work/"
   cd "$work"
   local t0=$SECONDS
