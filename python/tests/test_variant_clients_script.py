@@ -129,12 +129,16 @@ def test_flex_retries_smaller_tiles_only_on_shared_memory(vc, monkeypatch):
     out = vc.run_flex({}, {}, {}, "cuda")
     assert seen == vc.FLEX_KERNEL_OPTIONS[:2] and out["__note__"].startswith("kernel_options {\"BLOCK_M\":64")
 
+    calls = []
+
     def broken(p, t, ex, device, opts):
+        calls.append(opts)
         raise ValueError("a real error")
 
     monkeypatch.setattr(vc, "run_flex_once", broken)
-    with pytest.raises(ValueError):  # anything else is the client's failure, reported as such
+    with pytest.raises(ValueError):  # anything else is the client's failure, reported as such, not retried
         vc.run_flex({}, {}, {}, "cuda")
+    assert calls == [None]
 
     def never_fits(p, t, ex, device, opts):
         raise RuntimeError("out of resource: shared memory")
