@@ -11,9 +11,19 @@ For a GPU machine with PyTorch. Two clients:
                (O * exp(LSE - logaddexp(LSE, sink))). Dropout after normalisation
                is not a score_mod: those cases are skipped with the reason.
                Writes o, lse, dq, dk, dv (and dbias, dsinks).
+               When Triton finds no config that fits shared memory at the
+               default tiles, the case is retried with smaller ones
+               (FLEX_KERNEL_OPTIONS; the status names the options used).
   sdpa_varlen  PyTorch's varlen path: nested jagged tensors through
                F.scaled_dot_product_attention (mask none or is_causal; other
                variants skipped). Writes o, dq, dk, dv (SDPA returns no LSE).
+  njt_causal[_flash|_efficient|_math]
+               the same with is_causal=True on every causal case, whichever
+               alignment problem.json names (default backend, or one forced
+               through sdpa_kernel): with --also CLIENT=SUITE2 (same inputs,
+               other alignment; scripts/njt_suites.py writes both) the outputs
+               are judged against both references, so the report says which
+               convention is_causal follows on jagged inputs, measured.
 
 Outputs go to OUT/<client>/case_NNN/*.npy (or skip.txt with the reason, which
 `check verify` reports as skipped, never as passed). With --flashcheck BIN each
@@ -22,10 +32,12 @@ client is then judged by `BIN check verify SUITE --candidate OUT/<client>`
 device, date and command.
 
 Usage: python scripts/variant_clients.py --suite flex=S1 --suite sdpa_varlen=S2 \
-           --out OUT [--flashcheck BIN] [--time-limit SECONDS]
+           [--suite njt_causal=TL --also njt_causal=BR] --out OUT \
+           [--flashcheck BIN] [--time-limit SECONDS] [--commit SHA]
 """
 import argparse
 import datetime
+import functools
 import json
 import os
 import subprocess
@@ -38,6 +50,19 @@ import torch.nn.functional as F
 
 TORCH_DTYPE = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32, "f64": torch.float64}
 OUTPUTS = {"flex": "o,lse,dq,dk,dv,dbias,dsinks", "sdpa_varlen": "o,dq,dk,dv"}
+NJT_BACKENDS = {"njt_causal": None, "njt_causal_flash": "FLASH_ATTENTION",
+                "njt_causal_efficient": "EFFICIENT_ATTENTION", "njt_causal_math": "MATH"}
+OUTPUTS.update({c: "o,dq,dk,dv" for c in NJT_BACKENDS})
+# FlexAttention tiles tried in turn when Triton has no config within shared memory
+# (the H200's 227 KiB: the mask and bias cases at the default tiles). The backward
+# needs BLOCK_N1 % BLOCK_M1 == 0 and BLOCK_M2 % BLOCK_N2 == 0; all divide the
+# BlockMask's 128.
+FLEX_KERNEL_OPTIONS = [
+    None,
+    {"BLOCK_M": 64, "BLOCK_N": 32, "num_stages": 1, "BLOCK_M1": 32, "BLOCK_N1": 64, "BLOCK_M2": 64, "BLOCK_N2": 32},
+    {"BLOCK_M": 32, "BLOCK_N": 32, "num_stages": 1, "num_warps": 4,
+     "BLOCK_M1": 16, "BLOCK_N1": 32, "BLOCK_M2": 32, "BLOCK_N2": 16},
+]
 
 
 class Skip(Exception):
@@ -100,18 +125,39 @@ def flex_fn():
     return _flex
 
 
-def flex_with_lse(q, k, v, score_mod, block_mask, scale, gqa):
+def flex_with_lse(q, k, v, score_mod, block_mask, scale, gqa, kernel_options):
     f = flex_fn()
+    kw = {"kernel_options": kernel_options} if kernel_options else {}
     try:
         from torch.nn.attention.flex_attention import AuxRequest
         o, aux = f(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=gqa,
-                   return_aux=AuxRequest(lse=True))
+                   return_aux=AuxRequest(lse=True), **kw)
         return o, aux.lse
     except ImportError:
-        return f(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=gqa, return_lse=True)
+        return f(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=gqa, return_lse=True,
+                 **kw)
+
+
+def out_of_shared_memory(e):
+    m = str(e)
+    return "out of resource" in m or "No valid triton configs" in m
 
 
 def run_flex(p, t, ex, device):
+    """run_flex_once at the default tiles, then at each smaller FLEX_KERNEL_OPTIONS entry."""
+    for i, opts in enumerate(FLEX_KERNEL_OPTIONS):
+        try:
+            out = run_flex_once(p, t, ex, device, opts)
+        except Exception as e:
+            if not out_of_shared_memory(e) or i + 1 == len(FLEX_KERNEL_OPTIONS):
+                raise
+            continue
+        if opts:
+            out["__note__"] = "kernel_options " + json.dumps(opts, separators=(",", ":"))
+        return out
+
+
+def run_flex_once(p, t, ex, device, kernel_options):
     from torch.nn.attention.flex_attention import create_block_mask
     v = p.get("variants", {})
     if "dropout_p" in v:
@@ -173,7 +219,7 @@ def run_flex(p, t, ex, device):
         return score
 
     block_mask = create_block_mask(mask_mod, Bf, Hq, Qlen, Klen, device=device)
-    o, lse = flex_with_lse(q, kk, vv, score_mod, block_mask, p["scale"], Hq != Hkv)
+    o, lse = flex_with_lse(q, kk, vv, score_mod, block_mask, p["scale"], Hq != Hkv, kernel_options)
     if sinks is not None:  # the sink logit joins the denominator: rescale O, LSE
         total = torch.logaddexp(lse, sinks.view(1, Hq, 1))
         o = o * torch.exp(lse - total).unsqueeze(-1).to(o.dtype)
@@ -189,12 +235,17 @@ def run_flex(p, t, ex, device):
 
 # ---- PyTorch varlen: nested jagged tensors through SDPA ---------------------
 
-def run_sdpa_varlen(p, t, ex, device):
+def run_sdpa_varlen(p, t, ex, device, causal_only=False, backend=None):
+    """causal_only: is_causal=True on a causal case of either alignment (the convention
+    suites); backend: an SDPBackend name forced through sdpa_kernel."""
     v = p.get("variants", {})
     if set(v) != {"varlen"}:
         raise Skip("SDPA's jagged path has no " + ",".join(sorted(set(v) - {"varlen"})))
     kind = p["mask"]["kind"]
-    if kind not in ("none", "causal_top_left"):
+    if causal_only:
+        if kind not in ("causal_top_left", "causal_bottom_right"):
+            raise Skip(f"the is_causal convention client runs causal cases only, not {kind}")
+    elif kind not in ("none", "causal_top_left"):
         raise Skip(f"SDPA's jagged path takes is_causal (top-left) only, not {kind}")
     Hq, Hkv = p["heads_q"], p["heads_kv"]
     cq, ck = ex["cu_seqlens_q"], ex["cu_seqlens_k"]
@@ -209,14 +260,18 @@ def run_sdpa_varlen(p, t, ex, device):
     qn = nt(qv, cq).transpose(1, 2)
     kn = nt(kx, ck).transpose(1, 2)
     vn = nt(vx, ck).transpose(1, 2)
-    on = F.scaled_dot_product_attention(qn, kn, vn, scale=p["scale"], is_causal=kind == "causal_top_left")
-    ov = on.transpose(1, 2).values()  # [total][Hq][d]
-    ov.backward(t["do"][0].transpose(0, 1))
+    import contextlib
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel(getattr(SDPBackend, backend)) if backend else contextlib.nullcontext():
+        on = F.scaled_dot_product_attention(qn, kn, vn, scale=p["scale"], is_causal=kind != "none")
+        ov = on.transpose(1, 2).values()  # [total][Hq][d]
+        ov.backward(t["do"][0].transpose(0, 1))
     tr = lambda x: x.transpose(0, 1).unsqueeze(0)
     return {"o": tr(ov), "dq": tr(qv.grad), "dk": tr(kv.grad), "dv": tr(vv.grad)}
 
 
 CLIENTS = {"flex": run_flex, "sdpa_varlen": run_sdpa_varlen}
+CLIENTS.update({c: functools.partial(run_sdpa_varlen, causal_only=True, backend=b) for c, b in NJT_BACKENDS.items()})
 
 
 def run_suite(client, suite, out_root, device, deadline, log):
@@ -235,13 +290,15 @@ def run_suite(client, suite, out_root, device, deadline, log):
             p, t, ex = read_case(case, device)
             res = CLIENTS[client](p, t, ex, device)
             torch.cuda.synchronize()
+            if "__note__" in res:
+                status += " with " + res.pop("__note__")
             for n, x in res.items():
                 save(os.path.join(out, n + ".npy"), x, p["dtype"])
         except Skip as e:
             status = "skip: " + str(e)
         except Exception as e:  # the client failed on the case: recorded, judged as skipped with the error
             status = f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
-        if status != "ran":
+        if not status.startswith("ran"):
             with open(os.path.join(out, "skip.txt"), "w") as f:
                 f.write(status + "\n")
         rows.append({"case": name, "status": status, "seconds": round(time.time() - t0, 2)})
@@ -249,13 +306,41 @@ def run_suite(client, suite, out_root, device, deadline, log):
     return rows
 
 
+def same_inputs(suite_a, suite_b, case):
+    """True when the case's input files (q, k, v, do and the extras) are byte-identical."""
+    pa = json.load(open(os.path.join(suite_a, case, "problem.json")))
+    names = ["q.npy", "k.npy", "v.npy", "do.npy"] + sorted(pa.get("extras", {}).values())
+    for n in names:
+        fa, fb = os.path.join(suite_a, case, n), os.path.join(suite_b, case, n)
+        if not os.path.isfile(fb) or open(fa, "rb").read() != open(fb, "rb").read():
+            return False
+    return True
+
+
+def judge(flashcheck, suite, candidate, outputs, stem):
+    """`check verify` in text and JSON, both kept as STEM.txt / STEM.json."""
+    cmd = [flashcheck, "check", "verify", suite, "--candidate", candidate, "--outputs", outputs]
+    text = subprocess.run(cmd, capture_output=True, text=True)
+    js = subprocess.run(cmd + ["--format", "json"], capture_output=True, text=True)
+    open(stem + ".txt", "w").write(text.stdout + text.stderr)
+    open(stem + ".json", "w").write(js.stdout)
+    print(text.stdout + text.stderr)
+    return {"verify_command": " ".join(cmd), "verify_exit": text.returncode,
+            "verify_summary": (text.stdout.strip().splitlines() or [""])[-1]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", action="append", required=True, help="CLIENT=SUITE_DIR (clients: flex, sdpa_varlen)")
+    ap.add_argument("--suite", action="append", required=True,
+                    help="CLIENT=SUITE_DIR (clients: " + ", ".join(CLIENTS) + ")")
+    ap.add_argument("--also", action="append", default=[],
+                    help="CLIENT=SUITE_DIR: judge CLIENT's outputs against this suite too (same inputs required)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--flashcheck", help="the flashcheck binary: judge each client with check verify")
     ap.add_argument("--time-limit", type=float, default=1e9, help="seconds; later cases are skipped (said so)")
+    ap.add_argument("--commit", default="", help="the flashcheck commit, for the report")
     a = ap.parse_args()
+    also = dict(x.split("=", 1) for x in a.also)
     device = "cuda"
     if not torch.cuda.is_available():
         sys.exit("variant_clients.py: no CUDA device")
@@ -263,7 +348,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     meta = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": torch.cuda.get_device_name(0),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(["python", "scripts/variant_clients.py"] + sys.argv[1:]), "clients": {}}
+            "commit": a.commit, "command": " ".join(["python", "scripts/variant_clients.py"] + sys.argv[1:]),
+            "clients": {}}
     for spec in a.suite:
         client, suite = spec.split("=", 1)
         if client not in CLIENTS:
@@ -271,43 +357,99 @@ def main():
         rows = run_suite(client, suite, a.out, device, deadline, sys.stdout)
         entry = {"suite": suite, "outputs": OUTPUTS[client], "cases": rows}
         if a.flashcheck:
-            cmd = [a.flashcheck, "check", "verify", suite, "--candidate", os.path.join(a.out, client),
-                   "--outputs", OUTPUTS[client]]
-            text = subprocess.run(cmd, capture_output=True, text=True)
-            js = subprocess.run(cmd + ["--format", "json"], capture_output=True, text=True)
-            open(os.path.join(a.out, client + "_verify.txt"), "w").write(text.stdout + text.stderr)
-            open(os.path.join(a.out, client + "_verify.json"), "w").write(js.stdout)
-            entry.update({"verify_command": " ".join(cmd), "verify_exit": text.returncode,
-                          "verify_summary": (text.stdout.strip().splitlines() or [""])[-1]})
-            print(text.stdout + text.stderr)
+            cand = os.path.join(a.out, client)
+            entry.update(judge(a.flashcheck, suite, cand, OUTPUTS[client], os.path.join(a.out, client + "_verify")))
+            if client in also:
+                bad = [r["case"] for r in rows if not same_inputs(suite, also[client], r["case"])]
+                if bad:
+                    sys.exit(f"--also {client}={also[client]}: inputs differ from {suite} in {', '.join(bad)}")
+                entry["also"] = {"suite": also[client]}
+                entry["also"].update(judge(a.flashcheck, also[client], cand, OUTPUTS[client],
+                                           os.path.join(a.out, client + "_verify_also")))
         meta["clients"][client] = entry
     json.dump(meta, open(os.path.join(a.out, "meta.json"), "w"), indent=2)
     write_report(a.out, meta)
 
 
+def verdicts_of(path):
+    """case -> (status, problem, failing outputs) from a `check verify --format json` file."""
+    out = {}
+    if os.path.exists(path) and os.path.getsize(path):
+        try:
+            for c in json.load(open(path)).get("cases", []):
+                bad = [x["name"] for x in c.get("tensors", []) if not x["pass"]] + \
+                      [m + "(missing)" for m in c.get("missing", [])]
+                out[c["case"]] = (c["status"], c.get("problem", ""), " ".join(bad))
+        except ValueError:
+            pass
+    return out
+
+
+def seq_lengths(suite, case):
+    """'Nq/Nk' per sequence of a varlen case, from its cu_seqlens files."""
+    d = os.path.join(suite, case)
+    try:
+        cq, ck = (np.load(os.path.join(d, f"cu_seqlens_{s}.npy")).astype(np.int64) for s in "qk")
+    except OSError:
+        return ""
+    return " ".join(f"{a}/{b}" for a, b in zip(np.diff(cq), np.diff(ck)))
+
+
+def mask_of(suite):
+    """The one mask kind of a suite's cases, or 'mixed'."""
+    kinds = {json.load(open(os.path.join(suite, c, "problem.json")))["mask"]["kind"]
+             for c in sorted(os.listdir(suite)) if os.path.isfile(os.path.join(suite, c, "problem.json"))}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def convention_lines(e, main_v, also_v):
+    """Which reference is_causal's outputs pass, counted over the cases that ran."""
+    ran = [r["case"] for r in e["cases"] if r["status"].startswith("ran")]
+    if not ran:
+        return ["No case ran: no convention measured."]
+    ka, kb = mask_of(e["suite"]), mask_of(e["also"]["suite"])
+    pa = [c for c in ran if main_v.get(c, ("",))[0] == "pass"]
+    pb = [c for c in ran if also_v.get(c, ("",))[0] == "pass"]
+    lines = [f"is_causal=True outputs pass the `{ka}` reference on {len(pa)}/{len(ran)} cases run and the "
+             f"`{kb}` reference on {len(pb)}/{len(ran)}."]
+    for k, passed, other, opassed in ((ka, pa, kb, pb), (kb, pb, ka, pa)):
+        if len(passed) == len(ran) and len(opassed) < len(ran):
+            fails = [c for c in ran if c not in opassed]
+            lines.append(f"**Measured convention: {k}.** Counterexamples to {other}: {', '.join(fails)}.")
+    if len(pa) < len(ran) and len(pb) < len(ran):
+        lines.append("**Neither convention holds on every case.**")
+    return lines
+
+
 def write_report(out, meta):
     lines = ["# Real variant clients judged by `flashcheck check verify`", "",
              "<!-- Generated by scripts/variant_clients.py; do not edit. -->",
-             f"Torch {meta['torch']} (CUDA {meta['cuda']}) on {meta['device']}, {meta['date_utc']}.", "",
+             f"Torch {meta['torch']} (CUDA {meta['cuda']}) on {meta['device']}, {meta['date_utc']}"
+             + (f", flashcheck commit {meta['commit']}" if meta.get("commit") else "") + ".", "",
              f"Command: `{meta['command']}`", ""]
     for client, e in meta["clients"].items():
         lines += [f"## {client}", "", f"Suite `{e['suite']}`, outputs judged: {e['outputs']}."]
         if "verify_command" in e:
             lines += ["", f"`{e['verify_command']}` exit {e['verify_exit']}: **{e['verify_summary']}**"]
-        verdicts = {}
-        vj = os.path.join(out, client + "_verify.json")
-        if os.path.exists(vj) and os.path.getsize(vj):
-            try:
-                for c in json.load(open(vj)).get("cases", []):
-                    bad = [x["name"] for x in c.get("tensors", []) if not x["pass"]] + \
-                          [m + "(missing)" for m in c.get("missing", [])]
-                    verdicts[c["case"]] = (c["status"], c.get("problem", ""), " ".join(bad))
-            except ValueError:
-                pass
-        lines += ["", "| case | problem | client | verdict | failing |", "|---|---|---|---|---|"]
-        for r in e["cases"]:
-            st, prob, bad = verdicts.get(r["case"], ("-", "", ""))
-            lines.append(f"| {r['case']} | {prob} | {r['status'].replace('|', '/')} ({r['seconds']} s) | {st} | {bad} |")
+        v = verdicts_of(os.path.join(out, client + "_verify.json"))
+        if "also" in e:
+            x = e["also"]
+            va = verdicts_of(os.path.join(out, client + "_verify_also.json"))
+            lines += ["", f"`{x['verify_command']}` exit {x['verify_exit']}: **{x['verify_summary']}**", ""]
+            lines += convention_lines(e, v, va)
+            ka, kb = mask_of(e["suite"]), mask_of(x["suite"])
+            lines += ["", f"| case | problem | Nq/Nk per sequence | client | vs {ka} | failing | vs {kb} | failing |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for r in e["cases"]:
+                st, prob, bad = v.get(r["case"], ("-", "", ""))
+                sb, _, badb = va.get(r["case"], ("-", "", ""))
+                lines.append(f"| {r['case']} | {prob} | {seq_lengths(e['suite'], r['case'])} | "
+                             f"{r['status'].replace('|', '/')} ({r['seconds']} s) | {st} | {bad} | {sb} | {badb} |")
+        else:
+            lines += ["", "| case | problem | client | verdict | failing |", "|---|---|---|---|---|"]
+            for r in e["cases"]:
+                st, prob, bad = v.get(r["case"], ("-", "", ""))
+                lines.append(f"| {r['case']} | {prob} | {r['status'].replace('|', '/')} ({r['seconds']} s) | {st} | {bad} |")
         lines.append("")
     open(os.path.join(out, "README.md"), "w").write("\n".join(lines) + "\n")
 
