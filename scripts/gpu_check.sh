@@ -271,11 +271,11 @@ PY
     PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --head-dims 32 96 "${hgrid[@]}" --gqa-heads-kv \
       --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/sdpa_bwd_headdims.csv" 2>&1 | tail -20
     : >"$OUT/report_headdims.md"
-    python3 scripts/gpu_report.py "$OUT/bench_headdims.csv" "$OUT/sdpa_headdims.csv" --refs auto \
+    python3 scripts/gpu_report.py "$OUT/bench_headdims.csv" "$OUT/sdpa_headdims.csv" \
       --title "head dims 32, 96, 256: forward TFLOP/s" >>"$OUT/report_headdims.md" &&
       grep -E "ratio to" "$OUT/report_headdims.md" | sed "s/^/head dims fwd: /" >>"$summary"
     echo >>"$OUT/report_headdims.md"
-    python3 scripts/gpu_report.py "$OUT/bench_bwd_headdims.csv" "$OUT/sdpa_bwd_headdims.csv" --refs auto \
+    python3 scripts/gpu_report.py "$OUT/bench_bwd_headdims.csv" "$OUT/sdpa_bwd_headdims.csv" \
       --metric fwd_bwd_tflops --title "head dims 32, 96: forward + backward TFLOP/s" >>"$OUT/report_headdims.md" &&
       grep -E "ratio to" "$OUT/report_headdims.md" | grep "^flash2_bwd" | sed "s/^/head dims fwd+bwd: /" >>"$summary"
   fi
