@@ -37,13 +37,16 @@
 // seqlen_k x d).
 //
 // Schedule: kv_outer for dK, dV with Bc = 64 rows per block (4 warps x 16)
-// and Br = 64 (d 64) or 32 (d 128: registers) queries per inner step; dQ
-// Q-outer with Br = 64, Bc = 64.
+// and Br = 64 (d 32, 64) or 32 (d 96, 128: registers) queries per inner
+// step; dQ Q-outer with Br = 64, Bc = 64. Head dims 32 and 96 take the
+// configuration of 64 and 128 with shared-memory rows padded to it
+// (Flash2BwdTraits::kRowElems, as the forward); not tuned.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "kernels/flash2_bwd_kernel.cuh"
 #include "kernels/variants.hpp"
@@ -53,7 +56,7 @@ namespace {
 
 // <head_dim, warps (16 owned rows each), streamed rows per step>
 template <int D>
-using DkdvTraits = flash2::Flash2BwdTraits<D, 4, D == 128 ? 32 : 64>;
+using DkdvTraits = flash2::Flash2BwdTraits<D, 4, (D > 64 ? 32 : 64)>;
 template <int D>
 using DqTraits = flash2::Flash2BwdTraits<D, 4, 64>;
 
@@ -66,8 +69,18 @@ int64_t d_floats(const Problem& p) { return (p.lse_elems() + 3) / 4 * 4; }
 // SM on 132 SMs), at most one head per block. A function of the problem
 // alone, so dK, dV bits do not depend on the device.
 constexpr int64_t kTargetBlocks = 2048;
+// The dkdv kernel's (Bc, Br) at a head dim flash2_bwd instantiates.
+std::pair<int64_t, int64_t> dkdv_tile(int64_t head_dim) {
+  switch (head_dim) {
+    case 32: return {DkdvTraits<32>::kRows, DkdvTraits<32>::kStream};
+    case 64: return {DkdvTraits<64>::kRows, DkdvTraits<64>::kStream};
+    case 96: return {DkdvTraits<96>::kRows, DkdvTraits<96>::kStream};
+    default: return {DkdvTraits<128>::kRows, DkdvTraits<128>::kStream};
+  }
+}
+
 int gqa_splits(const Problem& p) {
-  const int64_t rows = p.head_dim == 64 ? DkdvTraits<64>::kRows : DkdvTraits<128>::kRows;
+  const int64_t rows = dkdv_tile(p.head_dim).first;
   const int64_t base = (p.seqlen_k + rows - 1) / rows * p.heads_kv * p.batch;
   const int64_t want = (kTargetBlocks + base - 1) / base;
   return static_cast<int>(std::min<int64_t>(p.group_size(), std::max<int64_t>(1, want)));
@@ -93,7 +106,7 @@ void launch(const Problem& pr, const BackwardArgs& a) {
   }
   float* Dbuf = static_cast<float*>(a.workspace);
   float* dqa = Dbuf + d_floats(pr);  // 16-byte aligned: float2 atomics
-  float* part = dqa + pr.q_elems();  // 16-byte aligned: head_dim is a multiple of 64
+  float* part = dqa + pr.q_elems();  // 16-byte aligned: head_dim is a multiple of 32
   const int splits = gqa_splits(pr);
   const flash2::ScoreMod mod = flash2::make_score_mod(pr, a.alibi_slopes);
   const bool vl = pr.variants.varlen;
@@ -148,8 +161,7 @@ void launch(const Problem& pr, const BackwardArgs& a) {
 }  // namespace
 
 ScheduleDesc flash2_bwd_schedule(const Problem& p) {
-  const int64_t Bc = p.head_dim == 64 ? DkdvTraits<64>::kRows : DkdvTraits<128>::kRows;
-  const int64_t Br = p.head_dim == 64 ? DkdvTraits<64>::kStream : DkdvTraits<128>::kStream;
+  const auto [Bc, Br] = dkdv_tile(p.head_dim);
   return sim::describe(ScheduleKind::flash2, Direction::bwd, Br, Bc);
 }
 
@@ -157,8 +169,8 @@ Support flash2_bwd_supports(const Problem& p) {
   if (Support s = only_variants(p, "flash2_bwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 64 && p.head_dim != 128)
-    return Support::no("flash2_bwd instantiates head dims 64 and 128, not " +
+  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
+    return Support::no("flash2_bwd instantiates head dims 32, 64, 96 and 128, not " +
                        std::to_string(p.head_dim));
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
     return Support::no("flash2_bwd needs seqlen_q, seqlen_k < 2^30");
@@ -184,12 +196,17 @@ void launch_mod(const Problem& p, const BackwardArgs& a) {
   p.variants.softcap || p.variants.alibi ? launch<D, T, true>(p, a) : launch<D, T, false>(p, a);
 }
 
+template <int D>
+void launch_dtype(const Problem& p, const BackwardArgs& a) {
+  p.dtype == DType::bf16 ? launch_mod<D, __nv_bfloat16>(p, a) : launch_mod<D, __half>(p, a);
+}
+
 void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {
-  const bool bf = p.dtype == DType::bf16;
-  if (p.head_dim == 64) {
-    bf ? launch_mod<64, __nv_bfloat16>(p, a) : launch_mod<64, __half>(p, a);
-  } else {
-    bf ? launch_mod<128, __nv_bfloat16>(p, a) : launch_mod<128, __half>(p, a);
+  switch (p.head_dim) {
+    case 32: return launch_dtype<32>(p, a);
+    case 64: return launch_dtype<64>(p, a);
+    case 96: return launch_dtype<96>(p, a);
+    default: return launch_dtype<128>(p, a);
   }
 }
 

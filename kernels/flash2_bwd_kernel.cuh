@@ -41,8 +41,11 @@ struct Flash2BwdTraits {
   static constexpr int kStream = kStream_;   // Br for dkdv, Bc for dq
   static constexpr int kStages = 2;
   static constexpr int kChunks = kHeadDim / 8;
-  static constexpr int kRowElems = kHeadDim;  // shared-memory row slot (swz): no padding here
-  static constexpr std::size_t kTile = static_cast<std::size_t>(kHeadDim) * 2;  // bytes per row
+  // Shared-memory row slot (swz): head_dim rounded up to 64 elements (d 32 in
+  // a 64-wide slot, d 96 in a 128-wide one) so the XOR stays in the row; the
+  // padding is never loaded, read or stored (every loop runs over kHeadDim).
+  static constexpr int kRowElems = (kHeadDim + 63) / 64 * 64;
+  static constexpr std::size_t kTile = static_cast<std::size_t>(kRowElems) * 2;  // bytes per row slot
   // Two resident tiles of kRows rows, two streamed tensors x 2 stages, and
   // two float rows (LSE, D) per stage for the streamed block.
   // dkdv with atomic dQ also keeps dS^T (kRows x kStream, 16-bit) on chip.
@@ -51,7 +54,7 @@ struct Flash2BwdTraits {
                                             2 * kStages * kStream * sizeof(float) + kSmemDS;
   static constexpr int kDSChunks = kStream / 8;  // 16-byte chunks per row of dS^T
 
-  static_assert(kHeadDim % 64 == 0, "the XOR swizzle needs >= 8 chunks of 16 B per row");
+  static_assert(kHeadDim % 32 == 0, "whole k16 steps, and pairs of n8 tiles of dK, dV, dQ");
   static_assert(kStream % 16 == 0, "the streamed block is a whole number of k16 steps");
   static_assert((kRows * kChunks) % kThreads == 0 && (kStream * kChunks) % kThreads == 0,
                 "every thread copies the same number of chunks");
@@ -204,13 +207,16 @@ __device__ __forceinline__ int swz_ds(int row, int chunk) {
 }
 
 // Atomic-mode dQ: dQaccum[q0 .., :] += dS (kStream x kRows, from the dS^T
-// tile) * K (kRows x d). The kStream / 16 row tiles x d / 64 column groups
-// are spread over the warps (the configurations make that exactly kWarps).
+// tile) * K (kRows x d). The kStream / 16 row tiles x the column groups
+// (kWarps / row tiles of them, kCols = d / groups columns each: 64, or 32 at
+// d 32, 48 at d 96) are spread over the warps, one tile per warp.
 template <class Tr, class T>
 __device__ __forceinline__ void dq_atomic(float* dqa, int q0, int sq, const T* sDS, const T* sK,
                                           int warp, int lane) {
-  constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, kCols = 64;
-  static_assert((Tr::kStream / 16) * (D / kCols) == Tr::kWarps, "one dQ tile per warp");
+  constexpr int kRowTiles = Tr::kStream / 16, kGroups = Tr::kWarps / kRowTiles;
+  constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, kCols = D / kGroups;
+  static_assert(kRowTiles * kGroups == Tr::kWarps && kCols * kGroups == D && kCols % 16 == 0,
+                "one dQ tile (16 rows x a multiple of 16 columns) per warp");
   const int mt = warp % (Tr::kStream / 16), cg = warp / (Tr::kStream / 16);
   float acc[kCols / 8][4];
 #pragma unroll
@@ -302,11 +308,12 @@ template <class Tr, class T, bool kAtomicDQ, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kNT = Br / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
+  constexpr int R = Tr::kRowElems;  // elements per shared-memory row slot
   T* sK = reinterpret_cast<T*>(smem_raw);
-  T* sV = sK + Bc * D;
-  T* sQ = sV + Bc * D;              // [2][Br][D]
-  T* sdO = sQ + 2 * Br * D;         // [2][Br][D]
-  float* sL = reinterpret_cast<float*>(sdO + 2 * Br * D);  // [2][Br] LSE * log2(e)
+  T* sV = sK + Bc * R;
+  T* sQ = sV + Bc * R;              // [2][Br][R]
+  T* sdO = sQ + 2 * Br * R;         // [2][Br][R]
+  float* sL = reinterpret_cast<float*>(sdO + 2 * Br * R);  // [2][Br] LSE * log2(e)
   float* sD = sL + 2 * Br;                                 // [2][Br] D
   T* sDS = reinterpret_cast<T*>(sD + 2 * Br);              // [Bc][Br] dS^T (atomic mode)
 
@@ -331,8 +338,8 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     const int h = h0 + s / nq;
     const int qb = static_cast<int>(qblocks.begin) + s % nq;
     const int64_t q_off = seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h).row0;
-    load_tile<Tr, Br>(sQ + stage * Br * D, static_cast<const T*>(p.Q) + q_off * D, qb * Br, sq, tid);
-    load_tile<Tr, Br>(sdO + stage * Br * D, static_cast<const T*>(p.dO) + q_off * D, qb * Br, sq,
+    load_tile<Tr, Br>(sQ + stage * Br * R, static_cast<const T*>(p.Q) + q_off * D, qb * Br, sq, tid);
+    load_tile<Tr, Br>(sdO + stage * Br * R, static_cast<const T*>(p.dO) + q_off * D, qb * Br, sq,
                       tid);
     for (int r = tid; r < Br; r += Tr::kThreads) {
       const int row = qb * Br + r;
@@ -359,8 +366,8 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     if (s + 1 < steps) load_step(s + 1, (s + 1) & 1);
     ptx::cp_async_commit();
     const int st = s & 1;
-    const T* tQ = sQ + st * Br * D;
-    const T* tdO = sdO + st * Br * D;
+    const T* tQ = sQ + st * Br * R;
+    const T* tdO = sdO + st * Br * R;
     const float* tL = sL + st * Br;
     const float* tD = sD + st * Br;
     const int q0 = (static_cast<int>(qblocks.begin) + s % nq) * Br;
@@ -371,8 +378,8 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     for (int j = 0; j < kNT; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) st_[j][e] = dpt[j][e] = 0.f;
-    mma_rows_by_rows<Tr, T, Br>(st_, sK + warp * 16 * D, tQ, lane);
-    mma_rows_by_rows<Tr, T, Br>(dpt, sV + warp * 16 * D, tdO, lane);
+    mma_rows_by_rows<Tr, T, Br>(st_, sK + warp * 16 * R, tQ, lane);
+    mma_rows_by_rows<Tr, T, Br>(dpt, sV + warp * 16 * R, tdO, lane);
 
     // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
     // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
@@ -432,10 +439,11 @@ template <class Tr, class T, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Br = Tr::kRows, Bc = Tr::kStream, kNT = Bc / 8, kDT = D / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
+  constexpr int R = Tr::kRowElems;  // elements per shared-memory row slot
   T* sQ = reinterpret_cast<T*>(smem_raw);
-  T* sdO = sQ + Br * D;
-  T* sK = sdO + Br * D;       // [2][Bc][D]
-  T* sV = sK + 2 * Bc * D;    // [2][Bc][D]
+  T* sdO = sQ + Br * R;
+  T* sK = sdO + Br * R;       // [2][Bc][R]
+  T* sV = sK + 2 * Bc * R;    // [2][Bc][R]
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int qb = gridDim.x - 1 - blockIdx.x;  // heaviest first, as the forward
@@ -477,20 +485,20 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdPa
     ptx::cp_async_wait<0>();
     __syncthreads();
     if (nb + 1 < nb1) {
-      load_tile<Tr, Bc>(sK + ((i + 1) & 1) * Bc * D, K, (nb + 1) * Bc, sk, tid);
-      load_tile<Tr, Bc>(sV + ((i + 1) & 1) * Bc * D, V, (nb + 1) * Bc, sk, tid);
+      load_tile<Tr, Bc>(sK + ((i + 1) & 1) * Bc * R, K, (nb + 1) * Bc, sk, tid);
+      load_tile<Tr, Bc>(sV + ((i + 1) & 1) * Bc * R, V, (nb + 1) * Bc, sk, tid);
     }
     ptx::cp_async_commit();
-    const T* tK = sK + (i & 1) * Bc * D;
-    const T* tV = sV + (i & 1) * Bc * D;
+    const T* tK = sK + (i & 1) * Bc * R;
+    const T* tV = sV + (i & 1) * Bc * R;
 
     float s[kNT][4], dp[kNT][4];
 #pragma unroll
     for (int j = 0; j < kNT; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) s[j][e] = dp[j][e] = 0.f;
-    mma_rows_by_rows<Tr, T, Bc>(s, sQ + warp * 16 * D, tK, lane);
-    mma_rows_by_rows<Tr, T, Bc>(dp, sdO + warp * 16 * D, tV, lane);
+    mma_rows_by_rows<Tr, T, Bc>(s, sQ + warp * 16 * R, tK, lane);
+    mma_rows_by_rows<Tr, T, Bc>(dp, sdO + warp * 16 * R, tV, lane);
 
     const int c0 = nb * Bc;
     const bool full = p.mask.tile_fully_visible(wr0, wr0 + 16, c0, c0 + Bc, sq, sk);

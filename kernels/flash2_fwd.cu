@@ -10,7 +10,7 @@
 // Intermediates: none in HBM besides LSE (float32, natural log, scale
 // applied; -inf for a row that sees no key, whose O row is 0).
 //
-// Schedule: q_outer, Br = 128 and Bc = 64 (d 32, 64) or 128 (d 96, 128), see
+// Schedule: q_outer, Br = 128 and Bc = 64 (d 32, 64, 256) or 128 (d 96, 128), see
 // the traits below. One thread block per (Q block, query head, batch); each warp
 // owns 16 or 32 whole rows of the block, so the softmax needs no inter-warp
 // reduction. K and V blocks go through a 2-stage cp.async ring in shared
@@ -49,6 +49,9 @@ using TraitsD32 = flash2::Flash2FwdTraits<32, 64, 4, 2, 2, true, 2>;
 using TraitsD64 = flash2::Flash2FwdTraits<64, 64, 4, 2, 2, true, 2>;
 using TraitsD96 = flash2::Flash2FwdTraits<96, 128, 8, 1, 2, false>;
 using TraitsD128 = flash2::Flash2FwdTraits<128, 128, 8, 1, 2, false>;
+// d 256: Br 128 = 8 warps x 16 rows, Bc 64 (FlashAttention-2's sm80 choice):
+// 192 KiB of shared memory, one block per SM; not tuned.
+using TraitsD256 = flash2::Flash2FwdTraits<256, 64, 8, 1, 2, false>;
 
 template <class Tr>
 ScheduleDesc schedule_of() {
@@ -67,6 +70,7 @@ ScheduleDesc flash2_fwd_schedule(const Problem& p) {
     case 32: return schedule_of<TraitsD32>();
     case 64: return schedule_of<TraitsD64>();
     case 96: return schedule_of<TraitsD96>();
+    case 256: return schedule_of<TraitsD256>();
     default: return schedule_of<TraitsD128>();
   }
 }
@@ -75,8 +79,9 @@ Support flash2_fwd_supports(const Problem& p) {
   if (Support s = only_variants(p, "flash2_fwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
-    return Support::no("flash2_fwd instantiates head dims 32, 64, 96 and 128, not " +
+  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128 &&
+      p.head_dim != 256)
+    return Support::no("flash2_fwd instantiates head dims 32, 64, 96, 128 and 256, not " +
                        std::to_string(p.head_dim));
   // Row indices are int inside the kernel; the grid's y and z are at most 65535.
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
@@ -95,6 +100,7 @@ void flash2_fwd_forward(const Problem& p, const ForwardArgs& a) {
     case 32: return launch_dtype<TraitsD32>(p, a);
     case 64: return launch_dtype<TraitsD64>(p, a);
     case 96: return launch_dtype<TraitsD96>(p, a);
+    case 256: return launch_dtype<TraitsD256>(p, a);
     default: return launch_dtype<TraitsD128>(p, a);
   }
 }

@@ -24,7 +24,7 @@ const std::vector<Variant>& registry() {
       {"standard_bwd", Direction::bwd, {DType::f32, DType::f16, DType::bf16}, {}, 256, kAllMasks,
        standard_bwd_schedule, standard_bwd_supports, standard_bwd_workspace_bytes, nullptr,
        standard_bwd_backward},
-      {"flash2_fwd", Direction::fwd, {DType::f16, DType::bf16}, {32, 64, 96, 128}, 128, kAllMasks,
+      {"flash2_fwd", Direction::fwd, {DType::f16, DType::bf16}, {32, 64, 96, 128, 256}, 256, kAllMasks,
        flash2_fwd_schedule, flash2_fwd_supports, flash2_fwd_workspace_bytes, flash2_fwd_forward,
        nullptr, kFlash2Variants},
       {"flash2_fwd_tuned", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
@@ -32,7 +32,7 @@ const std::vector<Variant>& registry() {
        flash2_fwd_tuned_forward},
       {"hopper_fwd", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        hopper_fwd_schedule, hopper_fwd_supports, hopper_fwd_workspace_bytes, hopper_fwd_forward},
-      {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
+      {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {32, 64, 96, 128}, 128, kAllMasks,
        flash2_bwd_schedule, flash2_bwd_supports, flash2_bwd_workspace_bytes, nullptr,
        flash2_bwd_backward, kFlash2Variants},
   };

@@ -30,7 +30,7 @@
 # TUNING=ON (build flash2_tune), BIN (run: the folder of the carried
 # binaries, default .gpu-build/bin; relative to the repository root),
 # OUT (run), REPEATS (bench, default 10), SKIP_BENCH=1 / SKIP_FWD_BENCH=1 /
-# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 / SKIP_VARIANT_BENCH=1 (run),
+# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 / SKIP_VARIANT_BENCH=1 / SKIP_HEADDIM_BENCH=1 (run),
 # VARIANT_SDPA_TIMEOUT (default 90 s per PyTorch variant script), PROPERTIES_TIMEOUT (default
 # 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
 # when the properties or a sanitizer tool failed or timed out (rc in
@@ -255,6 +255,29 @@ PY
         grep -E "ratio to" "$OUT/report_variants.md" | grep "^flash2_bwd+$kind" | sed "s/^/fwd+bwd: /" >>"$summary"
       echo >>"$OUT/report_variants.md"
     done
+  fi
+  if [ -z "${SKIP_BENCH:-}" ] && [ -z "${SKIP_HEADDIM_BENCH:-}" ]; then
+    # Head dims 32, 96, 256 (issue 13): flash2 beside PyTorch at a few N,
+    # forward (d 32, 96, 256) and forward + backward (d 32, 96: flash2_bwd
+    # refuses d 256); report_headdims.md.
+    echo "== bench head dims 32 / 96 / 256"
+    local hgrid=(--seqlens 1024 4096 16384)
+    "$BIN/flashcheck" bench --variant flash2_fwd --head-dims 32 96 256 "${hgrid[@]}" --repeats "${REPEATS:-10}" \
+      --commit "$commit" --csv "$OUT/bench_headdims.csv" 2>&1 | tail -20
+    "$BIN/flashcheck" bench --backward --variant flash2_bwd --head-dims 32 96 "${hgrid[@]}" --gqa-heads-kv 0 \
+      --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench_bwd_headdims.csv" 2>&1 | tail -20
+    PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --head-dims 32 96 256 "${hgrid[@]}" --repeats "${REPEATS:-10}" \
+      --commit "$commit" --csv "$OUT/sdpa_headdims.csv" 2>&1 | tail -20
+    PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --head-dims 32 96 "${hgrid[@]}" --gqa-heads-kv \
+      --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/sdpa_bwd_headdims.csv" 2>&1 | tail -20
+    : >"$OUT/report_headdims.md"
+    python3 scripts/gpu_report.py "$OUT/bench_headdims.csv" "$OUT/sdpa_headdims.csv" \
+      --title "head dims 32, 96, 256: forward TFLOP/s" >>"$OUT/report_headdims.md" &&
+      grep -E "ratio to" "$OUT/report_headdims.md" | sed "s/^/head dims fwd: /" >>"$summary"
+    echo >>"$OUT/report_headdims.md"
+    python3 scripts/gpu_report.py "$OUT/bench_bwd_headdims.csv" "$OUT/sdpa_bwd_headdims.csv" \
+      --metric fwd_bwd_tflops --title "head dims 32, 96: forward + backward TFLOP/s" >>"$OUT/report_headdims.md" &&
+      grep -E "ratio to" "$OUT/report_headdims.md" | grep "^flash2_bwd" | sed "s/^/head dims fwd+bwd: /" >>"$summary"
   fi
   if [ -z "${SKIP_BENCH:-}" ]; then
     # Issue 14's goal table from this run's CSVs, and one line per goal.

@@ -159,18 +159,36 @@ TEST_CASE("forward variants are deterministic", "[gpu]") {
   }
 }
 
+// Forward and backward variants; a backward also refuses each head dim its
+// paired forward instantiates and it does not (flash2_bwd: d 256), with a
+// reason naming the head dim.
 TEST_CASE("unsupported problems are reported as errors, never run", "[gpu]") {
-  for (const Variant* v : gputest::variants(kernels::Direction::fwd)) {
+  for (const Variant& v : kernels::registry()) {
+    const bool fwd = v.direction == kernels::Direction::fwd;
+    auto run = [&](const Problem& p) {
+      fwd ? kernels::run_forward(v, p, {}) : kernels::run_backward(v, p, {});
+    };
     Problem p;
     p.dtype = DType::f64;  // no GPU variant runs float64
-    CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);
-    if (!v->head_dims.empty()) {
-      p.dtype = v->dtypes.front();
-      p.head_dim = 80;  // a multiple of 16 that the variant does not instantiate
-      while (std::find(v->head_dims.begin(), v->head_dims.end(), p.head_dim) != v->head_dims.end())
-        p.head_dim += 16;
-      CHECK_FALSE(v->supports(p).ok);
-      CHECK_THROWS_AS(kernels::run_forward(*v, p, {}), std::invalid_argument);
+    CHECK_THROWS_AS(run(p), std::invalid_argument);
+    if (v.head_dims.empty()) continue;
+    auto listed = [&](const Variant& w, int d) {
+      return std::find(w.head_dims.begin(), w.head_dims.end(), d) != w.head_dims.end();
+    };
+    std::vector<int> refused;
+    for (int d = 80; refused.empty(); d += 16)  // a multiple of 16 the variant does not instantiate
+      if (!listed(v, d)) refused.push_back(d);
+    if (!fwd)
+      for (int d : kernels::paired_forward(v).head_dims)
+        if (!listed(v, d)) refused.push_back(d);
+    for (int d : refused) {
+      p.dtype = v.dtypes.front();
+      p.head_dim = d;
+      INFO(v.name << " head dim " << d);
+      const kernels::Support s = v.supports(p);
+      CHECK_FALSE(s.ok);
+      CHECK(s.reason.find(std::to_string(d)) != std::string::npos);
+      CHECK_THROWS_AS(run(p), std::invalid_argument);
     }
   }
 }
