@@ -200,8 +200,8 @@ void run_sim(const SimOptions& o) {
   }
   std::ostringstream title;
   title << (o.problem_changed() ? "Attention" : "GPT-2 medium attention") << ": " << p.describe()
-        << "\nL2 GB: the paper's two-level count, what the SMs request from L2 (ncu "
-           "lts__t_sectors_srcunit_tex_op_*), in GB (1e9 B); DRAM GB: the GPU model (shared L2, "
+        << "\nL2 GB: the paper's two-level count, what the SMs read from L2 (ncu "
+           "l1tex__m_xbar2l1tex_read_bytes) and store or reduce into it, in GB (1e9 B); DRAM GB: the GPU model (shared L2, "
            "concurrent CTAs in grid order; flash2 only, '-' elsewhere), read + written; FLOPs include "
            "recomputation; extra HBM = tensors beyond inputs/outputs; roofline = max(L2 bytes/BW, "
            "FLOPs/peak, shared-memory bytes/BW, exps/throughput) / wave utilisation, marked by the "

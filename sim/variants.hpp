@@ -16,14 +16,20 @@
 
 namespace flashcheck::sim {
 
+// One instantiated head dim: its tile (Br, Bc), CTAs per SM and warps per CTA.
+struct KernelTile {
+  int64_t head_dim, br, bc, ctas_per_sm, warps;
+};
+
 struct KernelVariant {
   std::string name;
   Direction direction;
-  // Per head dim (64, 128): Br, Bc, CTAs per SM and warps per CTA.
-  int64_t br64, bc64, ctas64, br128, bc128, ctas128, warps64, warps128;
-  Launch launch;  // ctas_per_sm filled per head dim
+  std::vector<KernelTile> tiles;  // one per head dim the kernel instantiates
+  Launch launch;                  // ctas_per_sm filled per head dim
 
-  // Throws std::invalid_argument for a head dim the variant does not instantiate.
+  // Throws std::invalid_argument naming the instantiated head dims for any other.
+  const KernelTile& tile(const Problem& p) const;
+
   ScheduleDesc schedule(const Problem& p) const;
   Launch launch_for(const Problem& p) const;
 };
