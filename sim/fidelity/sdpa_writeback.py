@@ -12,11 +12,8 @@ import sys
 
 import cupy
 import torch
-import torch.nn.functional as F
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
-MARK = cupy.RawKernel(r'extern "C" __global__ void fc_case_marker(int* x) { if (x) *x = 1; }',
-                      "fc_case_marker")
+from sdpa_cases import run_cases  # the same cases, tensors and marker as the counting pass
 # Reads every 16 B of x; the guarded store only keeps the loads from being optimised away.
 FLUSH = cupy.RawKernel(r'''
 extern "C" __global__ void fc_l2_flush(const uint4* x, unsigned long long n, unsigned* out) {
@@ -30,16 +27,7 @@ extern "C" __global__ void fc_l2_flush(const uint4* x, unsigned long long n, uns
 }''', "fc_l2_flush")
 
 
-def cases(path):
-    for line in open(path):
-        f = line.split()
-        if not f or f[0].startswith("#"):
-            continue
-        yield f[0], int(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), f[6]
-
-
 def main():
-    torch.manual_seed(0)
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
     buf = cupy.empty(4 * l2 // 16 * 16, dtype=cupy.uint8)  # never written: no dirty lines of its own
     n16 = cupy.uint64(buf.size // 16)
@@ -48,34 +36,11 @@ def main():
     def flush():
         FLUSH((1056, 1, 1), (256, 1, 1), (buf, n16, sink))
 
-    for n, (cid, b, hq, hkv, s, d, mask) in enumerate(cases(sys.argv[1]), start=1):
-        try:
-            q = torch.randn(b, hq, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-            k = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-            v = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-            do = torch.randn(b, hq, s, d, device="cuda", dtype=torch.bfloat16)
-            torch.cuda.synchronize()
-            flush()
-            flush()
-            MARK((n, 1, 1), (1, 1, 1), (0,))
-            torch.cuda.synchronize()
-            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                o = F.scaled_dot_product_attention(q, k, v, is_causal=(mask == "causal"),
-                                                   enable_gqa=(hq != hkv))
-                torch.cuda.synchronize()
-                flush()
-                torch.cuda.synchronize()
-                o.backward(do)
-            torch.cuda.synchronize()
-            flush()
-            torch.cuda.synchronize()
-            print(f"case {n} {cid}: ok", flush=True)
-        except Exception as e:  # recorded, the case is then missing from the CSV
-            print(f"case {n} {cid}: FAILED {type(e).__name__}: {e}", flush=True)
-        finally:
-            q = k = v = do = o = None
-            torch.cuda.empty_cache()
+    def flush_twice():
+        flush()
+        flush()
 
+    run_cases(sys.argv[1], before=flush_twice, after_fwd=flush, after_bwd=flush)
 
 if __name__ == "__main__":
     main()
