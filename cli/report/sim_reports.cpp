@@ -469,16 +469,17 @@ std::vector<Case> read_cases(const std::string& path) {
   }
   return cases;
 }
-// Repeated measurements of some cases (reps/<name>/, each with its own cases.txt): more samples.
-std::vector<std::string> repeat_dirs(const std::string& dir) {
+// The folders under `parent`, sorted (none if it is absent): measurement passes.
+std::vector<std::string> subdirs(const std::filesystem::path& parent) {
   std::vector<std::string> out;
-  const std::filesystem::path reps = std::filesystem::path(dir) / "reps";
-  if (!std::filesystem::is_directory(reps)) return out;
-  for (const auto& e : std::filesystem::directory_iterator(reps))
+  if (!std::filesystem::is_directory(parent)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(parent))
     if (e.is_directory()) out.push_back(e.path().string());
   std::sort(out.begin(), out.end());
   return out;
 }
+// Repeated measurements of some cases (reps/<name>/, each with its own cases.txt): more samples.
+std::vector<std::string> repeat_dirs(const std::string& dir) { return subdirs(std::filesystem::path(dir) / "reps"); }
 // Adds one measurement folder's samples (ncu_flashcheck.csv, ncu_sdpa.csv) to `got`.
 void collect_samples(const std::string& dir, std::map<std::pair<std::string, std::string>, Samples>& got) {
   const std::vector<Case> cases = read_cases(dir + "/cases.txt");
@@ -529,15 +530,12 @@ void collect_samples(const std::string& dir, std::map<std::pair<std::string, std
 // case's marker come the forward, a read-only flush, the backward's kernels, a flush. A kernel's
 // eventual writes are its own dram__bytes_write plus the next flush's (its lines dirty at the end).
 void collect_writeback(const std::string& dir, std::map<std::pair<std::string, std::string>, std::vector<double>>& got) {
-  const std::filesystem::path wb = std::filesystem::path(dir) / "writeback";
-  if (!std::filesystem::is_directory(wb)) return;
-  for (const auto& e : std::filesystem::directory_iterator(wb)) {
-    if (!e.is_directory()) continue;
-    const std::vector<Case> cases = read_cases(e.path().string() + "/cases.txt");
+  for (const std::string& pass : subdirs(std::filesystem::path(dir) / "writeback")) {
+    const std::vector<Case> cases = read_cases(pass + "/cases.txt");
     int64_t current = -1;
     int flushes = 0;
     double acc = 0;
-    for (const auto& l : launches(e.path().string() + "/ncu_sdpa_wb.csv")) {
+    for (const auto& l : launches(pass + "/ncu_sdpa_wb.csv")) {
       if (l.name == "fc_case_marker") {
         current = std::stoll(l.grid.substr(1)) - 1, flushes = 0, acc = 0;
         continue;
@@ -735,14 +733,11 @@ std::string fidelity(const Writer& w, const std::string& dir) {
         "`eventual_write_pred_gb` = `dram_write_pred_gb` + `l2_dirty_end_pred_gb`, over the spread of the "
         "passes. flashcheck's bench flushes the L2 with a memset (a write), so its rows are still "
         "judged on in-kernel writes (`dram_write_gb`). Measured:\n\n";
-    std::vector<std::filesystem::path> passes;
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir) / "writeback"))
-      if (e.is_directory()) passes.push_back(e.path());
-    std::sort(passes.begin(), passes.end());
-    for (const auto& pass : passes) {
-      std::ifstream in(pass / "device.txt");
+    for (const std::string& pass : subdirs(std::filesystem::path(dir) / "writeback")) {
+      std::ifstream in(pass + "/device.txt");
       std::string line;
-      while (std::getline(in, line)) writeback_md += "    " + pass.filename().string() + ": " + line + "\n";
+      const std::string name = std::filesystem::path(pass).filename().string();
+      while (std::getline(in, line)) writeback_md += "    " + name + ": " + line + "\n";
     }
     writeback_md += "\n";
   }
