@@ -33,7 +33,7 @@ struct BenchCmdOptions {
   std::vector<int64_t> gqa_heads_kv = {8, 1};  // backward: extra rows with these KV heads
   int warmup = 3;
   int repeats = 10;
-  bool no_flush = false;
+  std::string l2_flush = "write";  // kernels::L2Flush by name
   bool memory = false;
   bool backward = false;
   bool deterministic = false;
@@ -110,7 +110,7 @@ std::string row_name(const kernels::Variant& v, const BenchCmdOptions& o) {
 void run_backward_bench(const BenchCmdOptions& o, std::ostream& csv, const std::string& prefix) {
   csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,"
          "deterministic,bwd_median_ms,bwd_tflops,fwd_bwd_ms,fwd_bwd_tflops,heads_kv\n";
-  kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
+  kernels::BenchOptions bo{o.warmup, o.repeats, kernels::parse_l2_flush(o.l2_flush)};
   std::vector<int64_t> kv_heads = {0};  // 0: MHA, then the GQA/MQA rows
   for (int64_t h : o.gqa_heads_kv)
     if (h > 0) kv_heads.push_back(h);  // --gqa-heads-kv 0: MHA rows only
@@ -177,7 +177,7 @@ void run_bench(const BenchCmdOptions& o) {
   csv << "device,date,commit,variant,dtype,head_dim,seqlen,batch,heads,mask,schedule,median_ms,"
          "min_ms,tflops,sim_hbm_bytes,sim_bytes_per_s\n";
   const int64_t sram = sim::find_preset("h100").smem_per_block_bytes;
-  kernels::BenchOptions bo{o.warmup, o.repeats, !o.no_flush};
+  kernels::BenchOptions bo{o.warmup, o.repeats, kernels::parse_l2_flush(o.l2_flush)};
   for (const auto* v : chosen(o))
     for (int d : o.head_dims)
       for (const std::string& m : o.masks)
@@ -224,7 +224,19 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   b->add_option("--warmup", o->warmup, "untimed runs first")->capture_default_str();
   b->add_option("--repeats", o->repeats, "timed runs (median reported)")->capture_default_str();
-  b->add_flag("--no-flush", o->no_flush, "do not clear L2 before each timed run");
+  b->add_option("--l2-flush", o->l2_flush,
+                "clear L2 around each timed run: write (a memset before it), read (a read-only drain "
+                "of 4x the L2 before and after it, so the run's dirty lines are written back in the "
+                "drain after it), off")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        try {
+          kernels::parse_l2_flush(s);
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   b->add_flag("--memory", o->memory,
               "report extra device memory of one forward (N 4096, d 64, 16 heads) instead "
               "(with --backward: of one backward)");

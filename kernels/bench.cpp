@@ -2,9 +2,11 @@
 #include "kernels/bench.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "kernels/device_buffer.hpp"
+#include "kernels/l2_drain.hpp"
 #include "kernels/problem_tensors.hpp"
 
 namespace flashcheck::kernels {
@@ -38,15 +40,19 @@ struct EventPair {
 
 Timing time_calls(const BenchOptions& o, const std::function<void()>& f) {
   if (o.repeats < 1) throw std::invalid_argument("time_calls: repeats must be >= 1");
-  DeviceBuffer flush(o.flush_l2 ? std::size_t(256) << 20 : 0);
+  DeviceBuffer flush(o.flush == L2Flush::write ? std::size_t(256) << 20 : 0);
+  std::optional<L2Drain> drain;
+  if (o.flush == L2Flush::read) drain.emplace();
   for (int i = 0; i < o.warmup; ++i) f();
   EventPair ev;
   std::vector<float> ms;
   for (int i = 0; i < o.repeats; ++i) {
-    if (o.flush_l2) FC_CUDA(cudaMemsetAsync(flush.get(), i & 0xFF, flush.bytes()));
+    if (o.flush == L2Flush::write) FC_CUDA(cudaMemsetAsync(flush.get(), i & 0xFF, flush.bytes()));
+    if (drain) drain->run();
     FC_CUDA(cudaEventRecord(ev.start));
     f();
     FC_CUDA(cudaEventRecord(ev.stop));
+    if (drain) drain->run();  // writes back what f left dirty, outside its timing
     FC_CUDA(cudaEventSynchronize(ev.stop));
     float t = 0;
     FC_CUDA(cudaEventElapsedTime(&t, ev.start, ev.stop));

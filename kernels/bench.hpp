@@ -1,13 +1,15 @@
 // Forward timing of one variant on one problem, the FlashAttention benchmark
 // way: device events around each launch after warm-up, the median of the
-// repeats, L2 cleared before each timed launch (a 256 MiB memset, more than
-// any current L2), FLOPs by the FlashAttention convention.
+// repeats, L2 cleared before each timed launch (by default a 256 MiB memset,
+// more than any current L2; l2_flush_mode.hpp), FLOPs by the FlashAttention
+// convention.
 #pragma once
 #include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "kernels/l2_flush_mode.hpp"
 #include "kernels/problem_tensors.hpp"
 #include "kernels/registry.hpp"
 
@@ -16,7 +18,7 @@ namespace flashcheck::kernels {
 struct BenchOptions {
   int warmup = 3;
   int repeats = 10;
-  bool flush_l2 = true;
+  L2Flush flush = L2Flush::write;
 };
 
 struct BenchResult {
@@ -29,7 +31,8 @@ struct BenchResult {
 
 // The one timing rule (benchmark, sanitizer driver's bench, tuners):
 // o.warmup untimed calls of f, then o.repeats calls each between two device
-// events, L2 cleared before each when o.flush_l2; the median (the mean of the
+// events, L2 cleared before each as o.flush says (L2Flush::read also drains
+// it after each call, outside the events); the median (the mean of the
 // middle two for an even count) and the minimum, in milliseconds.
 struct Timing {
   double median_ms = 0;

@@ -75,7 +75,7 @@ inline int run(int argc, char** argv, const char* tool, const char* registered,
           const auto x = download_bf16(t.O), y = download_bf16(O2);
           float diff = 0;
           for (size_t i = 0; i < x.size(); ++i) diff = std::max(diff, std::fabs(x[i] - y[i]));
-          const double med = time_calls({2, repeats, true}, [&] { c.launch(p, a); }).median_ms;
+          const double med = time_calls({2, repeats, L2Flush::write}, [&] { c.launch(p, a); }).median_ms;
           std::printf("\"%s\",%s,%d,%d,%lld,%s,%g,%g,%g\n", dev.c_str(), c.name, c.regs, c.head_dim,
                       static_cast<long long>(n), causal ? "causal" : "none", diff, med,
                       forward_flops(p) / (med * 1e-3) / 1e12);

@@ -31,8 +31,8 @@ echo 'set -u' >"$DRV"
 while read -r id b hq hkv s d mask half; do
   case "$id" in ''|\#*) continue ;; esac
   [ "$hq" = "$hkv" ] || continue   # flashcheck bench has no GQA
-  echo "echo CASE $id fwd; $BIN/flashcheck bench --variant flash2_fwd --dtype bf16 --head-dims $d --seqlens $s --masks $mask --tokens $((b * s)) --hidden $((hq * d)) --warmup 0 --repeats 1 --no-flush >/dev/null" >>"$DRV"
-  echo "echo CASE $id bwd; $BIN/flashcheck bench --backward --variant flash2_bwd --dtype bf16 --head-dims $d --seqlens $s --masks $mask --tokens $((b * s)) --hidden $((hq * d)) --warmup 0 --repeats 1 --no-flush >/dev/null" >>"$DRV"
+  echo "echo CASE $id fwd; $BIN/flashcheck bench --variant flash2_fwd --dtype bf16 --head-dims $d --seqlens $s --masks $mask --tokens $((b * s)) --hidden $((hq * d)) --warmup 0 --repeats 1 --l2-flush off >/dev/null" >>"$DRV"
+  echo "echo CASE $id bwd; $BIN/flashcheck bench --backward --variant flash2_bwd --dtype bf16 --head-dims $d --seqlens $s --masks $mask --tokens $((b * s)) --hidden $((hq * d)) --warmup 0 --repeats 1 --l2-flush off >/dev/null" >>"$DRV"
 done <"$CASES"
 timeout ${NCU_TIMEOUT:-200} $NCU -k regex:'flash2|dot_do_o|dq_convert' bash "$DRV" >"$OUT/ncu_flashcheck.csv" 2>"$OUT/ncu_flashcheck.log"
 echo "flashcheck rc=$?" >>"$OUT/device.txt"
