@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/report/decode_reports.hpp"
+#include "cli/report/fidelity_report.hpp"
 #include "cli/report/gpu_reports.hpp"
 #include "cli/report/sim_reports.hpp"
 

@@ -2,7 +2,7 @@
 // counting mode, so it is exact and reproducible to the last digit (the drift
 // test regenerates it and compares).
 #pragma once
-#include <iosfwd>
+#include <string>
 
 #include "cli/report/writer.hpp"
 
@@ -15,8 +15,5 @@ std::string seqlen_scaling(const Writer& w);
 std::string recomputation(const Writer& w);
 std::string intensity(const Writer& w);
 std::string block_sweep(const Writer& w);
-// The GPU model against the committed ncu CSVs in dir (reports/fidelity).
-std::string fidelity(const Writer& w, const std::string& dir);
-#include <string>
 
 }  // namespace flashcheck::report

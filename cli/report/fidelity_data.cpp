@@ -1,0 +1,194 @@
+// Reading the fidelity measurements (see fidelity_data.hpp).
+#include "cli/report/fidelity_data.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace flashcheck::report {
+namespace {
+
+// ncu --csv rows (quoted fields); the header and anything ncu or the drivers printed are skipped.
+std::vector<std::vector<std::string>> ncu_rows(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<std::vector<std::string>> out;
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '"') continue;
+    std::vector<std::string> f;
+    std::string cur;
+    bool q = false;
+    for (char c : line) {
+      if (c == '"') q = !q;
+      else if (c == ',' && !q) f.push_back(cur), cur.clear();
+      else cur += c;
+    }
+    f.push_back(cur);
+    if (header) { header = false; continue; }
+    if (f.size() >= 15) out.push_back(f);
+  }
+  return out;
+}
+double metric_value(std::string s) {
+  s.erase(std::remove(s.begin(), s.end(), ','), s.end());
+  return std::stod(s);
+}
+// One kernel launch: metric name -> value; kernels in launch order (ID).
+struct Launch1 {
+  std::string pid, name, grid;
+  std::map<std::string, double> m;
+};
+std::vector<Launch1> launches(const std::string& path) {
+  std::vector<Launch1> out;
+  std::string last_id;
+  for (const auto& f : ncu_rows(path)) {
+    if (f[0] != last_id) out.push_back({f[1], f[4], f[8], {}}), last_id = f[0];
+    out.back().m[f[12]] = metric_value(f[14]);
+  }
+  return out;
+}
+void add(Measured& x, const Launch1& l) {
+  // SM-side reads are what the crossbar delivers to the SMs; the L2 slice counter misses the
+  // sectors served across the partition fabric, so it is kept only as a column beside it.
+  const auto xbar = l.m.find("l1tex__m_xbar2l1tex_read_bytes.sum");
+  if (xbar == l.m.end())
+    throw std::runtime_error("fidelity: ncu CSV lacks l1tex__m_xbar2l1tex_read_bytes.sum (kernel " + l.name +
+                             "); measure with sim/fidelity/ncu_measure.sh");
+  x.dram_read += l.m.at("dram__bytes_read.sum");
+  x.dram_write += l.m.at("dram__bytes_write.sum");
+  x.l2_read += xbar->second;
+  x.lts_read += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_read.sum");
+  const auto fab = l.m.find("lts__t_sectors_srcunit_ltcfabric.sum");
+  if (fab != l.m.end()) x.fabric += 32 * fab->second;
+  x.l2_write += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_write.sum");
+  x.l2_red += 32 * l.m.at("lts__t_sectors_srcunit_tex_op_red.sum");
+}
+
+// The cases of one measurement folder (its cases.txt, in the order the drivers ran them).
+std::vector<FidelityCase> read_cases(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<FidelityCase> cases;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    FidelityCase c;
+    s >> c.id >> c.b >> c.hq >> c.hkv >> c.n >> c.d >> c.mask >> c.half;
+    cases.push_back(c);
+  }
+  return cases;
+}
+// The lines of a folder's device.txt (none if it is absent).
+std::vector<std::string> device_lines(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream in(dir + "/device.txt");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+// The folders under `parent`, sorted (none if it is absent): measurement passes.
+std::vector<std::string> subdirs(const std::filesystem::path& parent) {
+  std::vector<std::string> out;
+  if (!std::filesystem::is_directory(parent)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(parent))
+    if (e.is_directory()) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+FidelityPass pass_of(const std::string& dir) {
+  FidelityPass p{std::filesystem::path(dir).filename().string(), device_lines(dir), {}};
+  for (const FidelityCase& c : read_cases(dir + "/cases.txt")) p.case_ids.push_back(c.id);
+  return p;
+}
+// Adds one measurement folder's samples (ncu_flashcheck.csv, ncu_sdpa.csv) to `got`.
+void collect_samples(const std::string& dir, std::map<CaseKernel, Samples>& got) {
+  const std::vector<FidelityCase> cases = read_cases(dir + "/cases.txt");
+  // flashcheck: one process per (case, direction), in cases.txt order (GQA cases skipped).
+  {
+    std::vector<std::string> pids;
+    // pid -> kernel -> its first launch: later launches in one process read less from DRAM than
+    // their own inputs' size (reports/fidelity), which a flushed L2 cannot give, so they are not samples.
+    std::map<std::string, std::map<std::string, const Launch1*>> first;
+    const auto ls = launches(dir + "/ncu_flashcheck.csv");
+    for (const auto& l : ls) {
+      if (std::find(pids.begin(), pids.end(), l.pid) == pids.end()) pids.push_back(l.pid);
+      first[l.pid].emplace(l.name.substr(0, l.name.find('<')), &l);
+    }
+    size_t k = 0;
+    for (const FidelityCase& c : cases) {
+      if (c.hq != c.hkv) continue;
+      for (const char* dirn : {"fwd", "bwd"}) {
+        if (k >= pids.size()) break;
+        Measured fwd, bwd;
+        for (const auto& [name, l] : first[pids[k]])
+          add(name.find("flash2_fwd") != std::string::npos ? fwd : bwd, *l);
+        // The backward process runs the forward first: a second sample of it.
+        if (fwd.l2_read > 0) got[{c.id, "flash2_fwd"}].push_back(fwd);
+        if (std::string(dirn) == "bwd") got[{c.id, "flash2_bwd"}].push_back(bwd);
+        ++k;
+      }
+    }
+  }
+  {
+    const auto ls = launches(dir + "/ncu_sdpa.csv");
+    int64_t current = -1;
+    std::map<CaseKernel, Measured> one;
+    for (const auto& l : ls) {
+      if (l.name == "fc_case_marker") {
+        current = std::stoll(l.grid.substr(1)) - 1;
+        continue;
+      }
+      if (current < 0 || current >= static_cast<int64_t>(cases.size())) continue;
+      const bool is_fwd = l.name.find("flash_fwd_kernel") != std::string::npos;
+      add(one[{cases[static_cast<size_t>(current)].id, is_fwd ? "torch_flash_fwd" : "torch_flash_bwd"}], l);
+    }
+    for (const auto& [key, m] : one) got[key].push_back(m);
+  }
+}
+
+// Eventual DRAM writes (writeback/<pass>/ncu_sdpa_wb.csv, sim/fidelity/ncu_writeback.sh): after a
+// case's marker come the forward, a read-only flush, the backward's kernels, a flush. A kernel's
+// eventual writes are its own dram__bytes_write plus the next flush's (its lines dirty at the end).
+void collect_writeback(const std::string& pass, std::map<CaseKernel, std::vector<double>>& got) {
+  const std::vector<FidelityCase> cases = read_cases(pass + "/cases.txt");
+  int64_t current = -1;
+  int flushes = 0;
+  double acc = 0;
+  for (const auto& l : launches(pass + "/ncu_sdpa_wb.csv")) {
+    if (l.name == "fc_case_marker") {
+      current = std::stoll(l.grid.substr(1)) - 1, flushes = 0, acc = 0;
+      continue;
+    }
+    if (current < 0 || current >= static_cast<int64_t>(cases.size()) || flushes >= 2) continue;
+    acc += l.m.at("dram__bytes_write.sum");
+    if (l.name != "fc_l2_flush") continue;
+    got[{cases[static_cast<size_t>(current)].id, flushes == 0 ? "torch_flash_fwd" : "torch_flash_bwd"}].push_back(acc);
+    ++flushes, acc = 0;
+  }
+}
+
+}  // namespace
+
+FidelityData read_fidelity(const std::string& dir) {
+  FidelityData d;
+  d.cases = read_cases(dir + "/cases.txt");
+  d.device = device_lines(dir);
+  collect_samples(dir, d.samples);
+  // Repeated measurements of some cases (reps/<name>/, each with its own cases.txt): more samples.
+  for (const std::string& rep : subdirs(std::filesystem::path(dir) / "reps")) {
+    collect_samples(rep, d.samples);
+    d.reps.push_back(pass_of(rep));
+  }
+  for (const std::string& pass : subdirs(std::filesystem::path(dir) / "writeback")) {
+    collect_writeback(pass, d.eventual);
+    d.writeback.push_back(pass_of(pass));
+  }
+  return d;
+}
+
+}  // namespace flashcheck::report

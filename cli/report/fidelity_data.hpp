@@ -1,0 +1,45 @@
+// The fidelity report's measurements (reports/fidelity, sim/fidelity/*.sh): the
+// grid's cases and what Nsight Compute counted for each (case, kernel), read from
+// the measurement folder, its repeats (reps/*) and its write-back passes
+// (writeback/*). Parsing only; fidelity_judge.hpp compares them with the model.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flashcheck::report {
+
+struct FidelityCase {
+  std::string id, mask, half;  // half: "fit" or "held"
+  int64_t b = 0, hq = 0, hkv = 0, n = 0, d = 0;
+};
+
+// One sample of one (case, kernel), in bytes (a backward sums its kernels).
+struct Measured {
+  double dram_read = 0, dram_write = 0, l2_read = 0, lts_read = 0, l2_write = 0, l2_red = 0, fabric = 0;
+};
+using Samples = std::vector<Measured>;
+using CaseKernel = std::pair<std::string, std::string>;  // (case id, kernel family)
+
+// A measurement pass beside the main one: its folder name, device.txt lines and cases.
+struct FidelityPass {
+  std::string name;
+  std::vector<std::string> device;
+  std::vector<std::string> case_ids;
+};
+
+struct FidelityData {
+  std::vector<FidelityCase> cases;         // <dir>/cases.txt, in the drivers' order
+  std::map<CaseKernel, Samples> samples;   // <dir> and each reps/* folder
+  std::map<CaseKernel, std::vector<double>> eventual;  // eventual DRAM writes, one per writeback/* pass
+  std::vector<std::string> device;         // <dir>/device.txt (none if absent)
+  std::vector<FidelityPass> reps, writeback;
+};
+
+// Throws std::runtime_error naming the file when a needed file is missing or a
+// CSV lacks a metric the judge needs.
+FidelityData read_fidelity(const std::string& dir);
+
+}  // namespace flashcheck::report

@@ -1,0 +1,199 @@
+// Rendering the fidelity report (see fidelity_report.hpp): the every-case table,
+// the held-out summary, the miss classes, the provenance of each measurement pass.
+#include "cli/report/fidelity_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cli/report/fidelity_data.hpp"
+#include "cli/report/fidelity_judge.hpp"
+
+namespace flashcheck::report {
+namespace {
+
+const char* const kMetricNames[kFidelityMetrics] = {"SM-side (L2) reads", "DRAM reads", "DRAM writes"};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+Table every_case(const FidelityJudgement& j) {
+  Table t;
+  t.columns = {"case", "half", "kernel", "batch", "heads", "kv_heads", "seqlen", "head_dim", "mask", "samples",
+               "sm_read_gb", "sm_read_pred_gb", "sm_read_ratio", "dram_read_gb", "dram_read_pred_gb",
+               "dram_read_ratio", "dram_write_gb", "dram_write_pred_gb", "dram_write_ratio",
+               "l2_dirty_end_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "lts_read_gb", "spread_pct", "footprint_over_l2",
+               "reuse", "why_missed", "not_modelled", "eventual_write_gb", "eventual_write_pred_gb",
+               "eventual_write_ratio"};
+  for (const FidelityRow& r : j.rows) {
+    const FidelityCase& c = r.c;
+    std::vector<std::string> row{c.id, c.half, r.kernel, integer(c.b), integer(c.hq), integer(c.hkv),
+                                 integer(c.n), integer(c.d), c.mask, integer(int64_t(r.samples))};
+    for (int k = 0; k < kFidelityMetrics; ++k) {
+      row.push_back(num(r.mean[k] / 1e9));
+      row.push_back(num(r.pred[k] / 1e9));
+      row.push_back(fixed2(r.pred[k] / r.mean[k]));
+    }
+    for (double gbytes : {r.dirty_end_pred, r.sm_write, r.sm_write_pred, r.red, r.red_pred, r.lts})
+      row.push_back(num(gbytes / 1e9));
+    row.push_back(r.samples > 1 ? fixed2(r.spread * 100) : "-");
+    row.push_back(fixed2(r.footprint_over_l2));
+    row.push_back(r.reuse ? "yes" : "no");
+    row.push_back(r.why.empty() ? "-" : r.why);
+    row.push_back(r.not_modelled.empty() ? "-" : r.not_modelled);
+    row.push_back(r.has_eventual ? num(r.eventual_mean / 1e9) : "-");
+    row.push_back(r.has_eventual ? num(r.eventual_pred / 1e9) : "-");
+    row.push_back(r.has_eventual ? fixed2(r.eventual_pred / r.eventual_mean) : "-");
+    t.add(row);
+  }
+  return t;
+}
+
+std::string summary(const FidelityJudgement& j, bool eventual) {
+  const char* goal[kFidelityMetrics] = {"10% (each)", "15% median, 25% worst", "15% median, 25% worst"};
+  std::string s =
+      "| metric (held-out half) | median error | worst error | worst case | goal | met |\n|---|---|---|---|---|---|\n";
+  for (int k = 0; k < kFidelityMetrics; ++k) {
+    const double med = median(j.err[k]);
+    const bool met = k == 0 ? j.worst_e[k] <= 0.10 : med <= 0.15 && j.worst_e[k] <= 0.25;
+    s += std::string("| ") + kMetricNames[k] + (k == 2 && eventual ? " (eventual, where measured)" : "") +
+         " | " + fixed2(med * 100) + "% | " + fixed2(j.worst_e[k] * 100) + "% | " + j.worst[k] + " | " + goal[k] +
+         " | " + (met ? "yes" : "no") + " |\n";
+  }
+  return s;
+}
+
+// The held-out errors with stored lines weighted 1/2 (the model) and 1 (before the disclosed change).
+std::string before_after(const FidelityJudgement& j) {
+  std::string s =
+      "| metric (held-out half) | median, stored lines 1/2 | worst | median, stored lines 1 | worst |\n|---|---|---|---|---|\n";
+  for (int k = 0; k < kFidelityMetrics; ++k)
+    s += std::string("| ") + kMetricNames[k] + " | " + fixed2(median(j.err[k]) * 100) + "% | " +
+         fixed2(j.worst_e[k] * 100) + "% | " + fixed2(median(j.err_before[k]) * 100) + "% | " +
+         fixed2(*std::max_element(j.err_before[k].begin(), j.err_before[k].end()) * 100) + "% |\n";
+  return s;
+}
+
+std::string why_classes(const FidelityJudgement& j) {
+  std::string s = "| class (held-out misses) | rows |\n|---|---|\n";
+  for (const auto& [name, n] : j.reasons) s += "| " + name + " | " + integer(n) + " |\n";
+  return s;
+}
+
+// How DRAM writes were judged: eventual writes where writeback/ measured them.
+std::string writeback_text(const FidelityData& d) {
+  if (d.eventual.empty())
+    return "Not yet measured: those eventual writes (sim/fidelity/ncu_writeback.sh: ncu with `--cache-control "
+           "none`, each kernel followed by a read-only kernel over a never-written buffer of 4x the L2; the "
+           "kernel's `dram__bytes_write` plus the read kernel's against `dram_write_pred_gb` + "
+           "`l2_dirty_end_pred_gb`); until then DRAM writes are judged on in-kernel writes only, which "
+           "leaves out what is dirty at the end.\n\n";
+  std::string s =
+      "Eventual writes were measured for PyTorch's kernels (`writeback/*/`, sim/fidelity/ncu_writeback.sh: "
+      "ncu with `--cache-control none` and DRAM counters only, each kernel followed by a read-only "
+      "kernel over a never-written buffer of 4x the L2, whose DRAM writes are the lines the kernel "
+      "left dirty); those rows' DRAM writes are judged on `eventual_write_gb` against "
+      "`eventual_write_pred_gb` = `dram_write_pred_gb` + `l2_dirty_end_pred_gb`, over the spread of the "
+      "passes. flashcheck's bench flushes the L2 with a memset (a write), so its rows are still "
+      "judged on in-kernel writes (`dram_write_gb`). Measured:\n\n";
+  for (const FidelityPass& p : d.writeback)
+    for (const std::string& line : p.device) s += "    " + p.name + ": " + line + "\n";
+  return s + "\n";
+}
+
+// The repeats: which cases each folder under reps/ measured again, and when.
+std::string repeats_text(const FidelityData& d) {
+  std::string s;
+  for (const FidelityPass& p : d.reps) {
+    std::string ids;
+    for (const std::string& id : p.case_ids) ids += (ids.empty() ? "" : " ") + id;
+    s += "* " + p.name + " (" + (p.device.empty() ? "" : p.device.front()) + "): " + ids + "\n";
+  }
+  return s;
+}
+
+const char* kPlot =
+    "set datafile separator ','\nset logscale xy\nset grid\nset key top left\n"
+    "set title 'GPU model vs ncu, H200 (DRAM reads, GB)'\nset xlabel 'measured (ncu dram__bytes_read.sum)'\n"
+    "set ylabel 'predicted (flashcheck sim --variant ... --preset h200)'\n"
+    "plot 'fidelity.csv' every ::1 using (strcol(2) eq 'held' ? $14 : 1/0):15 with points pt 7 title 'held-out half', \\\n"
+    "     'fidelity.csv' every ::1 using (strcol(2) eq 'fit' ? $14 : 1/0):15 with points pt 6 title 'design half', \\\n"
+    "     x with lines dt 2 lc rgb 'black' title 'predicted = measured'\n";
+
+}  // namespace
+
+std::string fidelity(const Writer& w, const std::string& dir) {
+  const FidelityData d = read_fidelity(dir);
+  const FidelityJudgement j = judge_fidelity(d);
+  const Table t = every_case(j);
+  w.csv("fidelity/fidelity.csv", t);
+  std::string device;
+  for (const std::string& line : d.device) device += "    " + line + "\n";
+  std::string flipped_list;
+  for (const std::string& f : j.flipped) flipped_list += (flipped_list.empty() ? "" : ", ") + f;
+  w.plot("fidelity/fidelity", kPlot);
+  const std::string md = std::string(kReportHeader) +
+      "# GPU model fidelity: predicted vs measured (Nsight Compute, H200)\n\n"
+      "Each case of `cases.txt` (batch, heads, KV heads, N, d, mask) ran under ncu "
+      "(`sim/fidelity/ncu_measure.sh`: L2 flushed before every kernel, clocks left alone): "
+      "flashcheck's `flash2_fwd` / `flash2_bwd` (via `flashcheck bench`; no GQA there) and "
+      "PyTorch SDPA's flash backend (`sim/fidelity/sdpa_cases.py`), bf16. A backward row sums its "
+      "kernels (D = rowsum(dO O), main, dQ conversion). Predictions: `flashcheck sim --variant "
+      "KERNEL --preset h200` (the kernel's tiles, grid order and CTAs per SM, "
+      "`sim/variants.cpp`). Nothing is fitted; the `held` half (fixed in cases.txt before "
+      "measuring) judges the model, the `fit` half only informed its design. Ratio = "
+      "predicted / measured. Measured (device, date, build):\n\n" + device +
+      "\n## Summary\n\n" + summary(j, !d.eventual.empty()) + "\n![](fidelity.svg)\n\n## Every case\n\n" + t.markdown() +
+      "\n## Why rows miss\n\n" + why_classes(j) +
+      "\nEach class is read off ncu's own counters beside the judged one (column `why_missed`):\n\n"
+      "* **SM-side reads** are judged on `l1tex__m_xbar2l1tex_read_bytes` (the bytes the crossbar "
+      "delivers from L2 to the SMs). Earlier reports judged `lts__t_sectors_srcunit_tex_op_read` x 32 "
+      "and called its shortfall merged loads; that guess was wrong (here it is " + fixed2(j.slice_min) + "-" +
+      fixed2(j.slice_max) + "x the crossbar's bytes over all rows). The "
+      "H200's L2 has two partitions, and that slice counter leaves out sectors served across the "
+      "partition fabric: " + j.slice_example + " (means over the samples). The slice counter stays as "
+      "column `lts_read_gb`.\n"
+      "* **first launch only**: a backward process runs flash2_fwd and its backward three times; "
+      "its later forwards read less from DRAM than Q, K and V themselves (0.038 GB for 0.1007 GB in "
+      "c01), which a flushed L2 cannot give, so only each kernel's first launch in a process is a "
+      "sample.\n"
+      "* **spills** (DRAM writes): the kernel's SM-side stores (`lts__t_sectors_srcunit_tex_op_write`, "
+      "column `sm_write_gb`) are many times its outputs O, LSE: PyTorch's forward uses 255 registers "
+      "per thread and spills to local memory every KV step, and L2 writes some of those dirty lines "
+      "back. The schedule has no spills; the model counts outputs only.\n"
+      "* **output resident**: the outputs are small against the L2, so most written lines are still "
+      "dirty in L2 at the end (predicted in `l2_dirty_end_pred_gb`, not counted by ncu's "
+      "`dram__bytes_write`); the few that reach DRAM depend on the L2's set mapping, not modelled.\n"
+      "* **L2 edge**: the reuse decision is a cliff (a wave's footprint against half the L2); near "
+      "it (`footprint_over_l2` between 0.5 and 2) the hardware is partly hit, partly miss.\n\n"
+      "Column `not_modelled` says, for every row whether it missed or not, what the model leaves "
+      "out: local-memory spills (a forward's SM-side stores above 1.5x the outputs; no spill figure from the "
+      "kernel's own ptxas/SASS is available for PyTorch's binary here, and none is taken from the "
+      "measured traffic; where a backward stores more than its outputs, as PyTorch's GQA rows do, the "
+      "cause is not verified: perhaps dK, dV per query head before their sum) and the write-back "
+      "of lines still dirty at the kernel's end. " + writeback_text(d) +
+      "Disclosure: one model change was made after the held-out errors had been seen. The reuse "
+      "test counted every line of a wave once against half the L2 (read lines sit in both "
+      "partitions); lines that are only stored or reduced into (O, dK, dV, the float32 dQaccum "
+      "atomics) live at their home slice alone, so they now count half (`Launch::written_line_weight`). "
+      "The weight is not tuned (a half: one of the two partitions) and follows from the partition model already stated, but "
+      "it was chosen knowing its effect, so the held-out half is not blind to it. Computed both "
+      "ways:\n\n" + before_after(j) + "\nHeld-out rows whose reuse decision it changes: " + flipped_list +
+      ". The PyTorch backward's tiles were checked against FlashAttention's source and left as "
+      "they were (above).\n\n"
+      "Predicted DRAM writes are the write-backs of lines evicted during the kernel, what "
+      "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
+      "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "
+      "judged against the spread of the samples (zero inside [min, max]); `samples` counts them: 2 "
+      "per measurement for flashcheck's forward (run alone and before its backward), 1 elsewhere; "
+      "the grid was measured once here and again in each folder under reps/ (the same script on "
+      "its own cases.txt); column `spread_pct` is each row's (max / min - 1 over its samples):\n\n" + repeats_text(d);
+  w.text("fidelity/README.md", md);
+  return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
+         "H200, held-out half.\n";
+}
+
+}  // namespace flashcheck::report
