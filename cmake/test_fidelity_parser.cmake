@@ -2,7 +2,10 @@
 # SM-side reads must be l1tex__m_xbar2l1tex_read_bytes (2 GB there), not the L2 slice
 # counter lts__t_sectors_srcunit_tex_op_read x 32 (1 GB there, which misses the H200's
 # partition-fabric sectors); only a process's first launch is a sample; eventual DRAM writes
-# add the following flush's; a CSV without the crossbar metric is an error.
+# add the following flush's (PyTorch's: after the case marker; flashcheck's: per process, the
+# kernels between two drains plus the drain after them, a backward summing its three kernels);
+# a CSV without the crossbar metric, a flashcheck write-back with no drain between forward and
+# backward, and a process with no CASE line are errors.
 # Needs -DFLASHCHECK, -DSOURCE_DIR, -DSCRATCH.
 file(REMOVE_RECURSE ${SCRATCH})
 set(fixture ${SOURCE_DIR}/sim/fidelity/fixture)
@@ -39,8 +42,14 @@ function(expect kernel)
     endif()
   endforeach()
 endfunction()
-expect(flash2_fwd "sm_read_gb=2" "lts_read_gb=1" "samples=1" "dram_read_gb=0.3" "dram_write_gb=0.05"
-  "eventual_write_gb=-")
+# flash2_fwd: the forward process's first launch and the backward process's forward (the same counts).
+# Eventual writes (writeback/wb3, wb4, ncu_flashcheck_wb.csv): the forward's 0.02 GB + the drain after
+# it (0.03 or 0.05 GB), averaged; the 0.888 GB drain ahead of it is not counted.
+expect(flash2_fwd "sm_read_gb=2" "lts_read_gb=1" "samples=2" "dram_read_gb=0.3" "dram_write_gb=0.05"
+  "eventual_write_gb=0.06")
+# flash2_bwd: D, dK/dV and the dQ conversion summed; eventual: 0.001 + 0.01 + 0.004 GB + the drain
+# after them (0.005 or 0.025 GB), averaged; the 0.007 GB drain ahead of them is not counted.
+expect(flash2_bwd "sm_read_gb=1.3" "samples=1" "dram_read_gb=0.25" "dram_write_gb=0.03" "eventual_write_gb=0.03")
 # Eventual writes (writeback/wb1, wb2): the kernel's 0.04 GB + the next flush's 0.03 or 0.04 GB,
 # averaged; the flush before the case's marker is not counted.
 expect(torch_flash_fwd "sm_read_gb=2" "dram_write_gb=0.04" "eventual_write_gb=0.075")
@@ -55,5 +64,30 @@ execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out2 --
 if(rc EQUAL 0 OR NOT out MATCHES "lacks l1tex__m_xbar2l1tex_read_bytes")
   message(FATAL_ERROR "a CSV without the crossbar metric was accepted (${rc}):\n${out}")
 endif()
-message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only")
+# flashcheck's write-back with the drains between forward and backward removed (launches 2 and 3 of
+# wb3): refused, not summed into one call.
+file(REMOVE_RECURSE ${SCRATCH}/nodrain)
+file(COPY ${fixture}/ DESTINATION ${SCRATCH}/nodrain)
+file(STRINGS ${fixture}/writeback/wb3/ncu_flashcheck_wb.csv csv)
+list(FILTER csv EXCLUDE REGEX "^\"[23]\",")
+list(JOIN csv "\n" csv)
+file(WRITE ${SCRATCH}/nodrain/writeback/wb3/ncu_flashcheck_wb.csv "${csv}\n")
+execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out3 --fidelity-only ${SCRATCH}/nodrain
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "ran forward and backward kernels with no drain between")
+  message(FATAL_ERROR "a write-back with no drain between forward and backward was accepted (${rc}):\n${out}")
+endif()
+# A process the driver did not announce (no CASE line): refused, not given to a case by position.
+file(REMOVE_RECURSE ${SCRATCH}/nocase)
+file(COPY ${fixture}/ DESTINATION ${SCRATCH}/nocase)
+file(STRINGS ${fixture}/writeback/wb4/ncu_flashcheck_wb.csv csv)
+list(FILTER csv EXCLUDE REGEX "^CASE ")
+list(JOIN csv "\n" csv)
+file(WRITE ${SCRATCH}/nocase/writeback/wb4/ncu_flashcheck_wb.csv "${csv}\n")
+execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out4 --fidelity-only ${SCRATCH}/nocase
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "started with no CASE line")
+  message(FATAL_ERROR "a write-back process with no CASE line was accepted (${rc}):\n${out}")
+endif()
+message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain")
 file(REMOVE_RECURSE ${SCRATCH})

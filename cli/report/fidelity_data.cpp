@@ -44,9 +44,10 @@ struct Launch1 {
 };
 std::vector<Launch1> launches(const std::string& path) {
   std::vector<Launch1> out;
-  std::string last_id;
+  std::string last_id, last_pid;
   for (const auto& f : ncu_rows(path)) {
-    if (f[0] != last_id) out.push_back({f[1], f[4], f[8], {}}), last_id = f[0];
+    // A new launch: a new ID, or the same ID in the next process (IDs restart in each).
+    if (f[0] != last_id || f[1] != last_pid) out.push_back({f[1], f[4], f[8], {}}), last_id = f[0], last_pid = f[1];
     out.back().m[f[12]] = metric_value(f[14]);
   }
   return out;
@@ -151,11 +152,12 @@ void collect_samples(const std::string& dir, std::map<CaseKernel, Samples>& got)
   }
 }
 
-// Eventual DRAM writes (writeback/<pass>/ncu_sdpa_wb.csv, sim/fidelity/ncu_writeback.sh): after a
-// case's marker come the forward, a read-only flush, the backward's kernels, a flush. A kernel's
-// eventual writes are its own dram__bytes_write plus the next flush's (its lines dirty at the end).
-void collect_writeback(const std::string& pass, std::map<CaseKernel, std::vector<double>>& got) {
-  const std::vector<FidelityCase> cases = read_cases(pass + "/cases.txt");
+// Eventual DRAM writes of PyTorch's kernels (writeback/<pass>/ncu_sdpa_wb.csv, sdpa_writeback.py):
+// after a case's marker come the forward, a read-only flush, the backward's kernels, a flush. A
+// kernel's eventual writes are its own dram__bytes_write plus the next flush's (its lines dirty at
+// the end).
+void collect_sdpa_writeback(const std::string& pass, const std::vector<FidelityCase>& cases,
+                            std::map<CaseKernel, std::vector<double>>& got) {
   int64_t current = -1;
   int flushes = 0;
   double acc = 0;
@@ -172,6 +174,60 @@ void collect_writeback(const std::string& pass, std::map<CaseKernel, std::vector
   }
 }
 
+// Which case each profiled process ran: the driver echoes "CASE <id>" before each process and
+// ncu then prints "==PROF== Connected to process <pid>" (ncu_writeback.sh).
+std::map<std::string, std::string> case_of_pid(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::map<std::string, std::string> out;
+  std::string line, pending;
+  const std::string connected = "==PROF== Connected to process ";
+  while (std::getline(in, line)) {
+    if (line.rfind("CASE ", 0) == 0) {
+      std::istringstream(line.substr(5)) >> pending;
+    } else if (line.rfind(connected, 0) == 0) {
+      std::string pid;
+      std::istringstream(line.substr(connected.size())) >> pid;
+      if (pending.empty()) throw std::runtime_error(path + ": process " + pid + " started with no CASE line before it");
+      out[pid] = pending;
+      pending.clear();
+    }
+  }
+  return out;
+}
+
+// Eventual DRAM writes of flashcheck's kernels (writeback/<pass>/ncu_flashcheck_wb.csv: one
+// `flashcheck bench --backward --l2-flush read` process per case). In each process the timed
+// calls sit between drains (fc_l2_flush): drain, forward, drain, drain, the backward's kernels,
+// drain. A call's eventual writes are its kernels' dram__bytes_write plus the drain right after
+// them; a drain with no kernel before it (the one ahead of each call) counts for nothing.
+void collect_flashcheck_writeback(const std::string& pass, const std::vector<FidelityCase>& cases,
+                                  std::map<CaseKernel, std::vector<double>>& got) {
+  const std::string path = pass + "/ncu_flashcheck_wb.csv";
+  const std::map<std::string, std::string> case_of = case_of_pid(path);
+  struct Open {
+    double acc = 0;
+    bool fwd = false, bwd = false;  // kernels of each direction since the last drain
+  };
+  std::map<std::string, Open> open;  // pid -> the call in progress
+  for (const auto& l : launches(path)) {
+    const auto id = case_of.find(l.pid);
+    if (id == case_of.end()) throw std::runtime_error(path + ": process " + l.pid + " has no CASE line");
+    if (std::none_of(cases.begin(), cases.end(), [&](const FidelityCase& c) { return c.id == id->second; }))
+      throw std::runtime_error(path + ": case " + id->second + " is not in " + pass + "/cases.txt");
+    Open& o = open[l.pid];
+    o.acc += l.m.at("dram__bytes_write.sum");
+    if (l.name.rfind("fc_l2_flush", 0) != 0) {  // C linkage: the plain name, no signature
+      (l.name.find("flash2_fwd") != std::string::npos ? o.fwd : o.bwd) = true;
+      continue;
+    }
+    if (o.fwd && o.bwd)
+      throw std::runtime_error(path + ": process " + l.pid + " ran forward and backward kernels with no drain between");
+    if (o.fwd || o.bwd) got[{id->second, o.fwd ? "flash2_fwd" : "flash2_bwd"}].push_back(o.acc);
+    o = Open{};
+  }
+}
+
 }  // namespace
 
 FidelityData read_fidelity(const std::string& dir) {
@@ -184,8 +240,14 @@ FidelityData read_fidelity(const std::string& dir) {
     collect_samples(rep, d.samples);
     d.reps.push_back(pass_of(rep));
   }
+  // Write-back passes (writeback/<name>/): PyTorch's kernels, flashcheck's, or both.
   for (const std::string& pass : subdirs(std::filesystem::path(dir) / "writeback")) {
-    collect_writeback(pass, d.eventual);
+    const std::vector<FidelityCase> cases = read_cases(pass + "/cases.txt");
+    const bool sdpa = std::filesystem::exists(pass + "/ncu_sdpa_wb.csv");
+    const bool fc = std::filesystem::exists(pass + "/ncu_flashcheck_wb.csv");
+    if (!sdpa && !fc) throw std::runtime_error(pass + " holds neither ncu_sdpa_wb.csv nor ncu_flashcheck_wb.csv");
+    if (sdpa) collect_sdpa_writeback(pass, cases, d.eventual);
+    if (fc) collect_flashcheck_writeback(pass, cases, d.eventual);
     d.writeback.push_back(pass_of(pass));
   }
   return d;

@@ -91,14 +91,25 @@ std::string writeback_text(const FidelityData& d) {
            "kernel's `dram__bytes_write` plus the read kernel's against `dram_write_pred_gb` + "
            "`l2_dirty_end_pred_gb`); until then DRAM writes are judged on in-kernel writes only, which "
            "leaves out what is dirty at the end.\n\n";
+  const bool flashcheck = std::any_of(d.eventual.begin(), d.eventual.end(),
+                                      [](const auto& e) { return e.first.second.rfind("flash2_", 0) == 0; });
   std::string s =
-      "Eventual writes were measured for PyTorch's kernels (`writeback/*/`, sim/fidelity/ncu_writeback.sh: "
-      "ncu with `--cache-control none` and DRAM counters only, each kernel followed by a read-only "
-      "kernel over a never-written buffer of 4x the L2, whose DRAM writes are the lines the kernel "
-      "left dirty); those rows' DRAM writes are judged on `eventual_write_gb` against "
-      "`eventual_write_pred_gb` = `dram_write_pred_gb` + `l2_dirty_end_pred_gb`, over the spread of the "
-      "passes. flashcheck's bench flushes the L2 with a memset (a write), so its rows are still "
-      "judged on in-kernel writes (`dram_write_gb`). Measured:\n\n";
+      flashcheck
+          ? "Eventual writes were measured (`writeback/*/`, sim/fidelity/ncu_writeback.sh: ncu with "
+            "`--cache-control none` and DRAM counters only, each kernel followed by a read-only kernel, "
+            "`fc_l2_flush`, over a never-written buffer of 4x the L2, whose DRAM writes are the lines the "
+            "kernel left dirty; a pass's `ncu_sdpa_wb.csv` holds PyTorch's kernels, run by sdpa_writeback.py, "
+            "its `ncu_flashcheck_wb.csv` flashcheck's, run by `flashcheck bench --backward --l2-flush read`, "
+            "one process per case, which drains L2 the same way before and after each timed call); those "
+            "rows' DRAM writes are judged on `eventual_write_gb` against `eventual_write_pred_gb` = "
+            "`dram_write_pred_gb` + `l2_dirty_end_pred_gb`, over the spread of the passes. Measured:\n\n"
+          : "Eventual writes were measured for PyTorch's kernels (`writeback/*/`, sim/fidelity/ncu_writeback.sh: "
+            "ncu with `--cache-control none` and DRAM counters only, each kernel followed by a read-only "
+            "kernel over a never-written buffer of 4x the L2, whose DRAM writes are the lines the kernel "
+            "left dirty); those rows' DRAM writes are judged on `eventual_write_gb` against "
+            "`eventual_write_pred_gb` = `dram_write_pred_gb` + `l2_dirty_end_pred_gb`, over the spread of the "
+            "passes. flashcheck's bench flushes the L2 with a memset (a write), so its rows are still "
+            "judged on in-kernel writes (`dram_write_gb`). Measured:\n\n";
   for (const FidelityPass& p : d.writeback)
     for (const std::string& line : p.device) s += "    " + p.name + ": " + line + "\n";
   return s + "\n";
