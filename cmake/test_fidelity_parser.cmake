@@ -53,41 +53,30 @@ expect(flash2_bwd "sm_read_gb=1.3" "samples=1" "dram_read_gb=0.25" "dram_write_g
 # Eventual writes (writeback/wb1, wb2): the kernel's 0.04 GB + the next flush's 0.03 or 0.04 GB,
 # averaged; the flush before the case's marker is not counted.
 expect(torch_flash_fwd "sm_read_gb=2" "dram_write_gb=0.04" "eventual_write_gb=0.075")
+# A copy of the fixture with the lines of `file` matching `drop` removed must be refused with
+# an error matching `want` (`what` names the corruption in the failure message).
+function(expect_refused name file drop want what)
+  file(REMOVE_RECURSE ${SCRATCH}/${name})
+  file(COPY ${fixture}/ DESTINATION ${SCRATCH}/${name})
+  file(STRINGS ${fixture}/${file} csv)
+  list(FILTER csv EXCLUDE REGEX "${drop}")
+  list(JOIN csv "\n" csv)
+  file(WRITE ${SCRATCH}/${name}/${file} "${csv}\n")
+  execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/${name}-out --fidelity-only ${SCRATCH}/${name}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0 OR NOT out MATCHES "${want}")
+    message(FATAL_ERROR "${what} was accepted (${rc}):\n${out}")
+  endif()
+endfunction()
 # Without the crossbar metric the report refuses rather than fall back to the slice counter.
-file(COPY ${fixture}/ DESTINATION ${SCRATCH}/noxbar)
-file(STRINGS ${fixture}/ncu_flashcheck.csv csv)
-list(FILTER csv EXCLUDE REGEX "l1tex__m_xbar2l1tex_read_bytes")
-list(JOIN csv "\n" csv)
-file(WRITE ${SCRATCH}/noxbar/ncu_flashcheck.csv "${csv}\n")
-execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out2 --fidelity-only ${SCRATCH}/noxbar
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(rc EQUAL 0 OR NOT out MATCHES "lacks l1tex__m_xbar2l1tex_read_bytes")
-  message(FATAL_ERROR "a CSV without the crossbar metric was accepted (${rc}):\n${out}")
-endif()
-# flashcheck's write-back with the drains between forward and backward removed (launches 2 and 3 of
-# wb3): refused, not summed into one call.
-file(REMOVE_RECURSE ${SCRATCH}/nodrain)
-file(COPY ${fixture}/ DESTINATION ${SCRATCH}/nodrain)
-file(STRINGS ${fixture}/writeback/wb3/ncu_flashcheck_wb.csv csv)
-list(FILTER csv EXCLUDE REGEX "^\"[23]\",")
-list(JOIN csv "\n" csv)
-file(WRITE ${SCRATCH}/nodrain/writeback/wb3/ncu_flashcheck_wb.csv "${csv}\n")
-execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out3 --fidelity-only ${SCRATCH}/nodrain
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(rc EQUAL 0 OR NOT out MATCHES "ran forward and backward kernels with no drain between")
-  message(FATAL_ERROR "a write-back with no drain between forward and backward was accepted (${rc}):\n${out}")
-endif()
+expect_refused(noxbar ncu_flashcheck.csv "l1tex__m_xbar2l1tex_read_bytes" "lacks l1tex__m_xbar2l1tex_read_bytes"
+  "a CSV without the crossbar metric")
+# flashcheck's write-back with the drains between forward and backward removed (launches 2 and 3
+# of wb3): refused, not summed into one call.
+expect_refused(nodrain writeback/wb3/ncu_flashcheck_wb.csv "^\"[23]\"," "ran forward and backward kernels with no drain between"
+  "a write-back with no drain between forward and backward")
 # A process the driver did not announce (no CASE line): refused, not given to a case by position.
-file(REMOVE_RECURSE ${SCRATCH}/nocase)
-file(COPY ${fixture}/ DESTINATION ${SCRATCH}/nocase)
-file(STRINGS ${fixture}/writeback/wb4/ncu_flashcheck_wb.csv csv)
-list(FILTER csv EXCLUDE REGEX "^CASE ")
-list(JOIN csv "\n" csv)
-file(WRITE ${SCRATCH}/nocase/writeback/wb4/ncu_flashcheck_wb.csv "${csv}\n")
-execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/out4 --fidelity-only ${SCRATCH}/nocase
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(rc EQUAL 0 OR NOT out MATCHES "started with no CASE line")
-  message(FATAL_ERROR "a write-back process with no CASE line was accepted (${rc}):\n${out}")
-endif()
+expect_refused(nocase writeback/wb4/ncu_flashcheck_wb.csv "^CASE " "started with no CASE line"
+  "a write-back process with no CASE line")
 message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain")
 file(REMOVE_RECURSE ${SCRATCH})
