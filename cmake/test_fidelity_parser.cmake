@@ -53,6 +53,12 @@ expect(flash2_bwd "sm_read_gb=1.3" "samples=1" "dram_read_gb=0.25" "dram_write_g
 # Eventual writes (writeback/wb1, wb2): the kernel's 0.04 GB + the next flush's 0.03 or 0.04 GB,
 # averaged; the flush before the case's marker is not counted.
 expect(torch_flash_fwd "sm_read_gb=2" "dram_write_gb=0.04" "eventual_write_gb=0.075")
+# The method's floor (flashcheck's passes): only the drains that follow a drain with no kernel
+# between (7 MB in wb3 and wb4), not a process's first drain (888 MB, the set-up's lines).
+file(READ ${SCRATCH}/out/fidelity/README.md page)
+if(NOT page MATCHES "still wrote back 7-7 MB \\(median 7 MB, 2 drains\\); the drains right after the timed kernels wrote back 5-50 MB")
+  message(FATAL_ERROR "fidelity report: the drain floor is not the fixture's 7 MB idle drains")
+endif()
 # A copy of the fixture with the lines of `file` matching `drop` removed must be refused with
 # an error matching `want` (`what` names the corruption in the failure message).
 function(expect_refused name file drop want what)

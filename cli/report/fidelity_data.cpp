@@ -202,12 +202,14 @@ std::map<std::string, std::string> case_of_pid(const std::string& path) {
 // drain. A call's eventual writes are its kernels' dram__bytes_write plus the drain right after
 // them; a drain with no kernel before it (the one ahead of each call) counts for nothing.
 void collect_flashcheck_writeback(const std::string& pass, const std::vector<FidelityCase>& cases,
-                                  std::map<CaseKernel, std::vector<double>>& got) {
+                                  std::map<CaseKernel, std::vector<double>>& got, std::vector<double>& idle,
+                                  std::vector<double>& after_kernels) {
   const std::string path = pass + "/ncu_flashcheck_wb.csv";
   const std::map<std::string, std::string> case_of = case_of_pid(path);
   struct Open {
     double acc = 0;
     bool fwd = false, bwd = false;  // kernels of each direction since the last drain
+    bool drained = false;           // a drain has run in this process
   };
   std::map<std::string, Open> open;  // pid -> the call in progress
   for (const auto& l : launches(path)) {
@@ -216,15 +218,22 @@ void collect_flashcheck_writeback(const std::string& pass, const std::vector<Fid
     if (std::none_of(cases.begin(), cases.end(), [&](const FidelityCase& c) { return c.id == id->second; }))
       throw std::runtime_error(path + ": case " + id->second + " is not in " + pass + "/cases.txt");
     Open& o = open[l.pid];
-    o.acc += l.m.at("dram__bytes_write.sum");
+    const double w = l.m.at("dram__bytes_write.sum");
+    o.acc += w;
     if (l.name.rfind("fc_l2_flush", 0) != 0) {  // C linkage: the plain name, no signature
       (l.name.find("flash2_fwd") != std::string::npos ? o.fwd : o.bwd) = true;
       continue;
     }
     if (o.fwd && o.bwd)
       throw std::runtime_error(path + ": process " + l.pid + " ran forward and backward kernels with no drain between");
-    if (o.fwd || o.bwd) got[{id->second, o.fwd ? "flash2_fwd" : "flash2_bwd"}].push_back(o.acc);
+    if (o.fwd || o.bwd) {
+      got[{id->second, o.fwd ? "flash2_fwd" : "flash2_bwd"}].push_back(o.acc);
+      after_kernels.push_back(w);
+    } else if (o.drained) {
+      idle.push_back(w);
+    }
     o = Open{};
+    o.drained = true;
   }
 }
 
@@ -247,7 +256,7 @@ FidelityData read_fidelity(const std::string& dir) {
     const bool fc = std::filesystem::exists(pass + "/ncu_flashcheck_wb.csv");
     if (!sdpa && !fc) throw std::runtime_error(pass + " holds neither ncu_sdpa_wb.csv nor ncu_flashcheck_wb.csv");
     if (sdpa) collect_sdpa_writeback(pass, cases, d.eventual);
-    if (fc) collect_flashcheck_writeback(pass, cases, d.eventual);
+    if (fc) collect_flashcheck_writeback(pass, cases, d.eventual, d.idle_drain_writes, d.kernel_drain_writes);
     d.writeback.push_back(pass_of(pass));
   }
   return d;

@@ -34,6 +34,10 @@ struct FidelityData {
   std::vector<FidelityCase> cases;         // <dir>/cases.txt, in the drivers' order
   std::map<CaseKernel, Samples> samples;   // <dir> and each reps/* folder
   std::map<CaseKernel, std::vector<double>> eventual;  // eventual DRAM writes, one per writeback/* pass
+  // flashcheck's write-back passes: DRAM writes of each drain that followed another drain with no
+  // kernel between (the method's floor; a process's first drain, after the set-up, is left out).
+  std::vector<double> idle_drain_writes;
+  std::vector<double> kernel_drain_writes;  // the same passes: each drain right after a timed call's kernels
   std::vector<std::string> device;         // <dir>/device.txt (none if absent)
   std::vector<FidelityPass> reps, writeback;
 };

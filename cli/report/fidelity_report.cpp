@@ -112,6 +112,17 @@ std::string writeback_text(const FidelityData& d) {
             "judged on in-kernel writes (`dram_write_gb`). Measured:\n\n";
   for (const FidelityPass& p : d.writeback)
     for (const std::string& line : p.device) s += "    " + p.name + ": " + line + "\n";
+  if (!d.idle_drain_writes.empty() && !d.kernel_drain_writes.empty()) {
+    const auto mb = [](const std::vector<double>& v) {
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      return num(*lo / 1e6) + "-" + num(*hi / 1e6) + " MB (median " + num(median(v) / 1e6) + " MB, " +
+             integer(int64_t(v.size())) + " drains)";
+    };
+    s += "\nThe method's floor: in flashcheck's passes a drain that follows another drain with no kernel "
+         "between (only the bench's host-side set-up of the next timed call) still wrote back " +
+         mb(d.idle_drain_writes) + "; the drains right after the timed kernels wrote back " +
+         mb(d.kernel_drain_writes) + ".\n";
+  }
   return s + "\n";
 }
 
@@ -175,17 +186,19 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "column `sm_write_gb`) are many times its outputs O, LSE: PyTorch's forward uses 255 registers "
       "per thread and spills to local memory every KV step, and L2 writes some of those dirty lines "
       "back. The schedule has no spills; the model counts outputs only.\n"
-      "* **output resident**: the outputs are small against the L2, so most written lines are still "
-      "dirty in L2 at the end (predicted in `l2_dirty_end_pred_gb`, not counted by ncu's "
-      "`dram__bytes_write`); the few that reach DRAM depend on the L2's set mapping, not modelled.\n"
+      "* **output resident** (rows with no write-back pass only): the outputs are small against the L2, "
+      "so most written lines are still dirty in L2 at the end (predicted in `l2_dirty_end_pred_gb`, not "
+      "counted by ncu's `dram__bytes_write`); the few that reach DRAM depend on the L2's set mapping, not "
+      "modelled.\n"
       "* **L2 edge**: the reuse decision is a cliff (a wave's footprint against half the L2); near "
       "it (`footprint_over_l2` between 0.5 and 2) the hardware is partly hit, partly miss.\n\n"
       "Column `not_modelled` says, for every row whether it missed or not, what the model leaves "
       "out: local-memory spills (a forward's SM-side stores above 1.5x the outputs; no spill figure from the "
       "kernel's own ptxas/SASS is available for PyTorch's binary here, and none is taken from the "
       "measured traffic; where a backward stores more than its outputs, as PyTorch's GQA rows do, the "
-      "cause is not verified: perhaps dK, dV per query head before their sum) and the write-back "
-      "of lines still dirty at the kernel's end. " + writeback_text(d) +
+      "cause is not verified: perhaps dK, dV per query head before their sum), the write-back "
+      "of lines still dirty at the kernel's end where no write-back pass measured it, and, in "
+      "flashcheck's backward, the memset that zeroes dQaccum before the main kernel. " + writeback_text(d) +
       "Disclosure: one model change was made after the held-out errors had been seen. The reuse "
       "test counted every line of a wave once against half the L2 (read lines sit in both "
       "partitions); lines that are only stored or reduced into (O, dK, dV, the float32 dQaccum "
