@@ -65,17 +65,18 @@ def main():
                 print(f"\n{v}: ratio to {what} for N >= 2048: min {min(rs):.2f}, max {max(rs):.2f}")
     traffic = [r for r in load(a.bench) if r.get("sim_hbm_bytes")]
     if traffic:
-        print("\nHBM traffic the simulator predicts for each variant's own schedule (Br, Bc; "
-              "counting mode, no L2), beside the measured time:\n")
-        print("| variant | schedule | d | mask | N | predicted HBM (GB) | median (ms) | "
+        print("\nSM-side traffic the simulator's two-level count predicts for each variant's own "
+              "schedule (Br, Bc; between the SMs and L2, not DRAM), beside the measured time:\n")
+        print("| variant | schedule | d | mask | N | predicted SM-side (GB) | median (ms) | "
               "implied (TB/s) |\n|---|---|---|---|---|---|---|---|")
         for r in traffic:
             gb = float(r["sim_hbm_bytes"]) / 1e9
             print(f"| {r['variant']} | {r['schedule']} | {r['head_dim']} | {r['mask']} | "
                   f"{r['seqlen']} | {gb:.2f} | {float(r['median_ms']):.3f} | "
                   f"{float(r['sim_bytes_per_s']) / 1e12:.2f} |")
-        print("\nAn implied rate above the HBM's 3.35 TB/s means the L2 served part of the "
-              "predicted traffic (the simulator has no L2).")
+        print("\nThis count is what L2 delivers to the SMs (ncu l1tex__m_xbar2l1tex_read_bytes "
+              "plus stores), so its rate may exceed the HBM's bandwidth: L2 serves the re-reads. The "
+              "GPU model's DRAM prediction for the plain kernels is in reports/traffic.")
     if a.memory:
         what = ("one forward (beyond Q, K, V, O)" if a.metric == "tflops" else
                 "one backward (beyond Q, K, V, O, dO, LSE, dQ, dK, dV)")

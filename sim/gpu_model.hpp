@@ -1,6 +1,6 @@
 // The GPU memory model beside the paper's two-level count: per-CTA SRAM, a
 // shared L2 of capacity L, DRAM. The two-level count (RunResult) is what the
-// SMs request from L2 (ncu: lts__t_sectors_srcunit_tex_op_read); this model
+// SMs exchange with L2 (ncu: l1tex__m_xbar2l1tex_read_bytes); this model
 // predicts what reaches DRAM (dram__bytes_read / _write). sim/README.md, "GPU
 // model", derives it; reports/fidelity compares it with ncu on an H200.
 #pragma once

@@ -63,6 +63,18 @@ const Hardware& find_preset(const std::string& name) {
   throw std::invalid_argument("unknown hardware preset '" + name + "' (expected a100, h100 or h200)");
 }
 
+const Hardware& preset_of_device(const std::string& device) {
+  std::string up = device;
+  std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
+  const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (const Hardware& h : hardware_presets())
+    for (size_t at = up.find(h.name); at != std::string::npos; at = up.find(h.name, at + 1)) {
+      const size_t end = at + h.name.size();
+      if ((at == 0 || !word(up[at - 1])) && (end == up.size() || !word(up[end]))) return h;
+    }
+  throw std::invalid_argument("no hardware preset for the device '" + device + "' (presets: a100, h100, h200)");
+}
+
 Roofline roofline(const RunResult& r, const Hardware& hw) {
   Roofline out;
   out.memory_s = static_cast<double>(r.total_bytes()) / hw.hbm_bytes_per_s;

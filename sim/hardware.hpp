@@ -34,6 +34,9 @@ struct Hardware {
 const std::vector<Hardware>& hardware_presets();
 // "a100" / "A100", "h100", "h200"; throws std::invalid_argument listing the presets.
 const Hardware& find_preset(const std::string& name);
+// The preset of the GPU a measurement names ("NVIDIA H200 (sm_90, 132 SMs)" -> H200: a preset
+// name as a whole word); throws std::invalid_argument when none is in it.
+const Hardware& preset_of_device(const std::string& device);
 
 struct Roofline {
   double memory_s = 0;   // HBM bytes / bandwidth

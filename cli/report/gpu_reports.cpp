@@ -2,6 +2,7 @@
 #include "cli/report/gpu_reports.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -10,7 +11,9 @@
 
 #include "cli/report/csv_reader.hpp"
 #include "sim/hardware.hpp"
+#include "sim/gpu_model.hpp"
 #include "sim/simulate.hpp"
+#include "sim/variants.hpp"
 
 namespace fs = std::filesystem;
 
@@ -257,12 +260,18 @@ std::string traffic(const Writer& w, const std::string& gpu_dir) {
              rows.end());
   drop_gqa_rows(rows);
   if (rows.empty()) return "- Traffic beside time: no flash2 GPU results committed yet.\n";
-  const Hardware& h100 = find_preset("h100");
   Table t;
-  t.columns = {"variant", "det", "head_dim", "mask", "seqlen", "Br", "Bc", "sim_hbm_gb", "measured_ms",
-               "implied_gb_per_s", "of_h100_hbm"};
+  t.columns = {"variant", "det", "head_dim", "mask", "seqlen", "Br", "Bc", "device_preset", "sm_side_gb",
+               "dram_pred_gb", "measured_ms", "sm_side_tb_per_s", "dram_pred_tb_per_s", "dram_of_hbm"};
+  std::set<std::string> presets;
+  int64_t unmodelled = 0;
   for (const auto& r : rows) {
     const bool bwd = !field(r, "bwd_median_ms").empty();
+    const bool det = field(r, "deterministic", "0") == "1";
+    const std::string variant = field(r, "variant");
+    // The GPU the row was timed on: its L2, SMs and HBM bandwidth (not another machine's).
+    const Hardware& hw = preset_of_device(field(r, "device"));
+    presets.insert(hw.name);
     Problem p;
     p.batch = std::stoll(field(r, "batch"));
     p.heads_q = p.heads_kv = std::stoll(field(r, "heads"));
@@ -277,28 +286,64 @@ std::string traffic(const Writer& w, const std::string& gpu_dir) {
     const RunResult run = simulate(p, ScheduleKind::flash2, bwd ? Direction::bwd : Direction::fwd,
                                    int64_t(1) << 24, blocks);
     const double ms = std::stod(field(r, bwd ? "bwd_median_ms" : "median_ms"));
-    const double bps = double(run.total_bytes()) / (ms * 1e-3);
-    t.add({field(r, "variant"), field(r, "deterministic", "0") == "1" ? "yes" : "no", field(r, "head_dim"),
-           field(r, "mask"), field(r, "seqlen"), integer(blocks.Br), integer(blocks.Bc),
-           num(double(run.total_bytes()) / 1e9), num(ms), num(bps / 1e9), fixed2(bps / h100.hbm_bytes_per_s)});
+    const double sm_bps = double(run.total_bytes()) / (ms * 1e-3);
+    // DRAM: the GPU model with the kernel's launch (sim/variants.cpp), where it models this
+    // kernel: not the tuned forward, not the deterministic backward's separate dQ pass, and
+    // only for the tiles the kernel has now (older CSVs may hold other tiles).
+    std::string dram_gb = "-", dram_tbs = "-", of_hbm = "-";
+    const auto& known = kernel_variants();
+    const auto kv = std::find_if(known.begin(), known.end(), [&](const KernelVariant& k) { return k.name == variant; });
+    bool modelled = kv != known.end() && !det;
+    if (modelled) {
+      const ScheduleDesc desc = kv->schedule(p);
+      modelled = desc.Br == blocks.Br && desc.Bc == blocks.Bc;
+      if (modelled) {
+        const RunResult g_run = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes,
+                                         {desc.Br, desc.Bc, 0, desc.warps});
+        const GpuTraffic g = gpu_traffic(g_run, hw, kv->launch_for(p));
+        const double dram = double(g.dram_read_bytes) + double(g.dram_write_bytes);
+        const double dram_bps = dram / (ms * 1e-3);
+        dram_gb = num(dram / 1e9);
+        dram_tbs = fixed2(dram_bps / 1e12);
+        of_hbm = fixed2(dram_bps / hw.hbm_bytes_per_s);
+      }
+    }
+    if (!modelled) ++unmodelled;
+    t.add({variant, det ? "yes" : "no", field(r, "head_dim"), field(r, "mask"), field(r, "seqlen"),
+           integer(blocks.Br), integer(blocks.Bc), hw.name, num(double(run.total_bytes()) / 1e9), dram_gb, num(ms),
+           fixed2(sm_bps / 1e12), dram_tbs, of_hbm});
   }
   w.csv("traffic/traffic.csv", t);
+  std::string on;
+  for (std::string n : presets) {
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+    on += (on.empty() ? "" : ", ") + n;
+  }
   std::string md = std::string(kHeader) + "# Simulated traffic beside measured time\n\n" +
                    provenance(rows, "Times from `scripts/gpu_check.sh run`; traffic from the simulator.") +
-                   "For each flash2 kernel run of the benchmark grid: the HBM traffic the simulator's "
-                   "`flash2` schedule predicts for the kernel's own Br and Bc (read from the "
-                   "benchmark's schedule column), the measured median time, the bandwidth that "
-                   "traffic would need at that time, and its fraction of the H100 preset's " +
-                   num(h100.hbm_bytes_per_s / 1e9) +
-                   " GB/s. The simulator has no L2 cache: a fraction above 1 means thread blocks "
-                   "shared K/V (forward) or Q/dO (backward) tiles through L2, which real kernels "
-                   "rely on; well below 1 means the kernel is compute-bound. The kernels' dQ differs from the "
-                   "schedule's: flash2_bwd accumulates dQ with float32 atomics (deterministic mode: a "
-                   "separate Q-outer dQ pass), where the schedule read-modify-writes dQ per KV block; "
-                   "the simulated bytes are the schedule's.\n\n" + t.markdown();
+                   "For each flash2 kernel run of the benchmark grid, two predictions beside the measured "
+                   "median time, each as the bandwidth it implies at that time:\n\n"
+                   "- `sm_side_gb`: the simulator's two-level count for the `flash2` schedule at the kernel's "
+                   "own Br and Bc (read from the benchmark's schedule column). This is the traffic between "
+                   "the SMs and L2 (what ncu's `l1tex__m_xbar2l1tex_read_bytes` and the SM-side stores "
+                   "measure, reports/fidelity), not DRAM: its rate may exceed the HBM's bandwidth, since "
+                   "L2 serves the K/V (forward) and Q/dO (backward) re-reads.\n"
+                   "- `dram_pred_gb`: the GPU model's DRAM reads + writes (`flashcheck sim --variant KERNEL "
+                   "--preset " + on + "`: the kernel's tiles, grid order and CTAs per SM, the L2 of the "
+                   "GPU the row was timed on), and `dram_of_hbm`, its rate as a fraction of that GPU's "
+                   "HBM bandwidth (sim/hardware.cpp). Near 1: DRAM-bound; well below 1: the kernel is "
+                   "bound elsewhere (tensor cores, exponentials, shared memory). `-` (" +
+                   integer(unmodelled) +
+                   " rows): no GPU model for that kernel (flash2_fwd_tuned), the deterministic backward's "
+                   "separate dQ pass, or tiles other than the kernel's current ones (an older build).\n\n"
+                   "The two-level count's dQ differs from the kernels': flash2_bwd accumulates dQ with "
+                   "float32 atomics (deterministic mode: a separate Q-outer dQ pass), where the schedule "
+                   "read-modify-writes dQ per KV block; the GPU model follows the kernel (atomics in L2, a "
+                   "conversion kernel).\n\n" + t.markdown();
   w.text("traffic/README.md", md);
-  return "- [Simulated traffic beside measured time](traffic/README.md): the simulator's flash2 "
-         "traffic for each kernel's own tiles, and the bandwidth it implies at the measured speed.\n";
+  return "- [Simulated traffic beside measured time](traffic/README.md): for each flash2 kernel's own "
+         "tiles, the simulator's SM-side count and the GPU model's DRAM traffic, and the bandwidths they "
+         "imply at the measured speed on the GPU that timed it.\n";
 }
 
 }  // namespace flashcheck::report

@@ -134,7 +134,7 @@ std::string seqlen_scaling(const Writer& w) {
                    "holds " + num(double(sram_elems(m, DType::f16)) / (64.0 * 64.0)) + " d² float32 "
                    "elements at d = 64 but only " +
                    num(double(sram_elems(m, DType::f16)) / (128.0 * 128.0)) +
-                   " d² at d = 128, where the model (which has no L2 cache) gives flash2 little "
+                   " d² at d = 128, where the two-level count (no L2 level) gives flash2 little "
                    "traffic advantage; its extra memory stays Θ(N).\n\n";
   Table t;
   t.columns = {"head_dim", "seqlen", "standard_fwd_bytes", "flash2_fwd_bytes", "standard_bwd_bytes",

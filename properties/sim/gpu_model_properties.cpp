@@ -112,3 +112,16 @@ TEST_CASE("sim GPU model: conservation, bounds and cost") {
 
 }  // namespace
 }  // namespace flashcheck
+
+namespace flashcheck {
+// Reports judge a measurement against the GPU it ran on: the preset a device name names.
+TEST_CASE("sim presets: a measured device's name picks its own preset") {
+  CHECK(sim::preset_of_device("NVIDIA H200 (sm_90, 132 SMs)").name == "H200");
+  CHECK(sim::preset_of_device("NVIDIA H100 80GB HBM3").name == "H100");
+  CHECK(sim::preset_of_device("nvidia a100-sxm4-40gb").name == "A100");
+  CHECK(sim::preset_of_device("NVIDIA H200").hbm_bytes_per_s == sim::find_preset("h200").hbm_bytes_per_s);
+  // A name inside another word is no match; an unknown GPU is a clear error, never a default.
+  CHECK_THROWS_WITH(sim::preset_of_device("NVIDIA GH2000"), Catch::Contains("no hardware preset"));
+  CHECK_THROWS_WITH(sim::preset_of_device("NVIDIA L40S"), Catch::Contains("NVIDIA L40S"));
+}
+}  // namespace flashcheck
