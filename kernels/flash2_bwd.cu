@@ -38,14 +38,21 @@
 //
 // Schedule: kv_outer for dK, dV with Bc = 64 rows per block (4 warps x 16)
 // and Br = 64 (d 32, 64) or 32 (d 96, 128: registers) queries per inner
-// step; dQ Q-outer with Br = 64, Bc = 64. Head dims 32 and 96 take the
-// configuration of 64 and 128 with shared-memory rows padded to it
-// (Flash2BwdTraits::kRowElems, as the forward); not tuned.
+// step; dQ Q-outer with Br = 64, Bc = 64. Head dims 32 and
+// 96 take the configuration of 64 and 128 with shared-memory rows padded to
+// it (Flash2BwdTraits::kRowElems, as the forward). d 256: Bc = 64, Br = 32
+// with 8 warps, two per 16 KV rows, each owning 128 of the 256 columns of
+// dK, dV (kDSplit = 2: 256 columns of both would need 256 accumulator
+// registers a thread; P^T, dS^T shared through shared memory) and dQ Q-outer
+// with Br = 64, Bc = 16 (registers); shared memory 136.5 KiB (dkdv) and
+// 98.25 KiB (dq), within the 163 KiB of sm_80 and the 227 KiB of sm_90.
+// Not tuned.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/flash2_bwd_kernel.cuh"
@@ -54,11 +61,19 @@
 namespace flashcheck::kernels {
 namespace {
 
-// <head_dim, warps (16 owned rows each), streamed rows per step>
+// <head_dim, warps, streamed rows per step, warps per 16 owned rows>
 template <int D>
-using DkdvTraits = flash2::Flash2BwdTraits<D, 4, (D > 64 ? 32 : 64)>;
+using DkdvTraits = std::conditional_t<D == 256, flash2::Flash2BwdTraits<256, 8, 32, 2>,
+                                      flash2::Flash2BwdTraits<D, 4, (D > 64 ? 32 : 64)>>;
 template <int D>
-using DqTraits = flash2::Flash2BwdTraits<D, 4, 64>;
+using DqTraits = flash2::Flash2BwdTraits<D, 4, (D == 256 ? 16 : 64)>;
+
+// Every configuration fits the opt-in shared memory of sm_80 (A100: 163 KiB),
+// so one binary runs on sm_80 and sm_90.
+constexpr std::size_t kSmemSm80 = 163 * 1024;
+static_assert(DkdvTraits<256>::kSmemBytes <= kSmemSm80 && DqTraits<256>::kSmemBytes <= kSmemSm80 &&
+                  DkdvTraits<128>::kSmemBytes <= kSmemSm80 && DqTraits<128>::kSmemBytes <= kSmemSm80,
+              "flash2_bwd's shared memory must fit sm_80's 163 KiB");
 
 // Floats of D in the workspace, rounded up to 16 bytes so dQaccum after it
 // stays aligned for float2 atomics.
@@ -75,6 +90,7 @@ std::pair<int64_t, int64_t> dkdv_tile(int64_t head_dim) {
     case 32: return {DkdvTraits<32>::kRows, DkdvTraits<32>::kStream};
     case 64: return {DkdvTraits<64>::kRows, DkdvTraits<64>::kStream};
     case 96: return {DkdvTraits<96>::kRows, DkdvTraits<96>::kStream};
+    case 256: return {DkdvTraits<256>::kRows, DkdvTraits<256>::kStream};
     default: return {DkdvTraits<128>::kRows, DkdvTraits<128>::kStream};
   }
 }
@@ -169,8 +185,9 @@ Support flash2_bwd_supports(const Problem& p) {
   if (Support s = only_variants(p, "flash2_bwd", kFlash2Variants); !s) return s;
   if (p.dtype != DType::f16 && p.dtype != DType::bf16)
     return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
-    return Support::no("flash2_bwd instantiates head dims 32, 64, 96 and 128, not " +
+  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128 &&
+      p.head_dim != 256)
+    return Support::no("flash2_bwd instantiates head dims 32, 64, 96, 128 and 256, not " +
                        std::to_string(p.head_dim));
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
     return Support::no("flash2_bwd needs seqlen_q, seqlen_k < 2^30");
@@ -206,6 +223,7 @@ void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {
     case 32: return launch_dtype<32>(p, a);
     case 64: return launch_dtype<64>(p, a);
     case 96: return launch_dtype<96>(p, a);
+    case 256: return launch_dtype<256>(p, a);
     default: return launch_dtype<128>(p, a);
   }
 }

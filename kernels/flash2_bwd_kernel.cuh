@@ -9,7 +9,10 @@
 //              P^T = exp(scale K Q^T - LSE) and
 //              dS^T = P^T * (V dO^T - D), and accumulates dV += P^T dO and
 //              dK += scale dS^T Q in registers; each warp owns 16 rows of the
-//              KV block. splits = 1: dK, dV are written once, summed over the
+//              KV block (kDSplit > 1, d 256: kDSplit warps share 16 rows, each
+//              computing S^T, dP^T for its share of the queries and owning
+//              its share of the head dim of dK, dV; P^T and dS^T go through
+//              shared memory between the two). splits = 1: dK, dV are written once, summed over the
 //              group, no atomics. splits > 1: each block writes its float32
 //              partial sums, and dkdv_reduce adds the sub-groups in a fixed
 //              order (bitwise reproducible either way).
@@ -31,13 +34,19 @@
 namespace flashcheck::kernels::flash2 {
 
 // Tile geometry of one backward kernel: kRows rows owned by the block (16 per
-// warp), streaming blocks of kStream rows through a 2-stage ring.
-template <int kHeadDim_, int kWarps_, int kStream_>
+// row group of kDSplit warps), streaming blocks of kStream rows through a
+// 2-stage ring. kDSplit > 1 (dkdv only): the warps of a row group split the
+// head dim of the dK, dV accumulators (kAccDim columns each), which would
+// not fit in registers at d 256 otherwise.
+template <int kHeadDim_, int kWarps_, int kStream_, int kDSplit_ = 1>
 struct Flash2BwdTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kWarps = kWarps_;
   static constexpr int kThreads = 32 * kWarps;
-  static constexpr int kRows = 16 * kWarps;  // Bc for dkdv, Br for dq
+  static constexpr int kDSplit = kDSplit_;
+  static constexpr int kRowWarps = kWarps / kDSplit;   // row groups of 16 rows
+  static constexpr int kRows = 16 * kRowWarps;         // Bc for dkdv, Br for dq
+  static constexpr int kAccDim = kHeadDim / kDSplit;   // accumulator columns per warp
   static constexpr int kStream = kStream_;   // Br for dkdv, Bc for dq
   static constexpr int kStages = 2;
   static constexpr int kChunks = kHeadDim / 8;
@@ -48,18 +57,21 @@ struct Flash2BwdTraits {
   static constexpr std::size_t kTile = static_cast<std::size_t>(kRowElems) * 2;  // bytes per row slot
   // Two resident tiles of kRows rows, two streamed tensors x 2 stages, and
   // two float rows (LSE, D) per stage for the streamed block.
-  // dkdv with atomic dQ also keeps dS^T (kRows x kStream, 16-bit) on chip.
+  // dkdv with atomic dQ (or kDSplit > 1) also keeps dS^T (kRows x kStream,
+  // 16-bit) on chip; kDSplit > 1 keeps P^T (the same size) too.
   static constexpr std::size_t kSmemDS = static_cast<std::size_t>(kRows) * kStream * 2;
+  static constexpr std::size_t kSmemP = kDSplit > 1 ? kSmemDS : 0;
   static constexpr std::size_t kSmemBytes = 2 * kRows * kTile + 2 * kStages * kStream * kTile +
-                                            2 * kStages * kStream * sizeof(float) + kSmemDS;
+                                            2 * kStages * kStream * sizeof(float) + kSmemDS + kSmemP;
   static constexpr int kDSChunks = kStream / 8;  // 16-byte chunks per row of dS^T
 
   static_assert(kHeadDim % 32 == 0, "whole k16 steps, and pairs of n8 tiles of dK, dV, dQ");
+  static_assert(kWarps % kDSplit == 0 && kAccDim % 16 == 0 && (kStream / kDSplit) % 16 == 0,
+                "each warp of a row group: pairs of n8 tiles of queries and of head-dim columns");
   static_assert(kStream % 16 == 0, "the streamed block is a whole number of k16 steps");
   static_assert((kRows * kChunks) % kThreads == 0 && (kStream * kChunks) % kThreads == 0,
                 "every thread copies the same number of chunks");
   static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
-  static_assert(kDSChunks == 4 || kDSChunks >= 8, "the dS^T swizzle handles 4 or >= 8 chunks");
 };
 
 struct BwdParams {
@@ -124,10 +136,11 @@ __global__ void __launch_bounds__(256) dot_do_o_kernel(const BwdParams p, int64_
 
 // acc[16 x N] += A[16 x d] * B[N x d]^T: A rows at `a` (a warp's 16 rows of a
 // swizzled tile), B rows at `b` (N rows of a swizzled tile).
-template <class Tr, class T, int N>
+// kUnroll: k16 steps unrolled.
+template <class Tr, class T, int N, int kUnroll = Tr::kHeadDim / 16>
 __device__ __forceinline__ void mma_rows_by_rows(float (&acc)[N / 8][4], const T* a, const T* b,
                                                  int lane) {
-#pragma unroll
+#pragma unroll kUnroll
   for (int kk = 0; kk < Tr::kHeadDim / 16; ++kk) {
     uint32_t af[4];
     ptx::ldmatrix_x4(af, a + swz<Tr>(lane & 15, kk * 2 + (lane >> 4)));
@@ -142,40 +155,66 @@ __device__ __forceinline__ void mma_rows_by_rows(float (&acc)[N / 8][4], const T
   }
 }
 
+// acc[16 x kAccDim] += A[16 x N] * B[N x kAccDim]: load_a(kk, frag) gives
+// A's k16 step kk as an A fragment; B is the columns from 16-byte chunk
+// `chunk0` on of N rows of a swizzled tile, read with ldmatrix.trans.
+// kUnroll: k16 steps unrolled (1 where registers are short: d 256).
+template <class Tr, class T, int N, int kUnroll = N / 16, class LoadA>
+__device__ __forceinline__ void mma_frags_by_tile(float (&acc)[Tr::kAccDim / 8][4], LoadA load_a,
+                                                  const T* b, int chunk0, int lane) {
+#pragma unroll kUnroll
+  for (int kk = 0; kk < N / 16; ++kk) {
+    uint32_t af[4];
+    load_a(kk, af);
+#pragma unroll
+    for (int dp = 0; dp < Tr::kAccDim / 16; ++dp) {
+      uint32_t bf[4];
+      ptx::ldmatrix_x4_trans(bf, b + swz<Tr>(kk * 16 + (lane & 15), chunk0 + dp * 2 + (lane >> 4)));
+      ptx::mma_16816<T>(acc[2 * dp], af, bf[0], bf[1]);
+      ptx::mma_16816<T>(acc[2 * dp + 1], af, bf[2], bf[3]);
+    }
+  }
+}
+
 // acc[16 x d] += P[16 x N] (C fragments in registers) * B[N x d] (rows of a
 // swizzled tile, read with ldmatrix.trans).
 template <class Tr, class T, int N>
-__device__ __forceinline__ void mma_regs_by_tile(float (&acc)[Tr::kHeadDim / 8][4],
+__device__ __forceinline__ void mma_regs_by_tile(float (&acc)[Tr::kAccDim / 8][4],
                                                  const float (&p)[N / 8][4], const T* b, int lane) {
-#pragma unroll
-  for (int kk = 0; kk < N / 16; ++kk) {
-    uint32_t pf[4];
-    pf[0] = ptx::pack2<T>(p[2 * kk][0], p[2 * kk][1]);
-    pf[1] = ptx::pack2<T>(p[2 * kk][2], p[2 * kk][3]);
-    pf[2] = ptx::pack2<T>(p[2 * kk + 1][0], p[2 * kk + 1][1]);
-    pf[3] = ptx::pack2<T>(p[2 * kk + 1][2], p[2 * kk + 1][3]);
-#pragma unroll
-    for (int dp = 0; dp < Tr::kHeadDim / 16; ++dp) {
-      uint32_t bf[4];
-      ptx::ldmatrix_x4_trans(bf, b + swz<Tr>(kk * 16 + (lane & 15), dp * 2 + (lane >> 4)));
-      ptx::mma_16816<T>(acc[2 * dp], pf, bf[0], bf[1]);
-      ptx::mma_16816<T>(acc[2 * dp + 1], pf, bf[2], bf[3]);
-    }
-  }
+  mma_frags_by_tile<Tr, T, N>(
+      acc,
+      [&](int kk, uint32_t(&pf)[4]) {
+        pf[0] = ptx::pack2<T>(p[2 * kk][0], p[2 * kk][1]);
+        pf[1] = ptx::pack2<T>(p[2 * kk][2], p[2 * kk][3]);
+        pf[2] = ptx::pack2<T>(p[2 * kk + 1][0], p[2 * kk + 1][1]);
+        pf[3] = ptx::pack2<T>(p[2 * kk + 1][2], p[2 * kk + 1][3]);
+      },
+      b, 0, lane);
+}
+
+// A warp's slice of a block's accumulators: rows 16 (warp % kRowWarps) + ..,
+// head-dim columns from kAccDim (warp / kRowWarps) on.
+template <class Tr>
+__device__ __forceinline__ int acc_row0(int warp) {
+  return Tr::kDSplit == 1 ? warp * 16 : (warp % Tr::kRowWarps) * 16;
+}
+template <class Tr>
+__device__ __forceinline__ int acc_col0(int warp) {
+  return Tr::kDSplit == 1 ? 0 : (warp / Tr::kRowWarps) * Tr::kAccDim;  // 0: no split
 }
 
 // Writes a block's rows [row0, row0 + kRows) of a [rows][d] tensor from
 // per-warp accumulators (times `mul`), staged through `stage` (kRows x d).
 template <class Tr, class T>
 __device__ __forceinline__ void store_rows(T* g, int row0, int rows, T* stage,
-                                           const float (&acc)[Tr::kHeadDim / 8][4], float mul,
+                                           const float (&acc)[Tr::kAccDim / 8][4], float mul,
                                            int warp, int lane, int tid) {
 #pragma unroll
-  for (int d = 0; d < Tr::kHeadDim / 8; ++d)
+  for (int d = 0; d < Tr::kAccDim / 8; ++d)
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int row = warp * 16 + (lane >> 2) + r * 8;
-      const int col = d * 8 + (lane & 3) * 2;
+      const int row = acc_row0<Tr>(warp) + (lane >> 2) + r * 8;
+      const int col = acc_col0<Tr>(warp) + d * 8 + (lane & 3) * 2;
       *reinterpret_cast<uint32_t*>(stage + swz<Tr>(row, col / 8) + col % 8) =
           ptx::pack2<T>(acc[d][2 * r] * mul, acc[d][2 * r + 1] * mul);
     }
@@ -202,6 +241,7 @@ __device__ __forceinline__ float lse_log2(float lse) {
 // ldmatrix reads at one chunk land in 8 different bank groups.
 template <class Tr>
 __device__ __forceinline__ int swz_ds(int row, int chunk) {
+  static_assert(Tr::kDSChunks == 4 || Tr::kDSChunks >= 8, "the dS^T swizzle handles 4 or >= 8 chunks");
   const int x = Tr::kDSChunks >= 8 ? (row & 7) : ((row >> 1) & 3);
   return row * Tr::kStream + ((chunk ^ x) << 3);
 }
@@ -209,62 +249,69 @@ __device__ __forceinline__ int swz_ds(int row, int chunk) {
 // Atomic-mode dQ: dQaccum[q0 .., :] += dS (kStream x kRows, from the dS^T
 // tile) * K (kRows x d). The kStream / 16 row tiles x the column groups
 // (kWarps / row tiles of them, kCols = d / groups columns each: 64, or 32 at
-// d 32, 48 at d 96) are spread over the warps, one tile per warp.
+// d 32, 48 at d 96) are spread over the warps, one tile per warp, formed
+// kSub columns at a time (kDSplit > 1: 32, so that the accumulators fit
+// beside the dK, dV ones).
 template <class Tr, class T>
 __device__ __forceinline__ void dq_atomic(float* dqa, int q0, int sq, const T* sDS, const T* sK,
                                           int warp, int lane) {
   constexpr int kRowTiles = Tr::kStream / 16, kGroups = Tr::kWarps / kRowTiles;
   constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, kCols = D / kGroups;
+  constexpr int kSub = Tr::kDSplit > 1 && kCols % 16 == 0 ? 16 : kCols;
   static_assert(kRowTiles * kGroups == Tr::kWarps && kCols * kGroups == D && kCols % 16 == 0,
                 "one dQ tile (16 rows x a multiple of 16 columns) per warp");
   const int mt = warp % (Tr::kStream / 16), cg = warp / (Tr::kStream / 16);
-  float acc[kCols / 8][4];
+#pragma unroll 1
+  for (int sb = 0; sb < kCols / kSub; ++sb) {
+    const int col0 = cg * kCols + sb * kSub;
+    float acc[kSub / 8][4];
 #pragma unroll
-  for (int j = 0; j < kCols / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    for (int j = 0; j < kSub / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 #pragma unroll
-  for (int kk = 0; kk < Bc / 16; ++kk) {
-    uint32_t af[4];  // A[m = query][k = key] = dS^T[key][query]: ldmatrix.trans
-    ptx::ldmatrix_x4_trans(af, sDS + swz_ds<Tr>(kk * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                                mt * 2 + ((lane >> 3) & 1)));
+    for (int kk = 0; kk < Bc / 16; ++kk) {
+      uint32_t af[4];  // A[m = query][k = key] = dS^T[key][query]: ldmatrix.trans
+      ptx::ldmatrix_x4_trans(af, sDS + swz_ds<Tr>(kk * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                  mt * 2 + ((lane >> 3) & 1)));
 #pragma unroll
-    for (int dp = 0; dp < kCols / 16; ++dp) {
-      uint32_t bf[4];
-      ptx::ldmatrix_x4_trans(bf, sK + swz<Tr>(kk * 16 + (lane & 15),
-                                              (cg * kCols) / 8 + dp * 2 + (lane >> 4)));
-      ptx::mma_16816<T>(acc[2 * dp], af, bf[0], bf[1]);
-      ptx::mma_16816<T>(acc[2 * dp + 1], af, bf[2], bf[3]);
+      for (int dp = 0; dp < kSub / 16; ++dp) {
+        uint32_t bf[4];
+        ptx::ldmatrix_x4_trans(bf, sK + swz<Tr>(kk * 16 + (lane & 15), col0 / 8 + dp * 2 + (lane >> 4)));
+        ptx::mma_16816<T>(acc[2 * dp], af, bf[0], bf[1]);
+        ptx::mma_16816<T>(acc[2 * dp + 1], af, bf[2], bf[3]);
+      }
     }
-  }
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int q = q0 + mt * 16 + (lane >> 2) + r * 8;
-    if (q >= sq) continue;
-    float* row = dqa + static_cast<int64_t>(q) * D + cg * kCols + (lane & 3) * 2;
+    for (int r = 0; r < 2; ++r) {
+      const int q = q0 + mt * 16 + (lane >> 2) + r * 8;
+      if (q >= sq) continue;
+      float* row = dqa + static_cast<int64_t>(q) * D + col0 + (lane & 3) * 2;
 #pragma unroll
-    for (int j = 0; j < kCols / 8; ++j) {
+      for (int j = 0; j < kSub / 8; ++j) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-      atomicAdd(reinterpret_cast<float2*>(row + j * 8), make_float2(acc[j][2 * r], acc[j][2 * r + 1]));
+        atomicAdd(reinterpret_cast<float2*>(row + j * 8), make_float2(acc[j][2 * r], acc[j][2 * r + 1]));
 #else
-      atomicAdd(row + j * 8, acc[j][2 * r]);
-      atomicAdd(row + j * 8 + 1, acc[j][2 * r + 1]);
+        atomicAdd(row + j * 8, acc[j][2 * r]);
+        atomicAdd(row + j * 8 + 1, acc[j][2 * r + 1]);
 #endif
+      }
     }
   }
 }
 
-// A warp's 16 rows of float32 accumulators (times `mul`) straight to a
-// [rows][d] float32 tensor, rows [row0 + 16 warp, +16) (the partial sums).
+// A warp's slice of float32 accumulators (times `mul`) straight to a
+// [rows][d] float32 tensor, rows [row0 + acc_row0, +16) (the partial sums).
 template <class Tr>
 __device__ __forceinline__ void store_rows_f32(float* g, int row0, int rows,
-                                               const float (&acc)[Tr::kHeadDim / 8][4], float mul,
+                                               const float (&acc)[Tr::kAccDim / 8][4], float mul,
                                                int warp, int lane) {
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const int row = row0 + warp * 16 + (lane >> 2) + r * 8;
+    const int row = row0 + acc_row0<Tr>(warp) + (lane >> 2) + r * 8;
     if (row >= rows) continue;
 #pragma unroll
-    for (int d = 0; d < Tr::kHeadDim / 8; ++d)
-      *reinterpret_cast<float2*>(g + static_cast<int64_t>(row) * Tr::kHeadDim + d * 8 + (lane & 3) * 2) =
+    for (int d = 0; d < Tr::kAccDim / 8; ++d)
+      *reinterpret_cast<float2*>(g + static_cast<int64_t>(row) * Tr::kHeadDim + acc_col0<Tr>(warp) +
+                                 d * 8 + (lane & 3) * 2) =
           make_float2(acc[d][2 * r] * mul, acc[d][2 * r + 1] * mul);
   }
 }
@@ -306,7 +353,9 @@ __global__ void __launch_bounds__(256)
 // kMod: the softcap / ALiBi instantiation (p.mod.on), as in the forward.
 template <class Tr, class T, bool kAtomicDQ, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
-  constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kNT = Br / 8, kDT = D / 8;
+  constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kSplit = Tr::kDSplit;
+  constexpr int kQ = Br / kSplit;  // queries of S^T, dP^T per warp
+  constexpr int kNT = kQ / 8, kDT = Tr::kAccDim / 8;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   constexpr int R = Tr::kRowElems;  // elements per shared-memory row slot
   T* sK = reinterpret_cast<T*>(smem_raw);
@@ -315,7 +364,8 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   T* sdO = sQ + 2 * Br * R;         // [2][Br][R]
   float* sL = reinterpret_cast<float*>(sdO + 2 * Br * R);  // [2][Br] LSE * log2(e)
   float* sD = sL + 2 * Br;                                 // [2][Br] D
-  T* sDS = reinterpret_cast<T*>(sD + 2 * Br);              // [Bc][Br] dS^T (atomic mode)
+  T* sDS = reinterpret_cast<T*>(sD + 2 * Br);              // [Bc][Br] dS^T (atomic mode, split)
+  T* sP = sDS + Bc * Br;                                   // [Bc][Br] P^T (kSplit > 1)
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int kb = blockIdx.x, hk = blockIdx.y / p.splits, sub = blockIdx.y % p.splits, b = blockIdx.z;
@@ -358,7 +408,9 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
   for (int i = 0; i < kDT; ++i)
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
-  const int kr0 = c0 + warp * 16;  // first KV row of this warp
+  // This warp: 16 KV rows from kr0; queries [qh, qh + kQ) of each Q block
+  // for S^T, dP^T; head-dim columns from acc_col0 of dK, dV.
+  const int kr0 = c0 + acc_row0<Tr>(warp), qh = kSplit == 1 ? 0 : warp / Tr::kRowWarps * kQ;
 
   for (int s = 0; s < steps; ++s) {
     ptx::cp_async_wait<0>();
@@ -378,8 +430,9 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     for (int j = 0; j < kNT; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) st_[j][e] = dpt[j][e] = 0.f;
-    mma_rows_by_rows<Tr, T, Br>(st_, sK + warp * 16 * R, tQ, lane);
-    mma_rows_by_rows<Tr, T, Br>(dpt, sV + warp * 16 * R, tdO, lane);
+    constexpr int kUnrollD = kSplit == 1 ? D / 16 : 8;  // d 256: fewer loads in flight (registers)
+    mma_rows_by_rows<Tr, T, kQ, kUnrollD>(st_, sK + (kr0 - c0) * R, tQ + qh * R, lane);
+    mma_rows_by_rows<Tr, T, kQ, kUnrollD>(dpt, sV + (kr0 - c0) * R, tdO + qh * R, lane);
 
     // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
     // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
@@ -390,7 +443,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int kv = kr0 + (lane >> 2) + (e >> 1) * 8;
-        const int qc = j * 8 + (lane & 3) * 2 + (e & 1);
+        const int qc = qh + j * 8 + (lane & 3) * 2 + (e & 1);
         // Softcap's (1 - tanh^2) is the chain rule from the final logit back
         // to scale S (the scale itself is applied at the end).
         float x = st_[j][e], dfac = 1.f;
@@ -400,22 +453,39 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
         st_[j][e] = pt;
         dpt[j][e] = pt * (dpt[j][e] - tD[qc]) * dfac;
       }
-    if constexpr (kAtomicDQ) {  // dS^T to shared memory for the dQ product below
+    // dS^T to shared memory for the dQ product below (and, split, P^T and
+    // dS^T for the dV, dK products of the row group's other warps).
+    auto stage_tile = [&](T* tile, const float(&x)[kNT][4]) {
 #pragma unroll
       for (int j = 0; j < kNT; ++j)
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-          const int row = warp * 16 + (lane >> 2) + r * 8;
-          const int col = j * 8 + (lane & 3) * 2;
-          *reinterpret_cast<uint32_t*>(sDS + swz_ds<Tr>(row, col / 8) + col % 8) =
-              ptx::pack2<T>(dpt[j][2 * r], dpt[j][2 * r + 1]);
+          const int row = kr0 - c0 + (lane >> 2) + r * 8;
+          const int col = qh + j * 8 + (lane & 3) * 2;
+          *reinterpret_cast<uint32_t*>(tile + swz_ds<Tr>(row, col / 8) + col % 8) =
+              ptx::pack2<T>(x[j][2 * r], x[j][2 * r + 1]);
         }
-    }
+    };
+    if constexpr (kAtomicDQ || kSplit > 1) stage_tile(sDS, dpt);
     // dV += P^T dO, dK += dS^T Q (scale applied at the end).
-    mma_regs_by_tile<Tr, T, Br>(dv, st_, tdO, lane);
-    mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
+    if constexpr (kSplit == 1) {
+      mma_regs_by_tile<Tr, T, Br>(dv, st_, tdO, lane);
+      mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
+    } else {
+      stage_tile(sP, st_);
+      __syncthreads();  // the row group's P^T, dS^T columns are in
+      // A = the warp's 16 rows of P^T (dS^T) over all Br queries: ldmatrix.
+      auto rows_of = [&](const T* tile) {
+        return [tile, kr0, c0, lane](int kk, uint32_t(&af)[4]) {
+          ptx::ldmatrix_x4(af, tile + swz_ds<Tr>(kr0 - c0 + (lane & 15), kk * 2 + (lane >> 4)));
+        };
+      };
+      const int chunk0 = acc_col0<Tr>(warp) / 8;
+      mma_frags_by_tile<Tr, T, Br, 1>(dv, rows_of(sP), tdO, chunk0, lane);
+      mma_frags_by_tile<Tr, T, Br, 1>(dk, rows_of(sDS), tQ, chunk0, lane);
+    }
     if constexpr (kAtomicDQ) {
-      __syncthreads();  // every warp's rows of dS^T are in
+      if constexpr (kSplit == 1) __syncthreads();  // every warp's rows of dS^T are in
       const int h = h0 + s / nq;
       dq_atomic<Tr, T>(p.dQaccum + seq_span(p.cu_q, p.total_q, p.seqlen_q, p.heads_q, b, h).row0 * D,
                        q0, sq, sDS, sK, warp, lane);
@@ -438,6 +508,7 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
 template <class Tr, class T, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dq_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Br = Tr::kRows, Bc = Tr::kStream, kNT = Bc / 8, kDT = D / 8;
+  static_assert(Tr::kDSplit == 1, "the dq kernel's warps each own 16 rows over the whole head dim");
   extern __shared__ __align__(128) unsigned char smem_raw[];
   constexpr int R = Tr::kRowElems;  // elements per shared-memory row slot
   T* sQ = reinterpret_cast<T*>(smem_raw);

@@ -32,7 +32,7 @@ const std::vector<Variant>& registry() {
        flash2_fwd_tuned_forward},
       {"hopper_fwd", Direction::fwd, {DType::f16, DType::bf16}, {64, 128}, 128, kAllMasks,
        hopper_fwd_schedule, hopper_fwd_supports, hopper_fwd_workspace_bytes, hopper_fwd_forward},
-      {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {32, 64, 96, 128}, 128, kAllMasks,
+      {"flash2_bwd", Direction::bwd, {DType::f16, DType::bf16}, {32, 64, 96, 128, 256}, 256, kAllMasks,
        flash2_bwd_schedule, flash2_bwd_supports, flash2_bwd_workspace_bytes, nullptr,
        flash2_bwd_backward, kFlash2Variants},
   };

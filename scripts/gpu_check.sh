@@ -30,7 +30,10 @@
 # TUNING=ON (build flash2_tune), BIN (run: the folder of the carried
 # binaries, default .gpu-build/bin; relative to the repository root),
 # OUT (run), REPEATS (bench, default 10), SKIP_BENCH=1 / SKIP_FWD_BENCH=1 /
-# SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 / SKIP_VARIANT_BENCH=1 / SKIP_HEADDIM_BENCH=1 (run),
+# SKIP_BWD_BENCH=1 (the plain backward grid) / SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 /
+# SKIP_VARIANT_BENCH=1 / SKIP_HEADDIM_BENCH=1 (run), SANITIZER_TOOLS (default
+# "memcheck racecheck initcheck synccheck"), SANITIZER_VARIANTS (fc_kernel_driver
+# sanitize's variants; default: every registered one),
 # VARIANT_SDPA_TIMEOUT (default 90 s per PyTorch variant script), PROPERTIES_TIMEOUT (default
 # 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
 # when the properties or a sanitizer tool failed or timed out (rc in
@@ -163,9 +166,11 @@ run() {
   local failed=0 sanitizer_pids=()
   if [ -z "${SKIP_SANITIZER:-}" ]; then
     echo "== compute-sanitizer (background)"
-    for tool in memcheck racecheck initcheck synccheck; do
+    local sanitize_variants=()
+    read -ra sanitize_variants <<<"${SANITIZER_VARIANTS:-}"
+    for tool in ${SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}; do
       ( timeout "${SANITIZER_TIMEOUT:-600}" compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" \
-          sanitize >"$OUT/sanitizer_$tool.log" 2>&1
+          sanitize "${sanitize_variants[@]}" >"$OUT/sanitizer_$tool.log" 2>&1
         echo "rc=$?" >"$OUT/sanitizer_$tool.rc" ) &
       sanitizer_pids+=($!)
     done
@@ -178,8 +183,8 @@ run() {
 
   if [ -z "${SKIP_SANITIZER:-}" ]; then
     wait "${sanitizer_pids[@]}"
-    echo "== compute-sanitizer" >"$OUT/sanitizer.log"
-    for tool in memcheck racecheck initcheck synccheck; do
+    echo "== compute-sanitizer${SANITIZER_VARIANTS:+ (variants: $SANITIZER_VARIANTS)}" >"$OUT/sanitizer.log"
+    for tool in ${SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}; do
       { echo "-- $tool"; cat "$OUT/sanitizer_$tool.log"; } >>"$OUT/sanitizer.log"
       local rc line runs
       rc=$(sed -n 's/^rc=//p' "$OUT/sanitizer_$tool.rc")
@@ -200,7 +205,7 @@ run() {
     python3 scripts/gpu_report.py "$OUT/bench.csv" "$OUT/sdpa.csv" --memory "$OUT/memory.csv" \
       >"$OUT/report.md" && grep -E "ratio to PyTorch flash" "$OUT/report.md" >>"$summary"
   fi
-  if [ -z "${SKIP_BENCH:-}" ]; then
+  if [ -z "${SKIP_BENCH:-}" ] && [ -z "${SKIP_BWD_BENCH:-}" ]; then
     echo "== bench backward"
     "$BIN/flashcheck" bench --backward --repeats "${REPEATS:-10}" --commit "$commit" \
       --csv "$OUT/bench_bwd.csv" 2>&1 | tail -30
@@ -258,17 +263,16 @@ PY
   fi
   if [ -z "${SKIP_BENCH:-}" ] && [ -z "${SKIP_HEADDIM_BENCH:-}" ]; then
     # Head dims 32, 96, 256 (issue 13): flash2 beside PyTorch at a few N,
-    # forward (d 32, 96, 256) and forward + backward (d 32, 96: flash2_bwd
-    # refuses d 256); report_headdims.md.
+    # forward and forward + backward; report_headdims.md.
     echo "== bench head dims 32 / 96 / 256"
     local hgrid=(--seqlens 1024 4096 16384)
     "$BIN/flashcheck" bench --variant flash2_fwd --head-dims 32 96 256 "${hgrid[@]}" --repeats "${REPEATS:-10}" \
       --commit "$commit" --csv "$OUT/bench_headdims.csv" 2>&1 | tail -20
-    "$BIN/flashcheck" bench --backward --variant flash2_bwd --head-dims 32 96 "${hgrid[@]}" --gqa-heads-kv 0 \
+    "$BIN/flashcheck" bench --backward --variant flash2_bwd --head-dims 32 96 256 "${hgrid[@]}" --gqa-heads-kv 0 \
       --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench_bwd_headdims.csv" 2>&1 | tail -20
     PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --head-dims 32 96 256 "${hgrid[@]}" --repeats "${REPEATS:-10}" \
       --commit "$commit" --csv "$OUT/sdpa_headdims.csv" 2>&1 | tail -20
-    PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --head-dims 32 96 "${hgrid[@]}" --gqa-heads-kv \
+    PYTHONUNBUFFERED=1 python3 scripts/sdpa_bench.py --backward --head-dims 32 96 256 "${hgrid[@]}" --gqa-heads-kv \
       --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/sdpa_bwd_headdims.csv" 2>&1 | tail -20
     : >"$OUT/report_headdims.md"
     python3 scripts/gpu_report.py "$OUT/bench_headdims.csv" "$OUT/sdpa_headdims.csv" \
@@ -276,7 +280,7 @@ PY
       grep -E "ratio to" "$OUT/report_headdims.md" | sed "s/^/head dims fwd: /" >>"$summary"
     echo >>"$OUT/report_headdims.md"
     python3 scripts/gpu_report.py "$OUT/bench_bwd_headdims.csv" "$OUT/sdpa_bwd_headdims.csv" \
-      --metric fwd_bwd_tflops --title "head dims 32, 96: forward + backward TFLOP/s" >>"$OUT/report_headdims.md" &&
+      --metric fwd_bwd_tflops --title "head dims 32, 96, 256: forward + backward TFLOP/s" >>"$OUT/report_headdims.md" &&
       grep -E "ratio to" "$OUT/report_headdims.md" | grep "^flash2_bwd" | sed "s/^/head dims fwd+bwd: /" >>"$summary"
   fi
   if [ -z "${SKIP_BENCH:-}" ]; then

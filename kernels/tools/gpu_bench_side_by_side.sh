@@ -14,8 +14,10 @@
 # NCU_STALLS=1 adds ncu_stalls.txt: the per-issue stall breakdown (raw
 # smsp__average_warps_issue_stalled_* metrics of WarpStateStats) of the same
 # two timed launches.
-# REPEATS (default 10), SEQLENS override the grid; SKIP_BENCH=1 (bench and
-# SDPA), SKIP_SDPA=1, SKIP_NCU=1.
+# REPEATS (default 10), SEQLENS, HEAD_DIMS (default 64 128, e.g. 256)
+# override the grid; BACKWARD=1 times forward + backward instead (`bench
+# --backward`, sdpa_bench.py --backward, no GQA rows; report.md in
+# fwd_bwd_tflops); SKIP_BENCH=1 (bench and SDPA), SKIP_SDPA=1, SKIP_NCU=1.
 set -uo pipefail
 BIN=${1:?BIN} OUT=${2:?OUT} NV=${3:?NCU_VARIANT}
 shift 3
@@ -24,15 +26,20 @@ commit=$(sed -n 's/^commit=//p' "$BIN/BUILD_INFO")
 args=()
 for v in "$@"; do args+=(--variant "$v"); done
 SEQ=${SEQLENS:-512 1024 2048 4096 8192 16384}
+DIMS=${HEAD_DIMS:-64 128}
+bwd=() sbwd=() metric=()
+if [ -n "${BACKWARD:-}" ]; then
+  bwd=(--backward --gqa-heads-kv 0) sbwd=(--backward --gqa-heads-kv) metric=(--metric fwd_bwd_tflops)
+fi
 if [ -z "${SKIP_BENCH:-}" ]; then
-timeout 300 "$BIN/flashcheck" bench "${args[@]}" --seqlens $SEQ --repeats "${REPEATS:-10}" \
-  --commit "$commit" --csv "$OUT/bench.csv" >"$OUT/bench.log" 2>&1
+timeout 300 "$BIN/flashcheck" bench "${bwd[@]}" "${args[@]}" --head-dims $DIMS --seqlens $SEQ \
+  --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/bench.csv" >"$OUT/bench.log" 2>&1
 echo "bench: rc=$?"
 if [ -z "${SKIP_SDPA:-}" ]; then
-  PYTHONUNBUFFERED=1 timeout 300 python3 scripts/sdpa_bench.py --seqlens $SEQ \
+  PYTHONUNBUFFERED=1 timeout 300 python3 scripts/sdpa_bench.py "${sbwd[@]}" --head-dims $DIMS --seqlens $SEQ \
     --repeats "${REPEATS:-10}" --commit "$commit" --csv "$OUT/sdpa.csv" >"$OUT/sdpa.log" 2>&1
   echo "sdpa_bench: rc=$?"
-  python3 scripts/gpu_report.py "$OUT/bench.csv" "$OUT/sdpa.csv" >"$OUT/report.md"
+  python3 scripts/gpu_report.py "$OUT/bench.csv" "$OUT/sdpa.csv" "${metric[@]}" >"$OUT/report.md"
   echo "gpu_report: rc=$?"
 fi
 fi

@@ -18,6 +18,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include "kernels/registry.hpp"
 #include "cases/generators.hpp"
@@ -93,6 +95,7 @@ void edge_shapes(const Variant& v, bool deterministic) {
                                    {gen::Values::large_logits, 3000, 5}};
   const std::string mode = mode_name(v, deterministic);
   int cases = 0, passed = 0;
+  std::map<int64_t, std::pair<int, int>> by_dim;  // head dim -> (passed, cases), for the log
   for (const Problem& p : gputest::fixed_problems(v, shapes, 1, 2, 1))
     for (const auto& val : values) {
       const gen::Inputs in = gen::make_inputs(p, val);
@@ -106,8 +109,14 @@ void edge_shapes(const Variant& v, bool deterministic) {
       CHECK(g.pass);
       ++cases;
       passed += g.pass;
+      by_dim[p.head_dim].first += g.pass;
+      ++by_dim[p.head_dim].second;
     }
-  std::printf("edge shapes: %s: %d cases, %d passed\n", mode.c_str(), cases, passed);
+  std::string dims;
+  for (const auto& [d, n] : by_dim)
+    dims += (dims.empty() ? "" : ", ") + ("d " + std::to_string(d)) + " " + std::to_string(n.first) +
+            "/" + std::to_string(n.second);
+  std::printf("edge shapes: %s: %d cases, %d passed (%s)\n", mode.c_str(), cases, passed, dims.c_str());
   CHECK(cases > 0);
 }
 
