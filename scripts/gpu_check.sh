@@ -34,7 +34,8 @@
 # SKIP_VARIANT_BENCH=1 / SKIP_HEADDIM_BENCH=1 (run), SANITIZER_TOOLS (default
 # "memcheck racecheck initcheck synccheck"), SANITIZER_VARIANTS (fc_kernel_driver
 # sanitize's variants; default: every registered one),
-# VARIANT_SDPA_TIMEOUT (default 90 s per PyTorch variant script), PROPERTIES_TIMEOUT (default
+# VARIANT_SDPA_TIMEOUT (default 90 s per PyTorch variant script), VARIANT_SDPA_SEQLENS
+# (the PyTorch variant rows' N, default "4096"), PROPERTIES_TIMEOUT (default
 # 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
 # when the properties or a sanitizer tool failed or timed out (rc in
 # summary.txt), 0 only when every part that ran passed.
@@ -234,14 +235,15 @@ PY
   if [ -z "${SKIP_BENCH:-}" ] && [ -z "${SKIP_VARIANT_BENCH:-}" ]; then
     # Softcap, ALiBi, varlen (issue 13): flash2 forward and backward on a
     # subset of the grid beside the PyTorch path that computes each variant
-    # (scripts/sdpa_bench.py --variant) at N 4096 (FlexAttention compiles
-    # every shape; the ALiBi bias is H N^2); report_variants.md.
+    # (scripts/sdpa_bench.py --variant) at N 4096, or VARIANT_SDPA_SEQLENS
+    # (FlexAttention compiles every shape; the ALiBi bias is H N^2); report_variants.md.
     echo "== bench softcap / ALiBi / varlen"
-    local grid=(--head-dims 64 128 --seqlens 1024 4096 16384) kind flag sgrid
+    local grid=(--head-dims 64 128 --seqlens 1024 4096 16384) kind flag sgrid sns
     : >"$OUT/report_variants.md"
     for kind in softcap alibi varlen; do
       case $kind in softcap) flag=(--softcap 30) ;; alibi) flag=(--alibi) ;; varlen) flag=(--varlen) ;; esac
-      sgrid=(--head-dims 64 128 --seqlens 4096)
+      read -ra sns <<<"${VARIANT_SDPA_SEQLENS:-4096}"
+      sgrid=(--head-dims 64 128 --seqlens "${sns[@]}")
       "$BIN/flashcheck" bench --variant flash2_fwd "${flag[@]}" "${grid[@]}" --repeats "${REPEATS:-10}" \
         --commit "$commit" --csv "$OUT/bench_$kind.csv" 2>&1 | tail -12
       "$BIN/flashcheck" bench --backward --variant flash2_bwd "${flag[@]}" "${grid[@]}" --gqa-heads-kv 0 \
