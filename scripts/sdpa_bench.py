@@ -79,7 +79,8 @@ def variant_call(a, name, h, n, causal):
     cap = a.softcap
     # Every grid shape is a recompile of flex_attention: past dynamo's limit (8) it silently
     # runs eager, 20x slower (measured: 6 TFLOP/s rows). Raise the limit; hitting it is an error.
-    for key, value in (("recompile_limit", 256), ("cache_size_limit", 256), ("fail_on_recompile_limit_hit", True)):
+    for key, value in (("recompile_limit", 256), ("cache_size_limit", 256), ("accumulated_recompile_limit", 4096),
+                       ("accumulated_cache_size_limit", 4096), ("fail_on_recompile_limit_hit", True)):
         if hasattr(torch._dynamo.config, key):
             setattr(torch._dynamo.config, key, value)
     flex = torch.compile(flex_attention, dynamic=False)
