@@ -2,16 +2,19 @@
 // grid order, W = SMs x CTAs-per-SM run at once. A wave's CTAs of one head
 // stream the same inner blocks (K/V forward, Q/dO backward) together, so L2
 // serves all but the first read of each tile in a wave (the union of their
-// ranges goes to DRAM). A later wave of the same head finds its tiles in L2
-// if one wave's footprint fits in the effective L2 (half of it: H100/H200 L2
-// is two partitions, each caching the lines its SMs read, so data read by
-// every SM sits in both, while stored and atomically reduced lines sit only
-// at their home slice), else it re-reads its union from DRAM (an LRU cliff
-// for cyclic streams). Writes reach DRAM when evicted; the dirty lines still
-// in L2 when the kernel ends, the write share of the last L bytes, do not.
-// Every head is alike: the sums run over the W / gcd(W, T) distinct ways a
-// head's CTAs fall on wave boundaries and over classes of alike waves
-// (step_classes), so the cost is independent of B x H and of the trip counts.
+// ranges goes to DRAM). Each wave decides for itself whether its re-reads hit:
+// the lines it shares with earlier waves of its heads were last read by the
+// wave before it, and stay in L2 when both waves' footprints fit in the
+// effective L2 (half of it: H100/H200 L2 is two partitions, each caching the
+// lines its SMs read, so data read by every SM sits in both, while stored and
+// atomically reduced lines sit only at their home slice); then DRAM sees only
+// its fresh rows, else it re-reads its union (an LRU cliff for cyclic
+// streams). Writes reach DRAM when evicted; the dirty lines still in L2 when
+// the kernel ends, the write share of the last L bytes, do not. Every head is
+// alike: the sums run over the W / gcd(W, T) distinct ways a head's CTAs fall
+// on wave boundaries (T <= W: the T / gcd(W, T) wave offsets) and over classes
+// of alike waves (step_classes), so the cost is independent of B x H and of
+// the trip counts; walk_every_wave evaluates every wave, the reference.
 #include "sim/gpu_model.hpp"
 
 #include <algorithm>
@@ -31,6 +34,7 @@ struct Geometry {
   int64_t T() const { return q_outer ? t.Tr : t.Tc; }
   int64_t inner_rows() const { return q_outer ? t.Nk : t.Nq; }
   int64_t inner_block() const { return q_outer ? t.Bc : t.Br; }
+  int64_t inner_blocks() const { return q_outer ? t.Tc : t.Tr; }
   int64_t outer_block() const { return q_outer ? t.Br : t.Bc; }
   Range range(int64_t x) const { return q_outer ? t.kv_blocks(x) : t.q_blocks(x); }
   Range live() const { return q_outer ? t.live_q_blocks() : t.live_kv_blocks(); }
@@ -48,38 +52,207 @@ struct Geometry {
   }
 };
 
-// Sum over the segments [c + (k-1) W, c + k W) of [0, T) of the inner rows
-// their union visits (exact, via classes of alike segments).
-int64_t segment_rows(const Geometry& g, int64_t W, int64_t c, int64_t& steps) {
-  const int64_t T = g.T();
-  const int64_t k0 = c > 0 ? 0 : 1, k1 = (T - c + W - 1) / W;  // segments k0..k1
-  const int64_t n = k1 - k0 + 1;
-  const auto seg = [&](int64_t m) {
-    const int64_t k = k0 + m;
-    return Range{std::max<int64_t>(0, c + (k - 1) * W), std::min(T, c + k * W)};
+// What the CTAs of one head in one wave read: `rows` inner rows (the union of
+// their ranges), `fresh` of them read by no earlier wave of that head, and
+// their part of the wave's footprint in bytes.
+struct Part {
+  int64_t rows = 0, fresh = 0;
+  double footprint = 0;
+};
+
+// Stream rows summed over every wave, each wave deciding for itself: if its
+// footprint and the wave before's fit in the effective L2, its CTAs read only
+// their fresh rows (the rest an earlier wave of the head left in L2), else
+// their whole union.
+struct WaveSums {
+  __int128 hit_fresh = 0, miss_rows = 0, all_rows = 0;
+  __int128 waves = 0, fitting = 0;
+};
+
+struct Waves {
+  const Geometry& g;
+  int64_t T, W, units;
+  bool heaviest_first;
+  double stream_w, resident_w, write_w, l2_eff;  // footprint bytes per inner row, live outer row, outer row
+  int64_t outer_rows_all;
+
+  int64_t outer_rows(Range b) const {
+    if (b.empty()) return 0;
+    return std::min(b.end * g.outer_block(), outer_rows_all) - b.begin * g.outer_block();
+  }
+  // The head's outer blocks [b.begin, b.end), the earlier-launched ones `before`.
+  Part part_blocks(Range b, Range before) const {
+    Part p;
+    const Range u = g.union_of(b.begin, b.end), h = g.union_of(before.begin, before.end);
+    p.rows = g.rows_of(u);
+    p.fresh = p.rows - g.rows_of(Range{std::max(u.begin, h.begin), std::min(u.end, h.end)});
+    const Range l = g.live();
+    const int64_t live = outer_rows(Range{std::max(b.begin, l.begin), std::min(b.end, l.end)});
+    p.footprint = static_cast<double>(p.rows) * stream_w + static_cast<double>(live) * resident_w +
+                  static_cast<double>(outer_rows(b)) * write_w;
+    return p;
+  }
+  // The CTAs a head launches at positions [p0, p1) (heaviest first: the last blocks first).
+  Part part(int64_t p0, int64_t p1) const {
+    return heaviest_first ? part_blocks({T - p1, T - p0}, {T - p0, T}) : part_blocks({p0, p1}, {0, p0});
+  }
+  void add(WaveSums& s, const Part& p, bool fits, __int128 mult) const {
+    (fits ? s.hit_fresh : s.miss_rows) += mult * (fits ? p.fresh : p.rows);
+    s.all_rows += mult * p.rows;
+  }
+  // A wave of n CTAs starting at position o of a head: that head's rest (`first`),
+  // `whole` heads, then the next head's first CTAs.
+  struct WaveParts {
+    Part first, head, next;
+    int64_t whole = 0;
+    double footprint = 0;
   };
-  // Live segments: those holding a live outer block.
-  const Range l = g.live();
-  int64_t a = 0, b = n;
-  while (a < n && seg(a).end <= l.begin) ++a;  // at most one or two steps: segments are W wide
-  while (b > a && seg(b - 1).begin >= l.end) --b;
-  __int128 total = 0;
-  const auto rows = [&](int64_t m) { const Range s = seg(m); return g.rows_of(g.union_of(s.begin, s.end)); };
-  step_classes(n, Range{a, b}, g.t.Tc + g.t.Tr + 1, W * g.outer_block(), g.inner_block(),
-               [&](int64_t m) { const Range s = seg(m); return g.union_of(s.begin, s.end); },
-               [&](int64_t m) { return seg(m).size(); },
-               [&](int64_t m0, int64_t m1, int64_t cnt) {
-                 ++steps;
-                 if (m1 < 0) {
-                   total += static_cast<__int128>(cnt) * rows(m0);
-                 } else {
-                   const __int128 r0 = rows(m0), r1 = rows(m1);
-                   total += cnt * r0 + (r1 - r0) * (static_cast<__int128>(cnt) * (cnt - 1) / 2);
-                 }
-               });
-  if (total > INT64_MAX) throw OverflowError("GPU model rows");
-  return static_cast<int64_t>(total);
-}
+  WaveParts parts(int64_t o, int64_t n) const {
+    WaveParts w;
+    w.first = part(o, std::min(T, o + n));
+    const int64_t rest = std::max<int64_t>(0, n - (T - o));
+    w.whole = rest / T;
+    if (w.whole > 0) w.head = part(0, T);
+    if (rest % T > 0) w.next = part(0, rest % T);
+    w.footprint = w.first.footprint + static_cast<double>(w.whole) * w.head.footprint + w.next.footprint;
+    return w;
+  }
+  // The lines a wave re-reads were last read by the wave before it (W CTAs earlier): they are
+  // still in L2 when neither that wave's stream nor this one's pushes them out (LRU).
+  // The first wave has none: the alike wave W CTAs before stands in (its rows are all fresh
+  // anyway, so only fitting_wave_share sees it).
+  bool fits(int64_t o, double own) const {
+    return std::max(own, parts(((o - W) % T + T) % T, W).footprint) <= l2_eff;
+  }
+  // `mult` waves of n CTAs each starting at position o of a head.
+  void wave(WaveSums& s, int64_t o, int64_t n, __int128 mult) const {
+    if (mult == 0) return;
+    const WaveParts w = parts(o, n);
+    const bool f = fits(o, w.footprint);
+    add(s, w.first, f, mult);
+    add(s, w.head, f, mult * w.whole);
+    add(s, w.next, f, mult);
+    s.waves += mult;
+    if (f) s.fitting += mult;
+  }
+  int64_t offset(__int128 x) const { return static_cast<int64_t>(x % T); }
+
+  // Every wave one by one (O(waves)): the reference the class sums must equal.
+  WaveSums walk() const {
+    WaveSums s;
+    const __int128 ctas = static_cast<__int128>(units) * T;
+    for (__int128 x = 0; x < ctas; x += W) wave(s, offset(x), static_cast<int64_t>(std::min<__int128>(W, ctas - x)), 1);
+    return s;
+  }
+
+  // The same sums at a cost independent of the number of heads and of T.
+  WaveSums sums(int64_t& steps) const {
+    WaveSums s;
+    const __int128 ctas = static_cast<__int128>(units) * T;
+    const __int128 nw = (ctas + W - 1) / W;
+    const __int128 last = (nw - 1) * W;  // first CTA of the last wave
+    if (T <= W) {
+      // Waves hold several heads; wave k's start offset (k W mod T) repeats every Q waves.
+      const int64_t Q = T / std::gcd(W, T);
+      const __int128 full = nw - 1;  // waves of W CTAs
+      for (int64_t k = 0; k < std::min<__int128>(Q, nw); ++k, ++steps)  // as many steps at P heads as at 1000 P
+        wave(s, offset(static_cast<__int128>(k) * W), W, (full - k + Q - 1) / Q);
+    } else {
+      // A head spans waves: a wave shared with the previous head, whole waves alone, a wave
+      // shared with the next; heads alike modulo P = W / gcd(W, T) fall on wave boundaries alike.
+      const int64_t P = W / std::gcd(W, T);
+      for (int64_t res = 0; res < std::min(P, units); ++res) {
+        const __int128 count = (units - res + P - 1) / P;
+        const int64_t a = static_cast<int64_t>((static_cast<__int128>(res) * T) % W);  // slot of the first CTA
+        const int64_t a_next = (a + T) % W;  // CTAs of the next head in this head's last wave
+        const int64_t p0 = a > 0 ? W - a : 0, p1 = T - a_next;  // positions in waves of their own
+        if (a > 0) wave(s, T - a, W, count), ++steps;  // heads res > 0: the previous head's rest, then ours
+        whole_waves(s, heaviest_first ? T - p1 : p0, (p1 - p0) / W, count, steps);
+        // The last head's rest runs alone in the last wave.
+        if (res == (units - 1) % P && a_next > 0) wave(s, T - a_next, a_next, 1), ++steps;
+      }
+      return s;
+    }
+    wave(s, offset(last), static_cast<int64_t>(ctas - last), 1);
+    ++steps;
+    return s;
+  }
+
+  // nseg waves of a head's CTAs alone, outer blocks [b0 + m W, b0 + (m + 1) W), each
+  // `count` times; summed per class of alike waves (step_classes): over a class's members
+  // but its first and last, the rows, fresh rows and both footprints the decision reads
+  // (its own, the wave before's: the neighbouring class's member) are affine in the step,
+  // so each footprint crosses L/2 at most once, found by bisection.
+  void whole_waves(WaveSums& s, int64_t b0, int64_t nseg, __int128 count, int64_t& steps) const {
+    if (nseg <= 0) return;
+    const auto blocks = [&](int64_t m) { return Range{b0 + m * W, b0 + (m + 1) * W}; };
+    struct Member {
+      Part p;
+      bool own_fits, prev_fits;
+    };
+    const auto at = [&](int64_t m) {
+      const Range b = blocks(m);
+      Member x;
+      x.p = heaviest_first ? part_blocks(b, {b.end, T}) : part_blocks(b, {0, b.begin});
+      const int64_t o = heaviest_first ? T - b.end : b.begin;  // its first CTA's launch position
+      x.own_fits = x.p.footprint <= l2_eff;
+      x.prev_fits = fits(o, 0);
+      return x;
+    };
+    const Range l = g.live();
+    Range live{0, 0};
+    if (!l.empty() && l.end > b0 && l.begin < b0 + nseg * W) {
+      live.begin = std::max<int64_t>(0, (l.begin - b0) / W);
+      live.end = std::min<int64_t>(nseg, (l.end - b0 + W - 1) / W);
+    }
+    const int64_t outer_max = W * g.outer_block() + 1;
+    step_classes(nseg, live, g.inner_blocks(), W * g.outer_block(), g.inner_block(),
+                 [&](int64_t m) { const Range b = blocks(m); return g.union_of(b.begin, b.end); },
+                 [&](int64_t m) {  // the outer rows and the live ones: a class shares both
+                   const Range b = blocks(m);
+                   return outer_rows(b) * outer_max +
+                          outer_rows(Range{std::max(b.begin, l.begin), std::min(b.end, l.end)});
+                 },
+                 [&](int64_t m0, int64_t, int64_t cnt, int64_t stride) {
+                   ++steps;
+                   const auto member = [&](int64_t j) { return at(m0 + stride * j); };
+                   // Members j0..j1 deciding alike (their rows and fresh rows affine in j).
+                   const auto span = [&](int64_t j0, int64_t j1) {
+                     const Member a = member(j0), b = j1 > j0 ? member(j1) : a;
+                     const bool f = a.own_fits && a.prev_fits;
+                     const __int128 n = j1 - j0 + 1;
+                     const __int128 rows = n * (a.p.rows + b.p.rows) / 2, fresh = n * (a.p.fresh + b.p.fresh) / 2;
+                     (f ? s.hit_fresh : s.miss_rows) += count * (f ? fresh : rows);
+                     s.all_rows += count * rows;
+                     s.waves += count * n;
+                     if (f) s.fitting += count * n;
+                   };
+                   if (cnt <= 4) {
+                     for (int64_t j = 0; j < cnt; ++j) span(j, j);
+                     return;
+                   }
+                   // The first and last members may border other classes; the ones between are affine.
+                   span(0, 0);
+                   span(cnt - 1, cnt - 1);
+                   const int64_t j0 = 1, j1 = cnt - 2;
+                   // The last member in [j0, j1] whose `flag` equals j0's (each flag is monotone in j).
+                   const auto edge = [&](bool Member::*flag) {
+                     const bool v = member(j0).*flag;
+                     if (member(j1).*flag == v) return j1;
+                     int64_t good = j0, bad = j1;
+                     while (bad - good > 1) {
+                       const int64_t mid = good + (bad - good) / 2;
+                       (member(mid).*flag == v ? good : bad) = mid;
+                     }
+                     return good;
+                   };
+                   const int64_t e1 = edge(&Member::own_fits), e2 = edge(&Member::prev_fits);
+                   int64_t from = j0;
+                   for (const int64_t e : {std::min(e1, e2), std::max(e1, e2), j1})
+                     if (e >= from) span(from, e), from = e + 1;
+                 });
+  }
+};
 
 int64_t dirty_at_end(int64_t writes, int64_t reads, double l2_eff) {
   if (writes <= 0) return 0;
@@ -89,7 +262,7 @@ int64_t dirty_at_end(int64_t writes, int64_t reads, double l2_eff) {
 
 }  // namespace
 
-GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& launch) {
+GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& launch, bool walk_every_wave) {
   GpuTraffic out;
   const Problem& p = r.problem;
   out.sm_read_bytes = r.read_bytes();
@@ -124,17 +297,6 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   const int64_t W = checked_mul(hw.sm_count, per_sm, "concurrent CTAs");
   out.concurrent_ctas = W;
   out.simulated_ctas = checked_mul(units, T, "CTAs");
-  // Stream rows if every wave re-reads its union (miss) or each head reads its union once (hit).
-  const int64_t P = W / std::gcd(W, T);  // distinct wave offsets of a head's first CTA
-  __int128 miss_rows = 0;
-  for (int64_t res = 0; res < std::min(P, units); ++res) {
-    const int64_t count = (units - res + P - 1) / P;
-    const int64_t a = static_cast<int64_t>((static_cast<__int128>(res) * T) % W);  // slot of the first CTA
-    const int64_t s0 = W - a;  // CTAs of this head in its first wave
-    const int64_t c = launch.heaviest_first ? ((T - s0) % W + W) % W : s0 % W;
-    miss_rows += static_cast<__int128>(count) * segment_rows(geo, W, c, out.model_steps);
-  }
-  const int64_t head_rows = geo.rows_of(geo.union_of(0, T));
   // GQA forward: query heads of one KV head stream the same K/V. Their units
   // are a contiguous block of g (flashcheck: head fastest) or g B units
   // (FlashAttention-2: batch fastest, B distinct KV heads in it); a wave of
@@ -145,23 +307,28 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
     s = fa2_order ? uw / std::min(uw, static_cast<double>(p.batch)) : std::min(uw, static_cast<double>(g));
     s = std::clamp(s, 1.0, static_cast<double>(g));
   }
-  const __int128 hit_rows = static_cast<__int128>(units) * head_rows / (fwd ? g : 1);  // each stream once
   const __int128 resident = static_cast<__int128>(units) * live_rows * resident_row;
   const __int128 written = static_cast<__int128>(units) * all_rows * write_row;
   const double waves = std::max<double>(1.0, static_cast<double>(units) * static_cast<double>(T) / static_cast<double>(W));
   // A wave's distinct lines, in copies of the effective L2 (L/2): read lines sit in both
   // partitions (1 each); lines stored or reduced into (dQaccum atomics, O, dK, dV) sit only at
   // their home slice, the point of coherence where the write or atomic is done (1/2 each).
-  const double footprint =
-      (static_cast<double>(miss_rows) / s *
-           (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) +
-       static_cast<double>(resident) + launch.written_line_weight * static_cast<double>(written)) / waves;
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
+  const Waves model{geo, T, W, units, launch.heaviest_first,
+                    (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) / s,
+                    static_cast<double>(resident_row), launch.written_line_weight * static_cast<double>(write_row),
+                    l2_eff, all_rows};
+  const WaveSums ws = walk_every_wave ? model.walk() : model.sums(out.model_steps);
+  const double footprint = (static_cast<double>(ws.all_rows) / s *
+                                (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) +
+                            static_cast<double>(resident) + launch.written_line_weight * static_cast<double>(written)) / waves;
   out.wave_footprint_bytes = footprint;
   out.l2_effective_bytes = l2_eff;
-  out.reuse = footprint <= l2_eff;
-  if (!out.reuse) miss_rows = static_cast<__int128>(static_cast<double>(miss_rows) / s);
-  const __int128 rows = out.reuse ? hit_rows : miss_rows;
+  out.fitting_wave_share = ws.waves > 0 ? static_cast<double>(ws.fitting) / static_cast<double>(ws.waves) : 1;
+  out.reuse = ws.fitting == ws.waves;
+  // Fitting waves read their fresh rows once per stream (a GQA forward's g query heads share one);
+  // the others their unions, once per distinct stream in the wave (s).
+  const __int128 rows = ws.hit_fresh / (fwd ? g : 1) + static_cast<__int128>(static_cast<double>(ws.miss_rows) / s);
   const __int128 main_reads = resident + rows * (stream_row + rmw_row);
   const __int128 main_writes = written + rows * rmw_row;
   if (main_reads > INT64_MAX || main_writes > INT64_MAX) throw OverflowError("DRAM bytes");

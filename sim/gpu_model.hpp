@@ -42,13 +42,15 @@ struct GpuTraffic {
   int64_t concurrent_ctas = 0;
   int64_t model_steps = 0;           // class sums the model evaluated (its cost; independent of B x H)
   int64_t simulated_ctas = 0;        // CTAs of the main kernel it stands for (units x trip count)
-  double wave_footprint_bytes = 0;  // distinct bytes one wave of the main kernel touches
+  double wave_footprint_bytes = 0;  // distinct bytes the average wave of the main kernel touches
   double l2_effective_bytes = 0;    // what the reuse decision compares it with (half the L2)
-  bool reuse = false;         // a wave's footprint fits in the effective L2: K/V (fwd), Q/dO (bwd) re-reads hit
+  double fitting_wave_share = 0;  // waves that fit in the effective L2, with the wave before (their re-reads hit)
+  bool reuse = false;         // every wave fits: all K/V (fwd), Q/dO (bwd) re-reads hit
   bool modelled = false;      // false: no L2 model for this schedule, DRAM = the two-level count
 };
 
-// L2 = 0 turns the level off (DRAM = the two-level count).
-GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& launch);
+// L2 = 0 turns the level off (DRAM = the two-level count). walk_every_wave: evaluate every
+// wave one by one (O(waves)) instead of by classes: the reference the properties compare with.
+GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& launch, bool walk_every_wave = false);
 
 }  // namespace flashcheck::sim

@@ -205,6 +205,7 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                                    {"l2_reduction_bytes", r.gpu.l2_reduction_bytes},
                                    {"simulated_ctas", r.gpu.simulated_ctas},
                                    {"concurrent_ctas", r.gpu.concurrent_ctas},
+                                   {"fitting_wave_share", r.gpu.fitting_wave_share},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
                     {"matmul_flops", x.matmul_flops},

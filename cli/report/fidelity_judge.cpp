@@ -31,7 +31,7 @@ std::string miss_reason(int k, double pred, double meas, double sm_write, double
     return "output resident: " + fixed2(100 * double(g.l2_dirty_end_bytes) / written) +
            "% of the written bytes predicted dirty in L2 at the end; which lines L2 evicts first is not modelled";
   if (k > 0 && fp > 0.5 && fp < 2)
-    return "L2 edge: a wave's footprint is " + fixed2(fp) + "x the effective L2 (between all-hit and all-miss)";
+    return "L2 edge: the average wave's footprint is " + fixed2(fp) + "x the effective L2 (each wave all-hit or all-miss)";
   return std::string("unexplained: predicted ") + fixed2(pred / meas) + "x the measurement";
 }
 
@@ -126,9 +126,13 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
           if (why.find(reason) == std::string::npos) why += (why.empty() ? "" : "; ") + reason;
           if (c.half == "held") ++j.reasons[reason.substr(0, reason.find(':'))];
         }
+        if (c.half == "fit") {
+          j.err_fit[k].push_back(e);
+          if (e > j.worst_fit_e[k]) j.worst_fit_e[k] = e, j.worst_fit[k] = c.id + " " + kname;
+        }
         if (c.half == "held") {
           j.err_before[k].push_back(spread_error(jp1[k], jlo[k], jhi[k]));
-          if (g1.reuse != g.reuse) j.flipped.insert(c.id + " " + kname);
+          if (g1.fitting_wave_share != g.fitting_wave_share) j.flipped.insert(c.id + " " + kname);
           j.err[k].push_back(e);
           if (e > j.worst_e[k]) j.worst_e[k] = e, j.worst[k] = c.id + " " + kname;
         }
@@ -151,6 +155,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       }
       row.footprint_over_l2 = g.wave_footprint_bytes / g.l2_effective_bytes;
       row.reuse = g.reuse;
+      row.fitting_share = g.fitting_wave_share;
       row.why = why;
       // What the model leaves out that this row's measurement shows, stated whether or not it missed.
       std::string gap;

@@ -23,7 +23,8 @@ struct FidelityRow {
   double spread = 0;  // max over the metrics of max / min - 1 over the samples
   double dirty_end_pred = 0, sm_write = 0, sm_write_pred = 0, red = 0, red_pred = 0, lts = 0;
   double footprint_over_l2 = 0;
-  bool reuse = false;
+  bool reuse = false;          // every wave's re-reads hit
+  double fitting_share = 0;    // the waves whose re-reads hit (each decides on its own footprint)
   std::string why;           // why it missed, "" when it met every goal
   std::string not_modelled;  // what the model leaves out that this row shows, "" if nothing
   bool has_eventual = false; // DRAM writes judged on eventual writes (writeback/ passes)
@@ -36,6 +37,10 @@ struct FidelityJudgement {
   std::vector<double> err[kFidelityMetrics], err_before[kFidelityMetrics];
   double worst_e[kFidelityMetrics] = {0, 0, 0};
   std::string worst[kFidelityMetrics];
+  // Fit half: the same errors (the half that informed the model's design, shown beside).
+  std::vector<double> err_fit[kFidelityMetrics];
+  double worst_fit_e[kFidelityMetrics] = {0, 0, 0};
+  std::string worst_fit[kFidelityMetrics];
   std::map<std::string, int> reasons;  // held-out misses per class
   std::set<std::string> flipped;       // held rows whose reuse decision the stored-line weight changes
   std::string slice_example;           // the cited row of the slice counter's shortfall

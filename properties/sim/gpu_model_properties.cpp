@@ -3,10 +3,12 @@
 // or still dirty at its end (nothing lost, nothing made up); DRAM reads lie
 // between the compulsory traffic and the SM-side reads; a bigger L2 never
 // reads more; --l2 0 is the two-level count; the model's cost (class sums)
-// does not grow with B x H.
+// does not grow with B x H; the class sums equal a walk over every wave; each
+// wave decides reuse on its own footprint, not the average wave's.
 #include <catch2/catch.hpp>
 #include <rapidcheck.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "properties/prop.hpp"
@@ -115,6 +117,78 @@ TEST_CASE("sim GPU model: conservation, bounds and cost") {
 
 namespace flashcheck {
 // Reports judge a measurement against the GPU it ran on: the preset a device name names.
+// A case with any band mask, Nq != Nk, and few SMs (many waves per head: long classes).
+Case gen_wave_case() {
+  Case c = gen_case(*rc::gen::arbitrary<bool>());
+  c.p.seqlen_k = *rc::gen::inRange<int64_t>(1, 70000);
+  switch (*rc::gen::inRange(0, 4)) {
+    case 0: c.p.mask = Mask::none(); break;
+    case 1: c.p.mask = Mask::causal_top_left(); break;
+    case 2: c.p.mask = Mask::causal_bottom_right(); break;
+    default: c.p.mask = Mask::sliding_window(*rc::gen::inRange<int64_t>(0, 5000), *rc::gen::inRange<int64_t>(0, 5000));
+  }
+  c.hw.sm_count = *rc::gen::element<int64_t>(1, 2, 3, 5, 7, 16, 132);
+  return c;
+}
+
+// Reads with every wave's re-reads hitting (an L2 no footprint exceeds) or missing (one byte).
+int64_t reads_with_l2(const RunResult& r, const Case& c, const Launch& l, int64_t l2) {
+  Hardware hw = c.hw;
+  hw.l2_bytes = l2;
+  return gpu_traffic(r, hw, l).dram_read_bytes;
+}
+
+// The per-wave decision shows: strictly fewer reads than all-miss, no fewer than all-hit.
+bool per_wave(int64_t reads, int64_t all_hit, int64_t all_miss) { return all_hit <= reads && reads < all_miss; }
+
+TEST_CASE("sim GPU model: reuse decided per wave") {
+  prop("the class sums equal a walk over every wave (DRAM bytes, fitting waves, mean footprint)", [] {
+    const Case c = gen_wave_case();
+    const RunResult r = run(c);
+    const Launch l = c.v->launch_for(c.p);
+    const GpuTraffic g = gpu_traffic(r, c.hw, l), w = gpu_traffic(r, c.hw, l, true);
+    RC_ASSERT(g.dram_read_bytes == w.dram_read_bytes);
+    RC_ASSERT(g.dram_write_bytes == w.dram_write_bytes);
+    RC_ASSERT(g.fitting_wave_share == w.fitting_wave_share);
+    RC_ASSERT(std::abs(g.wave_footprint_bytes - w.wave_footprint_bytes) <= 1e-9 * w.wave_footprint_bytes);
+  });
+
+  prop("all-hit <= DRAM reads <= all-miss at any L2 (no GQA: whole rows either way)", [] {
+    const Case c = gen_wave_case();
+    const RunResult r = run(c);
+    const Launch l = c.v->launch_for(c.p);
+    const int64_t reads = gpu_traffic(r, c.hw, l).dram_read_bytes;
+    RC_ASSERT(reads_with_l2(r, c, l, int64_t(1) << 50) <= reads);
+    RC_ASSERT(reads <= reads_with_l2(r, c, l, 1));
+  });
+
+  SECTION("causal, average wave over L/2, short waves under it: between all-hit and all-miss") {
+    // c10's forward (B1 H1 N 65536 d 128 causal, heaviest first: 4 waves of 512 Q blocks, each
+    // shorter than the one before) on an L2 whose half the average wave exceeds by 5%.
+    Case c;
+    c.p.batch = c.p.heads_q = c.p.heads_kv = 1;
+    c.p.seqlen_q = c.p.seqlen_k = 65536;
+    c.p.head_dim = 128;
+    c.p.dtype = DType::bf16;
+    c.p.mask = Mask::causal_top_left();
+    c.v = &find_kernel_variant("flash2_fwd");
+    c.hw = find_preset("h200");
+    const RunResult r = run(c);
+    const Launch l = c.v->launch_for(c.p);
+    const double mean = gpu_traffic(r, c.hw, l).wave_footprint_bytes;
+    c.hw.l2_bytes = static_cast<int64_t>(2 * mean / 1.05);
+    const GpuTraffic g = gpu_traffic(r, c.hw, l);
+    REQUIRE(g.wave_footprint_bytes > g.l2_effective_bytes);
+    CHECK(g.fitting_wave_share > 0);
+    CHECK(g.fitting_wave_share < 1);
+    const int64_t hit = reads_with_l2(r, c, l, int64_t(1) << 50), miss = reads_with_l2(r, c, l, 1);
+    CHECK(per_wave(g.dram_read_bytes, hit, miss));
+    // Planted bug: the decision reverted to the average wave (over L/2: every re-read misses).
+    const int64_t average_rule = g.wave_footprint_bytes <= g.l2_effective_bytes ? hit : miss;
+    CHECK_FALSE(per_wave(average_rule, hit, miss));
+  }
+}
+
 TEST_CASE("sim presets: a measured device's name picks its own preset") {
   CHECK(sim::preset_of_device("NVIDIA H200 (sm_90, 132 SMs)").name == "H200");
   CHECK(sim::preset_of_device("NVIDIA H100 80GB HBM3").name == "H100");

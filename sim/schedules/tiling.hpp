@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "reference/problem.hpp"
 
@@ -65,7 +66,8 @@ struct StepKey {
 };
 
 // Partitions the outer steps [0, n) into classes and calls
-// f(i0, i1, m) once per class, in O(classes x log n) rather than O(n):
+// f(i0, i1, m) (or f(i0, i1, m, stride), stride the distance between the
+// class's steps) once per class, in O(classes x log n) rather than O(n):
 //   i1 < 0: m steps whose counts all equal step i0's;
 //   i1 >= 0: m steps i0, i1, i0 + 2 (i1 - i0), ... whose counts are affine
 //   in their position (the visited range grows or shrinks by the same number
@@ -112,6 +114,11 @@ void step_classes(int64_t n, Range live, int64_t inner, int64_t outer_rows, int6
     }
     return good;
   };
+  // f may take a fourth argument: the stride between a class's steps (1: a run, G: steps G apart).
+  const auto call = [&](int64_t i0, int64_t i1, int64_t m, int64_t stride) {
+    if constexpr (std::is_invocable_v<F&, int64_t, int64_t, int64_t, int64_t>) f(i0, i1, m, stride);
+    else f(i0, i1, m);
+  };
   const int64_t a = std::clamp<int64_t>(live.begin, 0, n), b = std::clamp<int64_t>(live.end, a, n);
   for (const Range seg : {Range{0, a}, Range{a, b}, Range{b, n}})
     for (int64_t s = seg.begin; s < seg.end;) {
@@ -129,12 +136,12 @@ void step_classes(int64_t n, Range live, int64_t inner, int64_t outer_rows, int6
           if (reps > best) best = reps, bsb = sb, bse = se;
         }
       if (best < 2 || run >= G * best) {
-        f(s, int64_t(-1), run);
+        call(s, int64_t(-1), run, int64_t(1));
         s += run;
         continue;
       }
       const bool uniform = bsb == bse;  // a slide keeps the number of inner blocks
-      for (int64_t t = 0; t < G; ++t) f(s + t, uniform ? int64_t(-1) : s + t + G, best);
+      for (int64_t t = 0; t < G; ++t) call(s + t, uniform ? int64_t(-1) : s + t + G, best, G);
       s += G * best;
     }
 }
