@@ -40,13 +40,14 @@
 // and Br = 64 (d 32, 64) or 32 (d 96, 128: registers) queries per inner
 // step; dQ Q-outer with Br = 64, Bc = 64. Head dims 32 and
 // 96 take the configuration of 64 and 128 with shared-memory rows padded to
-// it (Flash2BwdTraits::kRowElems, as the forward). d 256: Bc = 64, Br = 32
-// with 8 warps, two per 16 KV rows, each owning 128 of the 256 columns of
-// dK, dV (kDSplit = 2: 256 columns of both would need 256 accumulator
-// registers a thread; P^T, dS^T shared through shared memory) and dQ Q-outer
-// with Br = 64, Bc = 16 (registers); shared memory 136.5 KiB (dkdv) and
-// 98.25 KiB (dq), within the 163 KiB of sm_80 and the 227 KiB of sm_90.
-// Not tuned.
+// it (Flash2BwdTraits::kRowElems, as the forward). d 256: Bc = 64 with 8
+// warps, two per 16 KV rows, each owning 128 of the 256 columns of dK, dV
+// (kDSplit = 2: 256 columns of both would need 256 accumulator registers a
+// thread; P^T, dS^T shared through shared memory), Br = 64 on sm_90 (each
+// warp's 32 queries of S^T, dP^T in two passes of 16; 209 KiB of shared
+// memory) and Br = 32 elsewhere (136.5 KiB, within sm_80's 163 KiB), chosen
+// per device at launch; dQ Q-outer with Br = 64, Bc = 16 (registers;
+// 98.25 KiB).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -56,24 +57,41 @@
 #include <utility>
 
 #include "kernels/flash2_bwd_kernel.cuh"
+#include "kernels/smem_attr.hpp"
 #include "kernels/variants.hpp"
 
 namespace flashcheck::kernels {
 namespace {
 
-// <head_dim, warps, streamed rows per step, warps per 16 owned rows>
+// <head_dim, warps, streamed rows per step, warps per 16 owned rows, queries per score pass>
 template <int D>
 using DkdvTraits = std::conditional_t<D == 256, flash2::Flash2BwdTraits<256, 8, 32, 2>,
                                       flash2::Flash2BwdTraits<D, 4, (D > 64 ? 32 : 64)>>;
+// d 256 on sm_90: 64 queries a step (half the barriers per query), each warp
+// forming its 32 in two passes of 16; 209 KiB of shared memory.
+using DkdvTraits256Sm90 = flash2::Flash2BwdTraits<256, 8, 64, 2, 16>;
 template <int D>
 using DqTraits = flash2::Flash2BwdTraits<D, 4, (D == 256 ? 16 : 64)>;
 
-// Every configuration fits the opt-in shared memory of sm_80 (A100: 163 KiB),
-// so one binary runs on sm_80 and sm_90.
+// Every other configuration fits the opt-in shared memory of sm_80 (A100:
+// 163 KiB), so one binary runs on sm_80 and sm_90.
 constexpr std::size_t kSmemSm80 = 163 * 1024;
 static_assert(DkdvTraits<256>::kSmemBytes <= kSmemSm80 && DqTraits<256>::kSmemBytes <= kSmemSm80 &&
                   DkdvTraits<128>::kSmemBytes <= kSmemSm80 && DqTraits<128>::kSmemBytes <= kSmemSm80,
               "flash2_bwd's shared memory must fit sm_80's 163 KiB");
+static_assert(DkdvTraits256Sm90::kSmemBytes > kSmemSm80 &&
+                  DkdvTraits256Sm90::kRows == DkdvTraits<256>::kRows,
+              "the sm_90 d 256 tile: beyond sm_80 (the kernel traps there), the same Bc (gqa_splits)");
+
+// Whether this device takes the sm_90 d 256 tile: compute capability 9 and
+// room for its shared memory.
+bool wide_d256_tile() {
+  int dev = 0, major = 0, optin = 0;
+  FC_CUDA(cudaGetDevice(&dev));
+  FC_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  FC_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  return major == 9 && static_cast<std::size_t>(optin) >= DkdvTraits256Sm90::kSmemBytes;
+}
 
 // Floats of D in the workspace, rounded up to 16 bytes so dQaccum after it
 // stays aligned for float2 atomics.
@@ -84,13 +102,14 @@ int64_t d_floats(const Problem& p) { return (p.lse_elems() + 3) / 4 * 4; }
 // SM on 132 SMs), at most one head per block. A function of the problem
 // alone, so dK, dV bits do not depend on the device.
 constexpr int64_t kTargetBlocks = 2048;
-// The dkdv kernel's (Bc, Br) at a head dim flash2_bwd instantiates.
+// The dkdv kernel's (Bc, Br) at a head dim flash2_bwd instantiates (d 256:
+// the sm_90 tile; sm_80 streams 32 queries, with the same Bc).
 std::pair<int64_t, int64_t> dkdv_tile(int64_t head_dim) {
   switch (head_dim) {
     case 32: return {DkdvTraits<32>::kRows, DkdvTraits<32>::kStream};
     case 64: return {DkdvTraits<64>::kRows, DkdvTraits<64>::kStream};
     case 96: return {DkdvTraits<96>::kRows, DkdvTraits<96>::kStream};
-    case 256: return {DkdvTraits<256>::kRows, DkdvTraits<256>::kStream};
+    case 256: return {DkdvTraits256Sm90::kRows, DkdvTraits256Sm90::kStream};
     default: return {DkdvTraits<128>::kRows, DkdvTraits<128>::kStream};
   }
 }
@@ -102,23 +121,17 @@ int gqa_splits(const Problem& p) {
   return static_cast<int>(std::min<int64_t>(p.group_size(), std::max<int64_t>(1, want)));
 }
 
-template <class Kernel>
-void set_smem(Kernel k, std::size_t bytes) {
-  FC_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(bytes)));
-}
-
 // kMod: the softcap / ALiBi kernels (flash2_bwd_kernel.cuh).
-template <int D, class T, bool kMod>
+template <class Tk, class T, bool kMod>
 void launch(const Problem& pr, const BackwardArgs& a) {
-  using Tk = DkdvTraits<D>;
+  constexpr int D = Tk::kHeadDim;
   using Tq = DqTraits<D>;
-  static bool configured = false;  // the attributes are per function: set them once
-  if (!configured) {
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false, kMod>, Tk::kSmemBytes);
-    set_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod>, Tk::kSmemBytes);
-    set_smem(flash2::flash2_bwd_dq_kernel<Tq, T, kMod>, Tq::kSmemBytes);
-    configured = true;
+  // Per (kernel, device), once: only the kernels this device launches.
+  if (a.deterministic) {
+    set_max_dynamic_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, false, kMod>, Tk::kSmemBytes);
+    set_max_dynamic_smem(flash2::flash2_bwd_dq_kernel<Tq, T, kMod>, Tq::kSmemBytes);
+  } else {
+    set_max_dynamic_smem(flash2::flash2_bwd_dkdv_kernel<Tk, T, true, kMod>, Tk::kSmemBytes);
   }
   float* Dbuf = static_cast<float*>(a.workspace);
   float* dqa = Dbuf + d_floats(pr);  // 16-byte aligned: float2 atomics
@@ -208,14 +221,22 @@ std::size_t flash2_bwd_workspace_bytes(const Problem& p) {
   return static_cast<std::size_t>(d_floats(p) + p.q_elems() + part) * sizeof(float);
 }
 
-template <int D, class T>
+template <class Tk, class T>
 void launch_mod(const Problem& p, const BackwardArgs& a) {
-  p.variants.softcap || p.variants.alibi ? launch<D, T, true>(p, a) : launch<D, T, false>(p, a);
+  p.variants.softcap || p.variants.alibi ? launch<Tk, T, true>(p, a) : launch<Tk, T, false>(p, a);
+}
+
+template <int D, class T>
+void launch_tile(const Problem& p, const BackwardArgs& a) {
+  if constexpr (D == 256) {
+    if (wide_d256_tile()) return launch_mod<DkdvTraits256Sm90, T>(p, a);
+  }
+  launch_mod<DkdvTraits<D>, T>(p, a);
 }
 
 template <int D>
 void launch_dtype(const Problem& p, const BackwardArgs& a) {
-  p.dtype == DType::bf16 ? launch_mod<D, __nv_bfloat16>(p, a) : launch_mod<D, __half>(p, a);
+  p.dtype == DType::bf16 ? launch_tile<D, __nv_bfloat16>(p, a) : launch_tile<D, __half>(p, a);
 }
 
 void flash2_bwd_backward(const Problem& p, const BackwardArgs& a) {

@@ -38,7 +38,12 @@ namespace flashcheck::kernels::flash2 {
 // 2-stage ring. kDSplit > 1 (dkdv only): the warps of a row group split the
 // head dim of the dK, dV accumulators (kAccDim columns each), which would
 // not fit in registers at d 256 otherwise.
-template <int kHeadDim_, int kWarps_, int kStream_, int kDSplit_ = 1>
+// kScoreQ_ (dkdv, kDSplit > 1): queries of S^T, dP^T a warp holds in
+// registers at once (0: its whole share, kStream / kDSplit); a smaller value
+// forms its share in passes of kScoreQ queries, staging each to shared
+// memory, so a longer streamed block (fewer barriers per query) costs no
+// registers.
+template <int kHeadDim_, int kWarps_, int kStream_, int kDSplit_ = 1, int kScoreQ_ = 0>
 struct Flash2BwdTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kWarps = kWarps_;
@@ -48,6 +53,7 @@ struct Flash2BwdTraits {
   static constexpr int kRows = 16 * kRowWarps;         // Bc for dkdv, Br for dq
   static constexpr int kAccDim = kHeadDim / kDSplit;   // accumulator columns per warp
   static constexpr int kStream = kStream_;   // Br for dkdv, Bc for dq
+  static constexpr int kScoreQ = kScoreQ_ ? kScoreQ_ : kStream / kDSplit;
   static constexpr int kStages = 2;
   static constexpr int kChunks = kHeadDim / 8;
   // Shared-memory row slot (swz): head_dim rounded up to 64 elements (d 32 in
@@ -69,6 +75,9 @@ struct Flash2BwdTraits {
   static_assert(kWarps % kDSplit == 0 && kAccDim % 16 == 0 && (kStream / kDSplit) % 16 == 0,
                 "each warp of a row group: pairs of n8 tiles of queries and of head-dim columns");
   static_assert(kStream % 16 == 0, "the streamed block is a whole number of k16 steps");
+  static_assert(kScoreQ % 16 == 0 && (kStream / kDSplit) % kScoreQ == 0 &&
+                    (kDSplit > 1 || kScoreQ == kStream),
+                "score passes: whole pairs of n8 tiles, splitting a warp's share (kDSplit > 1 only)");
   static_assert((kRows * kChunks) % kThreads == 0 && (kStream * kChunks) % kThreads == 0,
                 "every thread copies the same number of chunks");
   static_assert(kSmemBytes <= 227 * 1024, "over the 227 KiB of shared memory of sm_90");
@@ -355,7 +364,15 @@ template <class Tr, class T, bool kAtomicDQ, bool kMod>
 __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const BwdParams p) {
   constexpr int D = Tr::kHeadDim, Bc = Tr::kRows, Br = Tr::kStream, kSplit = Tr::kDSplit;
   constexpr int kQ = Br / kSplit;  // queries of S^T, dP^T per warp
-  constexpr int kNT = kQ / 8, kDT = Tr::kAccDim / 8;
+  constexpr int kQP = Tr::kScoreQ;  // of them in registers at once (one pass)
+  constexpr int kNT = kQP / 8, kDT = Tr::kAccDim / 8;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  // A tile over sm_80's 163 KiB opt-in is launched on sm_90 only (flash2_bwd.cu).
+  if constexpr (Tr::kSmemBytes > 163 * 1024) {
+    __trap();
+    return;
+  }
+#endif
   extern __shared__ __align__(128) unsigned char smem_raw[];
   constexpr int R = Tr::kRowElems;  // elements per shared-memory row slot
   T* sK = reinterpret_cast<T*>(smem_raw);
@@ -424,55 +441,61 @@ __global__ void __launch_bounds__(Tr::kThreads) flash2_bwd_dkdv_kernel(const Bwd
     const float* tD = sD + st * Br;
     const int q0 = (static_cast<int>(qblocks.begin) + s % nq) * Br;
 
-    // S^T = K Q^T and dP^T = V dO^T for the warp's 16 KV rows x Br queries.
-    float st_[kNT][4], dpt[kNT][4];
-#pragma unroll
-    for (int j = 0; j < kNT; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) st_[j][e] = dpt[j][e] = 0.f;
-    constexpr int kUnrollD = kSplit == 1 ? D / 16 : 8;  // d 256: fewer loads in flight (registers)
-    mma_rows_by_rows<Tr, T, kQ, kUnrollD>(st_, sK + (kr0 - c0) * R, tQ + qh * R, lane);
-    mma_rows_by_rows<Tr, T, kQ, kUnrollD>(dpt, sV + (kr0 - c0) * R, tdO + qh * R, lane);
-
-    // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
-    // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
-    const float slope = p.mod.slope_of(h0 + s / nq);
-    const bool full = p.mask.tile_fully_visible(q0, q0 + Br, kr0, kr0 + 16, sq, sk);
-#pragma unroll
-    for (int j = 0; j < kNT; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int kv = kr0 + (lane >> 2) + (e >> 1) * 8;
-        const int qc = qh + j * 8 + (lane & 3) * 2 + (e & 1);
-        // Softcap's (1 - tanh^2) is the chain rule from the final logit back
-        // to scale S (the scale itself is applied at the end).
-        float x = st_[j][e], dfac = 1.f;
-        if constexpr (kMod) x = p.mod.logit(x, q0 + qc, kv, sq, sk, slope, dfac);
-        float pt = exp2_ftz(fmaf(x, p.scale_log2, -tL[qc]));
-        if (!full && !p.mask.visible(q0 + qc, kv, sq, sk)) pt = 0.f;
-        st_[j][e] = pt;
-        dpt[j][e] = pt * (dpt[j][e] - tD[qc]) * dfac;
-      }
     // dS^T to shared memory for the dQ product below (and, split, P^T and
     // dS^T for the dV, dK products of the row group's other warps).
-    auto stage_tile = [&](T* tile, const float(&x)[kNT][4]) {
+    auto stage_tile = [&](T* tile, const float(&x)[kNT][4], int qa) {
 #pragma unroll
       for (int j = 0; j < kNT; ++j)
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           const int row = kr0 - c0 + (lane >> 2) + r * 8;
-          const int col = qh + j * 8 + (lane & 3) * 2;
+          const int col = qa + j * 8 + (lane & 3) * 2;
           *reinterpret_cast<uint32_t*>(tile + swz_ds<Tr>(row, col / 8) + col % 8) =
               ptx::pack2<T>(x[j][2 * r], x[j][2 * r + 1]);
         }
     };
-    if constexpr (kAtomicDQ || kSplit > 1) stage_tile(sDS, dpt);
-    // dV += P^T dO, dK += dS^T Q (scale applied at the end).
-    if constexpr (kSplit == 1) {
-      mma_regs_by_tile<Tr, T, Br>(dv, st_, tdO, lane);
-      mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
-    } else {
-      stage_tile(sP, st_);
+    // The warp's kQ queries in passes of kQP (one pass unless kScoreQ < kQ).
+#pragma unroll 1
+    for (int qa = qh; qa < qh + kQ; qa += kQP) {
+      // S^T = K Q^T and dP^T = V dO^T for the warp's 16 KV rows x kQP queries.
+      float st_[kNT][4], dpt[kNT][4];
+#pragma unroll
+      for (int j = 0; j < kNT; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st_[j][e] = dpt[j][e] = 0.f;
+      constexpr int kUnrollD = kSplit == 1 ? D / 16 : 8;  // d 256: fewer loads in flight (registers)
+      mma_rows_by_rows<Tr, T, kQP, kUnrollD>(st_, sK + (kr0 - c0) * R, tQ + qa * R, lane);
+      mma_rows_by_rows<Tr, T, kQP, kUnrollD>(dpt, sV + (kr0 - c0) * R, tdO + qa * R, lane);
+
+      // P^T = exp2(scale_log2 S^T - LSE log2(e)); masked and out-of-range
+      // (query, key) pairs get 0. dS^T = P^T (dP^T - D).
+      const float slope = p.mod.slope_of(h0 + s / nq);
+      const bool full = p.mask.tile_fully_visible(q0, q0 + Br, kr0, kr0 + 16, sq, sk);
+#pragma unroll
+      for (int j = 0; j < kNT; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int kv = kr0 + (lane >> 2) + (e >> 1) * 8;
+          const int qc = qa + j * 8 + (lane & 3) * 2 + (e & 1);
+          // Softcap's (1 - tanh^2) is the chain rule from the final logit back
+          // to scale S (the scale itself is applied at the end).
+          float x = st_[j][e], dfac = 1.f;
+          if constexpr (kMod) x = p.mod.logit(x, q0 + qc, kv, sq, sk, slope, dfac);
+          float pt = exp2_ftz(fmaf(x, p.scale_log2, -tL[qc]));
+          if (!full && !p.mask.visible(q0 + qc, kv, sq, sk)) pt = 0.f;
+          st_[j][e] = pt;
+          dpt[j][e] = pt * (dpt[j][e] - tD[qc]) * dfac;
+        }
+      if constexpr (kAtomicDQ || kSplit > 1) stage_tile(sDS, dpt, qa);
+      // dV += P^T dO, dK += dS^T Q (scale applied at the end).
+      if constexpr (kSplit == 1) {
+        mma_regs_by_tile<Tr, T, Br>(dv, st_, tdO, lane);
+        mma_regs_by_tile<Tr, T, Br>(dk, dpt, tQ, lane);
+      } else {
+        stage_tile(sP, st_, qa);
+      }
+    }
+    if constexpr (kSplit > 1) {
       __syncthreads();  // the row group's P^T, dS^T columns are in
       // A = the warp's 16 rows of P^T (dS^T) over all Br queries: ldmatrix.
       auto rows_of = [&](const T* tile) {

@@ -41,8 +41,10 @@ def main():
     ours = [v for v in variants if not v.startswith("torch_")]
     refs = [v for v in variants if v.startswith("torch_")] if a.refs == ["auto"] else a.refs
     short = {"torch_flash": "flash", "torch_cudnn": "cuDNN"}
-    first = rows[0]
-    print(f"Device: {first['device']}  \nDate: {first['date']}  \nCommit: {first['commit']}\n")
+    # Provenance of our rows (one run, or every run a merged CSV holds).
+    def each(col):
+        return ", ".join(sorted({r[col] for r in rows if r["variant"] in ours}))
+    print(f"Device: {each('device')}  \nDate: {each('date')}  \nCommit: {each('commit')}\n")
     print(f"{a.title}, bf16, batch x seqlen = 16384, hidden 2048, median of repeats with L2 "
           "cleared.\n")
     head = ["d", "mask", "N"] + variants

@@ -16,12 +16,12 @@ const std::vector<KernelVariant>& kernel_variants() {
        {{32, 128, 64, 2, 4}, {64, 128, 64, 2, 4}, {96, 128, 128, 1, 8}, {128, 128, 128, 1, 8}, {256, 128, 64, 1, 8}},
        {O::block_head_batch, true, 0, false, false}},
       // flashcheck flash2_bwd: dkdv kernel Flash2BwdTraits<D, 4 warps, D > 64 ? 32 : 64>: Bc 64 KV
-      // rows, Br 64 (d 32, 64) / 32 (d 96, 128) streamed Q rows, 2 CTAs/SM; d 256:
-      // <256, 8 warps, 32, 2> (Bc 64, Br 32, two warps per 16 KV rows, 136.5 KiB shared
-      // memory: 1 CTA/SM); grid (KV block, KV head, batch); dQ by float32 atomics (dQaccum
-      // zeroed by a memset), then dq_convert.
+      // rows, Br 64 (d 32, 64) / 32 (d 96, 128) streamed Q rows, 2 CTAs/SM; d 256 on sm_90
+      // (the H200 this table models): <256, 8 warps, 64, 2, 16> (Bc 64, Br 64, two warps per
+      // 16 KV rows, 209 KiB shared memory: 1 CTA/SM; sm_80 streams Br 32); grid (KV block,
+      // KV head, batch); dQ by float32 atomics (dQaccum zeroed by a memset), then dq_convert.
       {"flash2_bwd", Direction::bwd,
-       {{32, 64, 64, 2, 4}, {64, 64, 64, 2, 4}, {96, 32, 64, 2, 4}, {128, 32, 64, 2, 4}, {256, 32, 64, 1, 8}},
+       {{32, 64, 64, 2, 4}, {64, 64, 64, 2, 4}, {96, 32, 64, 2, 4}, {128, 32, 64, 2, 4}, {256, 64, 64, 1, 8}},
        {O::block_head_batch, false, 0, true, false}},
       // PyTorch 2.11 flash_fwd_kernel, Flash_fwd_kernel_traits<64, 128, 128, 4> and
       // <128, 128, 64, 4>: Br 128, Bc 128 / 64, 2 CTAs/SM; grid (m_block, batch, head).
