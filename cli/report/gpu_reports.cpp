@@ -296,11 +296,9 @@ std::string traffic(const Writer& w, const std::string& gpu_dir) {
     bool modelled = kv != known.end() && !det;
     if (modelled) {
       const ScheduleDesc desc = kv->schedule(p);
-      modelled = desc.Br == blocks.Br && desc.Bc == blocks.Bc;
-      if (modelled) {
-        const RunResult g_run = simulate(p, desc.kind, desc.direction, hw.smem_per_block_bytes,
-                                         {desc.Br, desc.Bc, 0, desc.warps});
-        const GpuTraffic g = gpu_traffic(g_run, hw, kv->launch_for(p));
+      modelled = desc.kind == ScheduleKind::flash2 && desc.Br == blocks.Br && desc.Bc == blocks.Bc;
+      if (modelled) {  // the same schedule and tiles as `run`: the GPU model reads its traffic
+        const GpuTraffic g = gpu_traffic(run, hw, kv->launch_for(p));
         const double dram = double(g.dram_read_bytes) + double(g.dram_write_bytes);
         const double dram_bps = dram / (ms * 1e-3);
         dram_gb = num(dram / 1e9);
