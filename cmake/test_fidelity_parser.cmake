@@ -5,7 +5,8 @@
 # add the following flush's (PyTorch's: after the case marker; flashcheck's: per process, the
 # kernels between two drains plus the drain after them, a backward summing its three kernels);
 # a CSV without the crossbar metric, a flashcheck write-back with no drain between forward and
-# backward, and a process with no CASE line are errors.
+# backward, and a process with no CASE line are errors; the L2 probe's points are parsed as
+# (x, miss), a lost probe launch is an error, and so is a probe the H200 preset's curve departs from.
 # Needs -DFLASHCHECK, -DSOURCE_DIR, -DSCRATCH.
 file(REMOVE_RECURSE ${SCRATCH})
 set(fixture ${SOURCE_DIR}/sim/fidelity/fixture)
@@ -84,5 +85,28 @@ expect_refused(nodrain writeback/wb3/ncu_flashcheck_wb.csv "^\"[23]\"," "ran for
 # A process the driver did not announce (no CASE line): refused, not given to a case by position.
 expect_refused(nocase writeback/wb4/ncu_flashcheck_wb.csv "^CASE " "started with no CASE line"
   "a write-back process with no CASE line")
-message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain")
+# The L2 probe (l2probe/p1): x = read bytes / (L/2), miss = (DRAM reads - once) / (3 x once) over
+# 4 waves; the fixture's points lie on the H200 preset's curve (0 at 0.9, 0.217 at 1, 1 at 1.2).
+file(READ ${SCRATCH}/out/fidelity/l2probe.csv probe)
+foreach(want "0.9,0,1,0," "1,0.217,1,0.217," "1.2,1,1,1,")
+  string(FIND "${probe}" "\n${want}" at)
+  if(at LESS 0)
+    message(FATAL_ERROR "fidelity probe: no row ${want} in l2probe.csv:\n${probe}")
+  endif()
+endforeach()
+# A probe launch missing from ncu's CSV: refused, not paired with the wrong plan row.
+expect_refused(probelost l2probe/p1/ncu_read_c1_w4.csv "^\"1\"," "2 launches for 3 in its plan"
+  "an L2 probe CSV with a launch missing")
+# A measurement the preset's curve does not follow (x 1.0 read as all-miss): rendering fails.
+file(REMOVE_RECURSE ${SCRATCH}/probeoff)
+file(COPY ${fixture}/ DESTINATION ${SCRATCH}/probeoff)
+file(READ ${fixture}/l2probe/p1/ncu_read_c1_w4.csv csv)
+string(REPLACE "51,935,969" "125,829,120" csv "${csv}")
+file(WRITE ${SCRATCH}/probeoff/l2probe/p1/ncu_read_c1_w4.csv "${csv}")
+execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/probeoff-out --fidelity-only ${SCRATCH}/probeoff
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "reuse curve departs from the probe at x = 1 by 0.78")
+  message(FATAL_ERROR "a probe the preset's curve departs from was accepted (${rc}):\n${out}")
+endif()
+message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain, the L2 probe")
 file(REMOVE_RECURSE ${SCRATCH})

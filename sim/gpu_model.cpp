@@ -2,13 +2,14 @@
 // grid order, W = SMs x CTAs-per-SM run at once. A wave's CTAs of one head
 // stream the same inner blocks (K/V forward, Q/dO backward) together, so L2
 // serves all but the first read of each tile in a wave (the union of their
-// ranges goes to DRAM). Each wave decides for itself whether its re-reads hit:
+// ranges goes to DRAM). Each wave decides for itself how many of its re-reads hit:
 // the lines it shares with earlier waves of its heads were last read by the
-// wave before it, and stay in L2 when both waves' footprints fit in the
+// wave before it, and stay in L2 while both waves' footprints fit in the
 // effective L2 (half of it: H100/H200 L2 is two partitions, each caching the
 // lines its SMs read, so data read by every SM sits in both, while stored and
-// atomically reduced lines sit only at their home slice); then DRAM sees only
-// its fresh rows, else it re-reads its union (an LRU cliff for cyclic
+// atomically reduced lines sit only at their home slice). The share that misses
+// is the L2's reuse curve at the larger footprint over L/2 (Hardware::l2_reuse:
+// measured on the H200, 0 below 0.94, 1 above 1.11; LRU's cliff at 1 for cyclic
 // streams). Writes reach DRAM when evicted; the dirty lines still in L2 when
 // the kernel ends, the write share of the last L bytes, do not. Every head is
 // alike: the sums run over the W / gcd(W, T) distinct ways a head's CTAs fall
@@ -18,7 +19,9 @@
 #include "sim/gpu_model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <vector>
 
 #include "sim/checked.hpp"
 #include "sim/schedules/tiling.hpp"
@@ -60,13 +63,15 @@ struct Part {
   double footprint = 0;
 };
 
-// Stream rows summed over every wave, each wave deciding for itself: if its
-// footprint and the wave before's fit in the effective L2, its CTAs read only
-// their fresh rows (the rest an earlier wave of the head left in L2), else
-// their whole union.
+// Stream rows summed over every wave, each wave deciding for itself: its re-reads (the rows an
+// earlier wave of its head read) miss with the share the L2's reuse curve gives for the larger of
+// its footprint and the wave before's, over the effective L2; its fresh rows always miss.
 struct WaveSums {
-  __int128 hit_fresh = 0, miss_rows = 0, all_rows = 0;
-  __int128 waves = 0, fitting = 0;
+  long double hit_fresh = 0;  // fresh rows, weighted by the hit share: DRAM reads them once per stream
+  long double miss_rows = 0;  // all rows, weighted by the miss share: DRAM reads them per CTA group
+  __int128 all_rows = 0;
+  __int128 waves = 0, no_miss = 0;  // waves, and those whose re-reads all hit
+  long double hit_waves = 0;        // waves weighted by their hit share
 };
 
 struct Waves {
@@ -75,6 +80,7 @@ struct Waves {
   bool heaviest_first;
   double stream_w, resident_w, write_w, l2_eff;  // footprint bytes per inner row, live outer row, outer row
   int64_t outer_rows_all;
+  const L2Reuse& curve;
 
   int64_t outer_rows(Range b) const {
     if (b.empty()) return 0;
@@ -96,9 +102,16 @@ struct Waves {
   Part part(int64_t p0, int64_t p1) const {
     return heaviest_first ? part_blocks({T - p1, T - p0}, {T - p0, T}) : part_blocks({p0, p1}, {0, p0});
   }
-  void add(WaveSums& s, const Part& p, bool fits, __int128 mult) const {
-    (fits ? s.hit_fresh : s.miss_rows) += mult * (fits ? p.fresh : p.rows);
+  void add(WaveSums& s, const Part& p, double miss, __int128 mult) const {
+    const long double m = static_cast<long double>(mult);
+    s.hit_fresh += m * (1 - miss) * static_cast<long double>(p.fresh);
+    s.miss_rows += m * miss * static_cast<long double>(p.rows);
     s.all_rows += mult * p.rows;
+  }
+  static void count(WaveSums& s, double miss, __int128 mult) {
+    s.waves += mult;
+    s.hit_waves += static_cast<long double>(mult) * (1 - miss);
+    if (miss == 0) s.no_miss += mult;
   }
   // A wave of n CTAs starting at position o of a head: that head's rest (`first`),
   // `whole` heads, then the next head's first CTAs.
@@ -118,22 +131,20 @@ struct Waves {
     return w;
   }
   // The lines a wave re-reads were last read by the wave before it (W CTAs earlier): they are
-  // still in L2 when neither that wave's stream nor this one's pushes them out (LRU).
-  // The first wave has none: the alike wave W CTAs before stands in (its rows are all fresh
-  // anyway, so only fitting_wave_share sees it).
-  bool fits(int64_t o, double own) const {
-    return std::max(own, parts(((o - W) % T + T) % T, W).footprint) <= l2_eff;
-  }
+  // still in L2 when neither that wave's stream nor this one's pushes them out (LRU), so the
+  // larger of the two footprints decides. The first wave has none: the alike wave W CTAs
+  // before stands in (its rows are all fresh anyway, so only the hit share of waves sees it).
+  double previous_footprint(int64_t o) const { return parts(((o - W) % T + T) % T, W).footprint; }
+  double miss_share(double own, double previous) const { return curve.miss(std::max(own, previous) / l2_eff); }
   // `mult` waves of n CTAs each starting at position o of a head.
   void wave(WaveSums& s, int64_t o, int64_t n, __int128 mult) const {
     if (mult == 0) return;
     const WaveParts w = parts(o, n);
-    const bool f = fits(o, w.footprint);
-    add(s, w.first, f, mult);
-    add(s, w.head, f, mult * w.whole);
-    add(s, w.next, f, mult);
-    s.waves += mult;
-    if (f) s.fitting += mult;
+    const double miss = miss_share(w.footprint, previous_footprint(o));
+    add(s, w.first, miss, mult);
+    add(s, w.head, miss, mult * w.whole);
+    add(s, w.next, miss, mult);
+    count(s, miss, mult);
   }
   int64_t offset(__int128 x) const { return static_cast<int64_t>(x % T); }
 
@@ -181,24 +192,28 @@ struct Waves {
   // nseg waves of a head's CTAs alone, outer blocks [b0 + m W, b0 + (m + 1) W), each
   // `count` times; summed per class of alike waves (step_classes): over a class's members
   // but its first and last, the rows, fresh rows and both footprints the decision reads
-  // (its own, the wave before's: the neighbouring class's member) are affine in the step,
-  // so each footprint crosses L/2 at most once, found by bisection.
+  // (its own, the wave before's: the neighbouring class's member) are affine in the step.
+  // Each footprint crosses each knot of the reuse curve at most once, and the two cross each
+  // other at most once (found by bisection); between those edges the miss share is affine
+  // too, and the sums of products of affine terms have closed forms.
   void whole_waves(WaveSums& s, int64_t b0, int64_t nseg, __int128 count, int64_t& steps) const {
     if (nseg <= 0) return;
     const auto blocks = [&](int64_t m) { return Range{b0 + m * W, b0 + (m + 1) * W}; };
     struct Member {
       Part p;
-      bool own_fits, prev_fits;
+      double previous = 0;
     };
     const auto at = [&](int64_t m) {
       const Range b = blocks(m);
       Member x;
       x.p = heaviest_first ? part_blocks(b, {b.end, T}) : part_blocks(b, {0, b.begin});
-      const int64_t o = heaviest_first ? T - b.end : b.begin;  // its first CTA's launch position
-      x.own_fits = x.p.footprint <= l2_eff;
-      x.prev_fits = fits(o, 0);
+      x.previous = previous_footprint(heaviest_first ? T - b.end : b.begin);  // from its first CTA's position
       return x;
     };
+    // The x values where the curve changes slope (LRU's cliff: 1).
+    std::vector<double> knots;
+    for (const L2Reuse::Knot& k : curve.knots) knots.push_back(k.x * l2_eff);
+    if (knots.empty()) knots.push_back(l2_eff);
     const Range l = g.live();
     Range live{0, 0};
     if (!l.empty() && l.end > b0 && l.begin < b0 + nseg * W) {
@@ -216,16 +231,19 @@ struct Waves {
                  [&](int64_t m0, int64_t, int64_t cnt, int64_t stride) {
                    ++steps;
                    const auto member = [&](int64_t j) { return at(m0 + stride * j); };
-                   // Members j0..j1 deciding alike (their rows and fresh rows affine in j).
+                   // Members j0..j1 with affine miss share, rows and fresh rows.
                    const auto span = [&](int64_t j0, int64_t j1) {
                      const Member a = member(j0), b = j1 > j0 ? member(j1) : a;
-                     const bool f = a.own_fits && a.prev_fits;
+                     const double ma = miss_share(a.p.footprint, a.previous), mb = miss_share(b.p.footprint, b.previous);
                      const __int128 n = j1 - j0 + 1;
                      const __int128 rows = n * (a.p.rows + b.p.rows) / 2, fresh = n * (a.p.fresh + b.p.fresh) / 2;
-                     (f ? s.hit_fresh : s.miss_rows) += count * (f ? fresh : rows);
+                     const long double c = static_cast<long double>(count);
+                     s.hit_fresh += c * (static_cast<long double>(fresh) - affine_product_sum(n, ma, mb, a.p.fresh, b.p.fresh));
+                     s.miss_rows += c * affine_product_sum(n, ma, mb, a.p.rows, b.p.rows);
                      s.all_rows += count * rows;
                      s.waves += count * n;
-                     if (f) s.fitting += count * n;
+                     s.hit_waves += c * static_cast<long double>(n) * (1 - (static_cast<long double>(ma) + mb) / 2);
+                     if (ma == 0 && mb == 0) s.no_miss += count * n;
                    };
                    if (cnt <= 4) {
                      for (int64_t j = 0; j < cnt; ++j) span(j, j);
@@ -235,22 +253,34 @@ struct Waves {
                    span(0, 0);
                    span(cnt - 1, cnt - 1);
                    const int64_t j0 = 1, j1 = cnt - 2;
-                   // The last member in [j0, j1] whose `flag` equals j0's (each flag is monotone in j).
-                   const auto edge = [&](bool Member::*flag) {
-                     const bool v = member(j0).*flag;
-                     if (member(j1).*flag == v) return j1;
+                   // The last member in [j0, j1] whose `test` equals j0's (each test is monotone in j).
+                   const auto edge = [&](const auto& test) {
+                     const bool v = test(member(j0));
+                     if (test(member(j1)) == v) return j1;
                      int64_t good = j0, bad = j1;
                      while (bad - good > 1) {
                        const int64_t mid = good + (bad - good) / 2;
-                       (member(mid).*flag == v ? good : bad) = mid;
+                       (test(member(mid)) == v ? good : bad) = mid;
                      }
                      return good;
                    };
-                   const int64_t e1 = edge(&Member::own_fits), e2 = edge(&Member::prev_fits);
+                   std::vector<int64_t> edges{j1, edge([](const Member& x) { return x.p.footprint <= x.previous; })};
+                   for (const double k : knots) {
+                     edges.push_back(edge([k](const Member& x) { return x.p.footprint <= k; }));
+                     edges.push_back(edge([k](const Member& x) { return x.previous <= k; }));
+                   }
+                   std::sort(edges.begin(), edges.end());
                    int64_t from = j0;
-                   for (const int64_t e : {std::min(e1, e2), std::max(e1, e2), j1})
+                   for (const int64_t e : edges)
                      if (e >= from) span(from, e), from = e + 1;
                  });
+  }
+
+  // sum over k = 0..n-1 of (ma + (mb - ma) t)(fa + (fb - fa) t), t = k / (n - 1).
+  static long double affine_product_sum(__int128 n_, double ma, double mb, int64_t fa, int64_t fb) {
+    const long double n = static_cast<long double>(n_), a = fa, df = static_cast<long double>(fb) - fa, dm = static_cast<long double>(mb) - ma;
+    if (n_ == 1) return ma * a;
+    return n * ma * a + (ma * df + a * dm) * n / 2 + dm * df * n * (2 * n - 1) / (6 * (n - 1));
   }
 };
 
@@ -317,22 +347,22 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   const Waves model{geo, T, W, units, launch.heaviest_first,
                     (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) / s,
                     static_cast<double>(resident_row), launch.written_line_weight * static_cast<double>(write_row),
-                    l2_eff, all_rows};
+                    l2_eff, all_rows, hw.l2_reuse};
   const WaveSums ws = walk_every_wave ? model.walk() : model.sums(out.model_steps);
   const double footprint = (static_cast<double>(ws.all_rows) / s *
                                 (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) +
                             static_cast<double>(resident) + launch.written_line_weight * static_cast<double>(written)) / waves;
   out.wave_footprint_bytes = footprint;
   out.l2_effective_bytes = l2_eff;
-  out.fitting_wave_share = ws.waves > 0 ? static_cast<double>(ws.fitting) / static_cast<double>(ws.waves) : 1;
-  out.reuse = ws.fitting == ws.waves;
-  // Fitting waves read their fresh rows once per stream (a GQA forward's g query heads share one);
-  // the others their unions, once per distinct stream in the wave (s).
-  const __int128 rows = ws.hit_fresh / (fwd ? g : 1) + static_cast<__int128>(static_cast<double>(ws.miss_rows) / s);
-  const __int128 main_reads = resident + rows * (stream_row + rmw_row);
-  const __int128 main_writes = written + rows * rmw_row;
-  if (main_reads > INT64_MAX || main_writes > INT64_MAX) throw OverflowError("DRAM bytes");
-  int64_t reads = static_cast<int64_t>(main_reads);
+  out.fitting_wave_share = ws.waves > 0 ? static_cast<double>(ws.hit_waves / static_cast<long double>(ws.waves)) : 1;
+  out.reuse = ws.no_miss == ws.waves;
+  // Re-reads that hit: DRAM reads the fresh rows once per stream (a GQA forward's g query heads
+  // share one); those that miss: the unions, once per distinct stream in the wave (s).
+  const long double rows = ws.hit_fresh / (fwd ? g : 1) + ws.miss_rows / s;
+  const long double main_reads = static_cast<long double>(resident) + rows * (stream_row + rmw_row);
+  const long double main_writes = static_cast<long double>(written) + rows * rmw_row;
+  if (main_reads >= 0x1p63L || main_writes >= 0x1p63L) throw OverflowError("DRAM bytes");
+  int64_t reads = std::llround(main_reads);
   // Each kernel's dirty lines resident at its end stay out of its DRAM writes; they are reported apart.
   int64_t dirty = 0;
   const auto evicted = [&](int64_t w, int64_t r) {
@@ -340,7 +370,7 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
     dirty = checked_add(dirty, left, "dirty bytes");
     return w - left;
   };
-  int64_t writes = evicted(static_cast<int64_t>(main_writes), reads);
+  int64_t writes = evicted(std::llround(main_writes), reads);
   if (!fwd) {
     // The D = rowsum(dO * O) kernel, and the dQaccum conversion: streaming, no reuse.
     const int64_t q_rows = checked_mul(p.batch * p.heads_q, p.seqlen_q, "rows");

@@ -44,8 +44,8 @@ struct GpuTraffic {
   int64_t simulated_ctas = 0;        // CTAs of the main kernel it stands for (units x trip count)
   double wave_footprint_bytes = 0;  // distinct bytes the average wave of the main kernel touches
   double l2_effective_bytes = 0;    // what the reuse decision compares it with (half the L2)
-  double fitting_wave_share = 0;  // waves that fit in the effective L2, with the wave before (their re-reads hit)
-  bool reuse = false;         // every wave fits: all K/V (fwd), Q/dO (bwd) re-reads hit
+  double fitting_wave_share = 0;  // the waves' mean hit share of their re-reads (1 - the reuse curve's miss share)
+  bool reuse = false;         // no wave misses: all K/V (fwd), Q/dO (bwd) re-reads hit
   bool modelled = false;      // false: no L2 model for this schedule, DRAM = the two-level count
 };
 

@@ -21,7 +21,33 @@ double Hardware::matmul_flops(DType t) const {
 // of FlashAttention-3 (Shah et al. 2024, arXiv 2407.08608, Section 3.1) beside 989 TFLOPS of matmul.
 constexpr double kSmemBytesPerClk = 128, kExpPerClk = 16;
 
+double L2Reuse::miss(double x) const {
+  if (knots.empty()) return x <= 1 ? 0 : 1;
+  if (x <= knots.front().x) return 0;
+  if (x > knots.back().x) return 1;
+  for (size_t i = 1; i < knots.size(); ++i)
+    if (x <= knots[i].x) {
+      const Knot &a = knots[i - 1], &b = knots[i];
+      return b.x > a.x ? a.miss + (b.miss - a.miss) * (x - a.x) / (b.x - a.x) : b.miss;
+    }
+  return 1;
+}
+
+// The H200's L2 near its edge, measured (reports/fidelity/l2probe: kernels/tools/l2_probe.cu under
+// ncu, a stream every resident CTA reads wave after wave, 1 and 2 CTAs per SM, 4 and 8 waves):
+// the mean miss share of the re-reads at each probed x, made monotone. `flashcheck report`
+// recomputes it from the committed probe CSVs and fails if these knots depart from it.
+// The cliff is L/2, not L (read lines sit in both partitions), and 10% wide, not sharp.
+namespace {
+const L2Reuse& gh100_l2_reuse() {
+  static const L2Reuse r{{{0.94, 0}, {0.95, 0.012}, {0.96, 0.116}, {0.97, 0.18}, {0.99, 0.18}, {1.00, 0.217}, {1.10, 0.986}, {1.11, 1}}};
+  return r;
+}
+}  // namespace
+
 const std::vector<Hardware>& hardware_presets() {
+  // The L2 reuse curve is measured on the H200; the H100 is the same GH100 die and L2 design
+  // (assumed alike, not measured); the A100 keeps LRU's cliff.
   static const std::vector<Hardware> presets = {
       // NVIDIA A100 Tensor Core GPU datasheet (2021), A100 80GB SXM column:
       // GPU memory bandwidth 2,039 GB/s; FP16/BF16 tensor 312 TFLOPS (dense);
@@ -33,7 +59,7 @@ const std::vector<Hardware>& hardware_presets() {
       // A100 whitepaper: 40 MB L2.
       {"A100", 2039e9, 312e12, 156e12, 19.5e12, 19.5e12, 108, 192 * 1024, 163 * 1024, 40 * 1000 * 1000,
        "A100 80GB SXM datasheet; A100 whitepaper; CUDA guide cc 8.0", kSmemBytesPerClk * 108 * 1.41e9,
-       kExpPerClk * 108 * 1.41e9},
+       kExpPerClk * 108 * 1.41e9, L2Reuse{}},
       // NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: GPU memory
       // bandwidth 3.35 TB/s; FP16/BF16 tensor 1,979 TFLOPS with sparsity =
       // 989.4 dense; TF32 tensor 989 sparse = 494.7 dense; FP64 tensor 67
@@ -44,13 +70,13 @@ const std::vector<Hardware>& hardware_presets() {
       // H100 whitepaper: 50 MB L2 (SXM5).
       {"H100", 3.35e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 50 * 1000 * 1000,
        "H100 SXM datasheet; H100 whitepaper; CUDA guide cc 9.0", kSmemBytesPerClk * 132 * 1.83e9,
-       kExpPerClk * 132 * 1.83e9},
+       kExpPerClk * 132 * 1.83e9, gh100_l2_reuse()},
       // NVIDIA H200 datasheet: 4.8 TB/s HBM3e, the H100's compute (same
       // GH100, 132 SMs). L2: 62914560 B (60 MiB), as the H200 we measure on
       // reports it (cudaDeviceProp::l2CacheSize, reports/fidelity/device.txt).
       {"H200", 4.8e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 62914560,
        "H200 datasheet; H100 whitepaper; CUDA guide cc 9.0; L2 as the device reports it",
-       kSmemBytesPerClk * 132 * 1.83e9, kExpPerClk * 132 * 1.83e9},
+       kSmemBytesPerClk * 132 * 1.83e9, kExpPerClk * 132 * 1.83e9, gh100_l2_reuse()},
   };
   return presets;
 }

@@ -11,6 +11,18 @@
 
 namespace flashcheck::sim {
 
+// The share of a wave's re-reads that miss L2, as a function of x = the reuse footprint (the
+// wave's and the one before's, sim/README.md "GPU model") over the effective L2 (L/2):
+// piecewise linear through `knots` (x ascending, miss non-decreasing), 0 at and below the
+// first x, 1 above the last. No knots: LRU's cliff, miss 0 up to x = 1 and 1 above it.
+struct L2Reuse {
+  struct Knot {
+    double x, miss;
+  };
+  std::vector<Knot> knots;
+  double miss(double x) const;
+};
+
 struct Hardware {
   std::string name;
   double hbm_bytes_per_s = 0;
@@ -27,6 +39,7 @@ struct Hardware {
   // exponentials per second of the special-function units.
   double smem_bytes_per_s = 0;
   double exp_per_s = 0;
+  L2Reuse l2_reuse;  // how re-reads miss near the L2's edge (empty: LRU's cliff)
 
   double matmul_flops(DType t) const;
 };

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cli/report/csv_reader.hpp"
+
 namespace flashcheck::report {
 namespace {
 
@@ -237,6 +239,41 @@ void collect_flashcheck_writeback(const std::string& pass, const std::vector<Fid
   }
 }
 
+// The L2 probe's sweeps in one pass folder: plan_<sweep>.csv (the probe's own launch list)
+// beside ncu_<sweep>.csv (one launch per plan row, in order).
+void collect_probe(const std::string& pass, std::vector<ProbePoint>& got) {
+  const std::string name = std::filesystem::path(pass).filename().string();
+  std::vector<std::string> plans;
+  for (const auto& e : std::filesystem::directory_iterator(pass)) {
+    const std::string f = e.path().filename().string();
+    if (f.rfind("plan_", 0) == 0 && e.path().extension() == ".csv") plans.push_back(f.substr(5, f.size() - 9));
+  }
+  std::sort(plans.begin(), plans.end());
+  if (plans.empty()) throw std::runtime_error(pass + " holds no plan_*.csv (sim/fidelity/ncu_l2_probe.sh)");
+  for (const std::string& sweep : plans) {
+    const std::vector<CsvRow> plan = read_csv(pass + "/plan_" + sweep + ".csv");
+    const std::vector<Launch1> ls = launches(pass + "/ncu_" + sweep + ".csv");
+    if (ls.size() != plan.size())
+      throw std::runtime_error(pass + "/ncu_" + sweep + ".csv: " + std::to_string(ls.size()) + " launches for " +
+                               std::to_string(plan.size()) + " in its plan");
+    for (size_t i = 0; i < plan.size(); ++i) {
+      const CsvRow& r = plan[i];
+      if (ls[i].name != "fc_l2_cycle") throw std::runtime_error(pass + "/ncu_" + sweep + ".csv: launch " + std::to_string(i) + " is " + ls[i].name);
+      ProbePoint pt;
+      pt.pass = name;
+      pt.mode = r.at("mode");
+      pt.per_sm = std::stoll(r.at("ctas_per_sm"));
+      pt.waves = std::stoll(r.at("waves"));
+      const double read = std::stod(r.at("read_bytes")), red = std::stod(r.at("atomic_bytes"));
+      const double l2 = std::stod(r.at("l2_bytes")), once = read + red;
+      if (pt.waves < 2 || !(once > 0) || !(l2 > 0)) throw std::runtime_error(pass + "/plan_" + sweep + ".csv: bad row " + std::to_string(i));
+      pt.x = (read + red / 2) / (l2 / 2);
+      pt.miss = (ls[i].m.at("dram__bytes_read.sum") - once) / (static_cast<double>(pt.waves - 1) * once);
+      got.push_back(pt);
+    }
+  }
+}
+
 }  // namespace
 
 FidelityData read_fidelity(const std::string& dir) {
@@ -258,6 +295,11 @@ FidelityData read_fidelity(const std::string& dir) {
     if (sdpa) collect_sdpa_writeback(pass, cases, d.eventual);
     if (fc) collect_flashcheck_writeback(pass, cases, d.eventual, d.idle_drain_writes, d.kernel_drain_writes);
     d.writeback.push_back(pass_of(pass));
+  }
+  // The L2 probe (l2probe/<name>/): the reuse curve the H200 preset carries.
+  for (const std::string& pass : subdirs(std::filesystem::path(dir) / "l2probe")) {
+    collect_probe(pass, d.probe);
+    d.probe_passes.push_back({std::filesystem::path(pass).filename().string(), device_lines(pass), {}});
   }
   return d;
 }

@@ -30,6 +30,17 @@ struct FidelityPass {
   std::vector<std::string> case_ids;
 };
 
+// One launch of the L2 probe (l2probe/<pass>/: kernels/tools/l2_probe.cu under ncu,
+// sim/fidelity/ncu_l2_probe.sh): a stream read (and, mode "pair", reduced into) by every CTA,
+// `waves` waves of per_sm CTAs per SM.
+struct ProbePoint {
+  std::string pass, mode;
+  int64_t per_sm = 0, waves = 0;
+  // The stream's footprint as the GPU model counts it (read bytes + reduced bytes / 2) over L/2,
+  // and the share of the waves' re-reads DRAM served: (DRAM reads - once) / ((waves - 1) x once).
+  double x = 0, miss = 0;
+};
+
 struct FidelityData {
   std::vector<FidelityCase> cases;         // <dir>/cases.txt, in the drivers' order
   std::map<CaseKernel, Samples> samples;   // <dir> and each reps/* folder
@@ -40,6 +51,8 @@ struct FidelityData {
   std::vector<double> kernel_drain_writes;  // the same passes: each drain right after a timed call's kernels
   std::vector<std::string> device;         // <dir>/device.txt (none if absent)
   std::vector<FidelityPass> reps, writeback;
+  std::vector<ProbePoint> probe;       // l2probe/*/, every sweep's launches
+  std::vector<FidelityPass> probe_passes;
 };
 
 // Throws std::runtime_error naming the file when a needed file is missing or a

@@ -72,6 +72,9 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       before.written_line_weight = 1;
       const GpuTraffic g1 = gpu_traffic(r, hw, before);
       const double pr1[3] = {double(g1.sm_read_bytes), double(g1.dram_read_bytes), double(g1.dram_write_bytes)};
+      Hardware cliff_hw = hw;
+      cliff_hw.l2_reuse = {};
+      const GpuTraffic gc = gpu_traffic(r, cliff_hw, v.launch_for(p));
       const Samples& ms = it->second;
       FidelityRow row;
       row.c = c;
@@ -92,12 +95,14 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       // Judged values: DRAM writes become the eventual writes (in-kernel + written back after the
       // end) against dram_write + l2_dirty_end where writeback/ measured them.
       double jp[3] = {pr[0], pr[1], pr[2]}, jp1[3] = {pr1[0], pr1[1], pr1[2]}, jlo[3], jhi[3], jmean[3];
+      double jpc[3] = {double(gc.sm_read_bytes), double(gc.dram_read_bytes), double(gc.dram_write_bytes)};
       for (int k = 0; k < 3; ++k) jlo[k] = lo[k], jhi[k] = hi[k], jmean[k] = mean[k];
       const auto ev = d.eventual.find({c.id, kname});
       const bool has_ev = ev != d.eventual.end() && !ev->second.empty();
       if (has_ev) {
         jp[2] = double(g.dram_write_bytes + g.l2_dirty_end_bytes);
         jp1[2] = double(g1.dram_write_bytes + g1.l2_dirty_end_bytes);
+        jpc[2] = double(gc.dram_write_bytes + gc.l2_dirty_end_bytes);
         jlo[2] = *std::min_element(ev->second.begin(), ev->second.end());
         jhi[2] = *std::max_element(ev->second.begin(), ev->second.end());
         jmean[2] = 0;
@@ -126,6 +131,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
           if (why.find(reason) == std::string::npos) why += (why.empty() ? "" : "; ") + reason;
           if (c.half == "held") ++j.reasons[reason.substr(0, reason.find(':'))];
         }
+        (c.half == "fit" ? j.err_cliff_fit : j.err_cliff)[k].push_back(spread_error(jpc[k], jlo[k], jhi[k]));
         if (c.half == "fit") {
           j.err_fit[k].push_back(e);
           if (e > j.worst_fit_e[k]) j.worst_fit_e[k] = e, j.worst_fit[k] = c.id + " " + kname;

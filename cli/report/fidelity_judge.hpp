@@ -35,6 +35,8 @@ struct FidelityJudgement {
   std::vector<FidelityRow> rows;
   // Held-out half: each row's error per metric, and the same with stored lines weighted 1.
   std::vector<double> err[kFidelityMetrics], err_before[kFidelityMetrics];
+  // The same with LRU's cliff in place of the measured reuse curve (held-out, then fit half).
+  std::vector<double> err_cliff[kFidelityMetrics], err_cliff_fit[kFidelityMetrics];
   double worst_e[kFidelityMetrics] = {0, 0, 0};
   std::string worst[kFidelityMetrics];
   // Fit half: the same errors (the half that informed the model's design, shown beside).
