@@ -33,7 +33,7 @@ struct SimOptions {
   std::optional<std::string> sram, sweep, l2, variant;
   int64_t block_r = 0, block_c = 0, warps = 0;
   std::optional<int64_t> splits, page_size;
-  std::string page_read = "sector";
+  std::string page_read = "sector", l2_edge = "measured";
   std::optional<std::string> varlen, varlen_k;
   std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
   std::optional<int64_t> sms;
@@ -88,6 +88,7 @@ HardwareChoice hardware_choice(const SimOptions& o) {
   c.vector_tflops = o.vector_tflops;
   c.sms = o.sms;
   c.l2 = o.l2;
+  c.l2_edge = o.l2_edge;
   return c;
 }
 
@@ -284,6 +285,9 @@ void add_sim_command(CLI::App& app) {
   sim->add_option("--vector-tflops", o->vector_tflops, "custom non-matmul peak, TFLOP/s");
   sim->add_option("--sms", o->sms, "SM count (what-if machines; also the GPU model's concurrency)");
   sim->add_option("--l2", o->l2, "L2 size for the GPU model, e.g. 50MB (0 turns the level off)");
+  sim->add_option("--l2-edge", o->l2_edge,
+                  "re-reads near the L2's edge: measured (the preset's curve, sim/README.md) or lru (a cliff at L/2)")
+      ->capture_default_str();
   sim->add_option("--variant", o->variant,
                   "a kernel's tiles, grid order and CTAs per SM: flash2_fwd, flash2_bwd, "
                   "torch_flash_fwd, torch_flash_bwd (--block-r/--block-c still override)");

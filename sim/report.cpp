@@ -125,7 +125,8 @@ std::string format_table(const std::string& title, const std::vector<ReportRow>&
         << " GB/s, " << fmt("%.0f", first.hw.matmul_flops(first.run.problem.dtype) / 1e12)
         << " TFLOP/s " << dtype_name(first.run.problem.dtype) << " matmul, "
         << fmt("%.1f", first.hw.vector_flops / 1e12) << " TFLOP/s fp32, " << first.hw.sm_count
-        << " SMs, L2 " << format_bytes(first.hw.l2_bytes);
+        << " SMs, L2 " << format_bytes(first.hw.l2_bytes)
+        << (first.hw.l2_bytes > 0 ? (first.hw.l2_reuse.knots.empty() ? " (LRU edge)" : " (measured edge)") : "");
     if (!sweep) out << "; SRAM M = " << format_bytes(first.run.sram_bytes);
     out << "\n";
     const std::vector<size_t> w = widths(table);
@@ -206,6 +207,7 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                                    {"simulated_ctas", r.gpu.simulated_ctas},
                                    {"concurrent_ctas", r.gpu.concurrent_ctas},
                                    {"fitting_wave_share", r.gpu.fitting_wave_share},
+                                   {"l2_edge", r.hw.l2_reuse.knots.empty() ? "lru" : "measured"},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
                     {"matmul_flops", x.matmul_flops},

@@ -14,7 +14,10 @@ namespace flashcheck::sim {
 
 std::vector<Hardware> hardware_of(const HardwareChoice& o) {
   std::vector<Hardware> hws;
-  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms || o.l2;
+  if (o.l2_edge != "measured" && o.l2_edge != "lru")
+    throw std::invalid_argument("l2 edge: expected measured or lru, not '" + o.l2_edge + "'");
+  const bool lru = o.l2_edge == "lru";
+  const bool custom_values = o.hbm_gbps || o.matmul_tflops || o.vector_tflops || o.sms || o.l2 || lru;
   if (o.preset == "custom") {
     if (!o.hbm_gbps || !o.matmul_tflops)
       throw std::invalid_argument("--preset custom needs at least --hbm-gbps and --matmul-tflops");
@@ -36,6 +39,7 @@ std::vector<Hardware> hardware_of(const HardwareChoice& o) {
     else if (o.preset == "custom") h.vector_flops = h.matmul_flops_16 / 16;
     if (o.sms) h.sm_count = *o.sms;
     if (o.l2) h.l2_bytes = *o.l2 == "0" ? 0 : parse_bytes(*o.l2);
+    if (lru) h.l2_reuse = {};
     if (custom_values && o.preset != "custom") h.name += "*";
     if (!(h.hbm_bytes_per_s > 0) || !(h.matmul_flops_16 > 0) || !(h.vector_flops > 0) || h.sm_count < 1)
       throw std::invalid_argument("hardware values must be positive");

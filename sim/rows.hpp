@@ -22,6 +22,8 @@ struct HardwareChoice {
   std::optional<double> hbm_gbps, matmul_tflops, vector_tflops;
   std::optional<int64_t> sms;
   std::optional<std::string> l2;  // "50MB"-style; "0" turns the L2 level off
+  // The L2's edge: "measured" (the preset's reuse curve, Hardware::l2_reuse) or "lru" (the cliff).
+  std::string l2_edge = "measured";
 };
 // The hardware descriptions of a choice; throws std::invalid_argument on bad values.
 std::vector<Hardware> hardware_of(const HardwareChoice& c);

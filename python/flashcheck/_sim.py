@@ -53,14 +53,15 @@ def simulate(problem=None, *, batch=64, heads=16, kv_heads=None, seqlen=1024, se
              schedule="all", direction="both", sram=None, preset="all", l2=None, sms=None,
              hbm_gbps=None, matmul_tflops=None, vector_tflops=None, variant=None,
              block_r=0, block_c=0, splits=None, page_size=None, page_read="sector", varlen=None,
-             varlen_k=None):
+             varlen_k=None, l2_edge="measured"):
     """Simulate tiled attention schedules; returns a list of dicts, one per run
     (the fields of `flashcheck sim --format json`). Options mirror the CLI:
     a `problem` (flashcheck.Problem) or its fields (defaults: GPT-2 medium, as
     `flashcheck sim`); schedule 'standard'/'flash1'/'flash2'/'all' or a list;
     direction 'fwd'/'bwd'/'both'; sram one size or a list (bytes or '96KiB';
     default the preset's shared memory per block); preset 'a100'/'h100'/'h200'/
-    'all'/'custom'; l2 ('50MB', '0' off), sms, hbm_gbps, matmul_tflops,
+    'all'/'custom'; l2 ('50MB', '0' off), l2_edge ('measured': the preset's
+    L2 reuse curve near its edge, 'lru': a cliff at L/2), sms, hbm_gbps, matmul_tflops,
     vector_tflops; variant a kernel's schedule (e.g. 'flash2_fwd'); block_r,
     block_c tile overrides (0: the block rule); splits the splitkv schedule's
     KV chunks; page_size rows per page of paged K/V, page_read 'sector' or
@@ -86,8 +87,11 @@ def simulate(problem=None, *, batch=64, heads=16, kv_heads=None, seqlen=1024, se
             raise TypeError(f"{name}: expected an int, got {v!r}")
     if not isinstance(page_read, str):
         raise TypeError(f"page_read: expected 'sector' or 'page', got {page_read!r}")
+    if not isinstance(l2_edge, str):
+        raise TypeError(f"l2_edge: expected 'measured' or 'lru', got {l2_edge!r}")
     text = _flashcheck._simulate_json(
         problem, _names("schedule", schedule, _SCHEDULES), _names("direction", direction, ("fwd", "bwd")),
         preset, _sizes(sram), l2, sms, hbm_gbps, matmul_tflops, vector_tflops, variant,
-        block_r, block_c, splits, page_size, page_read, _lengths("varlen", varlen), _lengths("varlen_k", varlen_k))
+        block_r, block_c, splits, page_size, page_read, _lengths("varlen", varlen), _lengths("varlen_k", varlen_k),
+        l2_edge)
     return json.loads(text)

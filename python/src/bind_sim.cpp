@@ -29,7 +29,7 @@ void bind_sim(nb::module_& m) {
          std::optional<double> matmul_tflops, std::optional<double> vector_tflops,
          std::optional<std::string> variant, int64_t block_r, int64_t block_c, std::optional<int64_t> splits,
          std::optional<int64_t> page_size, const std::string& page_read, std::optional<std::string> varlen,
-         std::optional<std::string> varlen_k) {
+         std::optional<std::string> varlen_k, const std::string& l2_edge) {
         sim::RowsRequest q;
         q.problem = p;
         q.schedules.clear();
@@ -39,6 +39,7 @@ void bind_sim(nb::module_& m) {
         sim::HardwareChoice c;
         c.preset = preset;
         c.l2 = l2;
+        c.l2_edge = l2_edge;
         c.sms = sms;
         c.hbm_gbps = hbm_gbps;
         c.matmul_tflops = matmul_tflops;
@@ -74,7 +75,7 @@ void bind_sim(nb::module_& m) {
       nb::arg("sram"), nb::arg("l2").none(), nb::arg("sms").none(), nb::arg("hbm_gbps").none(),
       nb::arg("matmul_tflops").none(), nb::arg("vector_tflops").none(), nb::arg("variant").none(),
       nb::arg("block_r"), nb::arg("block_c"), nb::arg("splits").none(), nb::arg("page_size").none(),
-      nb::arg("page_read"), nb::arg("varlen").none(), nb::arg("varlen_k").none(),
+      nb::arg("page_read"), nb::arg("varlen").none(), nb::arg("varlen_k").none(), nb::arg("l2_edge"),
       "The rows of `flashcheck sim --format json` as a JSON string (flashcheck.simulate parses it).");
 }
 

@@ -41,6 +41,10 @@ CONFIGS = [
       "preset": "a100"},
      ["--varlen", "64,300", "--varlen-k", "500,20", "--variant", "flash2_fwd", "--sram", "96KiB", "--mask",
       "causal", "--preset", "a100"]),
+    ({"seqlen": 65536, "batch": 1, "heads": 1, "variant": "flash2_bwd", "dtype": "bf16", "preset": "h200",
+      "l2_edge": "lru"},
+     ["--seqlen", "65536", "--batch", "1", "--heads", "1", "--variant", "flash2_bwd", "--dtype", "bf16",
+      "--preset", "h200", "--l2-edge", "lru"]),
 ]
 
 
@@ -50,7 +54,7 @@ def cli_rows(args):
 
 @pytest.mark.skipif(not BIN.exists(), reason=f"no flashcheck binary at {BIN}")
 @pytest.mark.parametrize("kwargs,args", CONFIGS, ids=["flash2-h100", "gqa-causal-br", "variant-l2off", "blocks", "splits", "paged",
-                                                   "varlen", "varlen-k-variant"])
+                                                   "varlen", "varlen-k-variant", "l2-edge-lru"])
 def test_simulate_rows_equal_cli_json(kwargs, args):
     rows = flashcheck.simulate(**kwargs)
     if isinstance(kwargs.get("sram"), list):  # the CLI takes one --sram: compare the first size's rows
@@ -74,6 +78,23 @@ def test_splits_and_paging_change_the_rows():
         return r["hbm_bytes"]
     assert bytes_of(splits=16) > bytes_of(splits=1)  # partial results written and re-read
     assert bytes_of(splits=4, page_size=128, page_read="page") > bytes_of(splits=4, page_size=128)
+
+
+def test_l2_edge_measured_curve_against_lru_cliff():
+    # c09's backward (reports/fidelity): its waves sit at 1.05x L/2, where the H200 misses about
+    # 60% of the re-reads (the measured curve) and LRU's cliff says all of them.
+    def row(edge):
+        (r,) = flashcheck.simulate(batch=1, heads=1, seqlen=65536, dtype="bf16", variant="flash2_bwd",
+                                   schedule="flash2", direction="bwd", preset="h200", l2_edge=edge)
+        return r
+    measured, lru = row("measured"), row("lru")
+    assert measured["gpu_model"]["l2_edge"] == "measured" and lru["gpu_model"]["l2_edge"] == "lru"
+    assert lru["gpu_model"]["fitting_wave_share"] == 0
+    assert 0 < measured["gpu_model"]["fitting_wave_share"] < 1
+    assert measured["dram_read_bytes"] < lru["dram_read_bytes"]
+    assert measured["hbm_read_bytes"] == lru["hbm_read_bytes"]  # the SM-side count does not depend on L2
+    (a100,) = flashcheck.simulate(seqlen=4096, variant="flash2_fwd", preset="a100")
+    assert a100["gpu_model"]["l2_edge"] == "lru"  # no measured curve there
 
 
 def test_simulate_takes_a_problem():
@@ -108,6 +129,8 @@ def test_simulate_takes_a_problem():
     ({"varlen": [5, 1.5]}, TypeError, "varlen"),
     ({"varlen_k": [5]}, ValueError, "varlen_k"),
     ({"varlen": [5, 6], "varlen_k": [5]}, ValueError, "key lengths"),
+    ({"l2_edge": "fifo"}, ValueError, "fifo"),
+    ({"l2_edge": 1}, TypeError, "l2_edge"),
 ])
 def test_simulate_bad_input_names_the_argument(kwargs, exc, words):
     with pytest.raises(exc, match=words):
