@@ -33,7 +33,10 @@
 # SKIP_BWD_BENCH=1 (the plain backward grid) / SKIP_SANITIZER=1 / SKIP_PROPERTIES=1 /
 # SKIP_VARIANT_BENCH=1 / SKIP_HEADDIM_BENCH=1 (run), SANITIZER_TOOLS (default
 # "memcheck racecheck initcheck synccheck"), SANITIZER_VARIANTS (fc_kernel_driver
-# sanitize's variants; default: every registered one),
+# sanitize's variants; default: every registered one), SANITIZER_DTYPE (its
+# --dtype: every head dim in that dtype only; default: d 64 / 128 in each
+# dtype, a padded head dim and d 256 in one), SANITIZER_HEAD_DIMS (its
+# --head-dim, one per dim; default: all),
 # VARIANT_SDPA_TIMEOUT (default 90 s per PyTorch variant script), VARIANT_SDPA_SEQLENS
 # (the PyTorch variant rows' N, default "4096"), PROPERTIES_TIMEOUT (default
 # 900 s) / SANITIZER_TIMEOUT (default 600 s, per tool) (run). `run` exits 1
@@ -159,7 +162,7 @@ run() {
     echo "flashcheck GPU check"
     echo "commit: $commit"
     echo "date: $(date -u +%FT%TZ)"
-    echo "command: ${BIN_ASKED:+BIN=$BIN_ASKED }$(env | grep -E '^(SKIP_[A-Z_]+|PROPERTIES_JOBS|PROPERTIES_TIMEOUT|SANITIZER_TIMEOUT|RC_PARAMS|REPEATS)=' |
+    echo "command: ${BIN_ASKED:+BIN=$BIN_ASKED }$(env | grep -E '^(SKIP_[A-Z_]+|PROPERTIES_JOBS|PROPERTIES_TIMEOUT|SANITIZER_[A-Z_]+|RC_PARAMS|REPEATS)=' |
       sort | tr '\n' ' ')scripts/gpu_check.sh run"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /'
   } >"$summary"
@@ -167,8 +170,10 @@ run() {
   local failed=0 sanitizer_pids=()
   if [ -z "${SKIP_SANITIZER:-}" ]; then
     echo "== compute-sanitizer (background)"
-    local sanitize_variants=()
+    local sanitize_variants=() d
     read -ra sanitize_variants <<<"${SANITIZER_VARIANTS:-}"
+    [ -n "${SANITIZER_DTYPE:-}" ] && sanitize_variants+=(--dtype "$SANITIZER_DTYPE")
+    for d in ${SANITIZER_HEAD_DIMS:-}; do sanitize_variants+=(--head-dim "$d"); done
     for tool in ${SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}; do
       ( timeout "${SANITIZER_TIMEOUT:-600}" compute-sanitizer --tool "$tool" --error-exitcode 99 "$BIN/fc_kernel_driver" \
           sanitize "${sanitize_variants[@]}" >"$OUT/sanitizer_$tool.log" 2>&1
@@ -184,7 +189,7 @@ run() {
 
   if [ -z "${SKIP_SANITIZER:-}" ]; then
     wait "${sanitizer_pids[@]}"
-    echo "== compute-sanitizer${SANITIZER_VARIANTS:+ (variants: $SANITIZER_VARIANTS)}" >"$OUT/sanitizer.log"
+    echo "== compute-sanitizer${SANITIZER_VARIANTS:+ (variants: $SANITIZER_VARIANTS)}${SANITIZER_DTYPE:+ (dtype: $SANITIZER_DTYPE)}${SANITIZER_HEAD_DIMS:+ (head dims: $SANITIZER_HEAD_DIMS)}" >"$OUT/sanitizer.log"
     for tool in ${SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}; do
       { echo "-- $tool"; cat "$OUT/sanitizer_$tool.log"; } >>"$OUT/sanitizer.log"
       local rc line runs

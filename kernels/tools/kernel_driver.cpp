@@ -11,6 +11,9 @@
 //                                            max |O - O_standard|, max |LSE - LSE_standard|
 //   fc_kernel_driver bench [variant...]      a few quick timings (N 1024 and 4096, bf16)
 // Naming variants restricts the run to them (default: every registered one).
+// sanitize and compare also take --dtype T (only T, every head dim in it) and
+// --head-dim D (repeatable; only those), e.g. `sanitize --dtype bf16
+// --head-dim 256 flash2_bwd` (sanitize_cases.hpp).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -27,6 +30,7 @@
 #include "kernels/fill.hpp"
 #include "kernels/problem_tensors.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/tools/sanitize_cases.hpp"
 
 using namespace flashcheck;
 using namespace flashcheck::kernels;
@@ -150,22 +154,20 @@ bool run_backward_once(const Variant& v, const Problem& p, bool deterministic) {
   return finite;
 }
 
-// Problems each variant supports, in each of its dtypes and head dims. A
-// padded head dim (not a multiple of 64: flash2 pads its shared-memory rows,
-// the same code in either dtype) and d 256 run in one dtype,
-// dtypes[(d / 64) % count] (d 32 fp16, d 96 bf16, d 256 fp16), so the four
-// sanitizer passes stay within their time.
+CaseFilter g_filter;  // --dtype, --head-dim
+
+// Problems each variant supports, in the (dtype, head dim) pairs of
+// sanitize_cases(): by default a padded head dim (not a multiple of 64: flash2
+// pads its shared-memory rows, the same code in either dtype) and d 256 in
+// one dtype (d 32 fp16, d 96 bf16, d 256 fp16), so the four sanitizer passes
+// stay within their time; --dtype picks another.
 template <class F>
 void for_each_case(const Variant& v, const std::vector<Problem>& base, F f) {
-  std::vector<int> dims = v.head_dims.empty() ? std::vector<int>{64} : v.head_dims;
-  for (std::size_t ti = 0; ti < v.dtypes.size(); ++ti)
-    for (int d : dims) {
-      if ((d % 64 != 0 || d > 128) && ti != static_cast<std::size_t>(d / 64) % v.dtypes.size()) continue;
-      for (Problem p : base) {
-        p.dtype = v.dtypes[ti];
-        p.head_dim = d;
-        if (v.supports(p)) f(p);
-      }
+  for (const auto& [dtype, d] : sanitize_cases(v.dtypes, v.head_dims, g_filter))
+    for (Problem p : base) {
+      p.dtype = dtype;
+      p.head_dim = d;
+      if (v.supports(p)) f(p);
     }
 }
 
@@ -181,6 +183,8 @@ bool selected(const Variant& v) {
 // an sm_90a variant on another GPU) fails the run: nothing ran, nothing passed.
 int sanitize() {
   int runs = 0, nonfinite = 0, idle = 0;
+  if (g_filter.dtype) std::printf("sanitize: dtype %s only\n", dtype_name(*g_filter.dtype));
+  for (int d : g_filter.head_dims) std::printf("sanitize: head dim %d asked\n", d);
   for (const Variant& v : registry()) {
     if (!selected(v)) continue;
     const std::vector<bool> modes = v.direction == Direction::fwd ? std::vector<bool>{false}
@@ -208,7 +212,10 @@ int sanitize() {
       Problem p;
       p.dtype = v.dtypes.front();
       p.head_dim = v.head_dims.empty() ? 64 : v.head_dims.front();
-      std::printf("sanitize: %s ran NO case: %s\n", v.name, v.supports(p).reason.c_str());
+      std::printf("sanitize: %s ran NO case: %s\n", v.name,
+                  sanitize_cases(v.dtypes, v.head_dims, g_filter).empty()
+                      ? "none of its dtypes and head dims matches --dtype / --head-dim"
+                      : v.supports(p).reason.c_str());
     }
   }
   std::printf("sanitize: %d runs done, %d with non-finite gradients, %d variants ran nothing\n",
@@ -280,7 +287,11 @@ int bench() {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "sanitize";
   try {
-    for (int i = 2; i < argc; ++i) g_only.push_back(find_variant(argv[i]).name);
+    std::vector<std::string> args(argv + std::min(argc, 2), argv + argc);
+    g_filter = take_case_filter(args);
+    if (mode == "bench" && (g_filter.dtype || !g_filter.head_dims.empty()))
+      throw std::invalid_argument("--dtype and --head-dim apply to sanitize and compare, not bench");
+    for (const std::string& a : args) g_only.push_back(find_variant(a).name);
     if (mode == "sanitize") return sanitize();
     if (mode == "compare") return compare();
     if (mode == "bench") return bench();
