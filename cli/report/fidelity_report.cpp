@@ -216,9 +216,9 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "average wave, between 0.5 and 2) is partly hit, partly miss in ways the probe's stream is not: the "
       "causal backward's CTAs end at different times, so its waves overlap.\n\n"
       "Column `not_modelled` says, for every row whether it missed or not, what the model leaves "
-      "out: local-memory spills (a forward's SM-side stores above 1.5x the outputs; no spill figure from the "
-      "kernel's own ptxas/SASS is available for PyTorch's binary here, and none is taken from the "
-      "measured traffic; where a backward stores more than its outputs, as PyTorch's GQA rows do, the "
+      "out: local-memory spills (a forward's SM-side stores above 1.5x the outputs; the stack frame per "
+      "thread of each of PyTorch's forward kernels, read off its sm_90 SASS, is in `torch_sass/` and not yet "
+      "used by the model, and nothing is taken from the measured traffic; where a backward stores more than its outputs, as PyTorch's GQA rows do, the "
       "cause is not verified: perhaps dK, dV per query head before their sum), the write-back "
       "of lines still dirty at the kernel's end where no write-back pass measured it, and, in "
       "flashcheck's backward, the memset that zeroes dQaccum before the main kernel. " + writeback_text(d) +
