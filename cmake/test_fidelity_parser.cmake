@@ -60,6 +60,14 @@ file(READ ${SCRATCH}/out/fidelity/README.md page)
 if(NOT page MATCHES "still wrote back 7-7 MB \\(median 7 MB, 2 drains\\); the drains right after the timed kernels wrote back 5-50 MB")
   message(FATAL_ERROR "fidelity report: the drain floor is not the fixture's 7 MB idle drains")
 endif()
+# The report on the corrupted copy ${SCRATCH}/${name} must fail with an error matching `want`.
+function(expect_render_refused name want what)
+  execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/${name}-out --fidelity-only ${SCRATCH}/${name}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0 OR NOT out MATCHES "${want}")
+    message(FATAL_ERROR "${what} was accepted (${rc}):\n${out}")
+  endif()
+endfunction()
 # A copy of the fixture with the lines of `file` matching `drop` removed must be refused with
 # an error matching `want` (`what` names the corruption in the failure message).
 function(expect_refused name file drop want what)
@@ -69,11 +77,7 @@ function(expect_refused name file drop want what)
   list(FILTER csv EXCLUDE REGEX "${drop}")
   list(JOIN csv "\n" csv)
   file(WRITE ${SCRATCH}/${name}/${file} "${csv}\n")
-  execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/${name}-out --fidelity-only ${SCRATCH}/${name}
-    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(rc EQUAL 0 OR NOT out MATCHES "${want}")
-    message(FATAL_ERROR "${what} was accepted (${rc}):\n${out}")
-  endif()
+  expect_render_refused(${name} "${want}" "${what}")
 endfunction()
 # Without the crossbar metric the report refuses rather than fall back to the slice counter.
 expect_refused(noxbar ncu_flashcheck.csv "l1tex__m_xbar2l1tex_read_bytes" "lacks l1tex__m_xbar2l1tex_read_bytes"
@@ -103,10 +107,22 @@ file(COPY ${fixture}/ DESTINATION ${SCRATCH}/probeoff)
 file(READ ${fixture}/l2probe/p1/ncu_read_c1_w4.csv csv)
 string(REPLACE "51,935,969" "125,829,120" csv "${csv}")
 file(WRITE ${SCRATCH}/probeoff/l2probe/p1/ncu_read_c1_w4.csv "${csv}")
-execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/probeoff-out --fidelity-only ${SCRATCH}/probeoff
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(rc EQUAL 0 OR NOT out MATCHES "reuse curve departs from the probe at x = 1 by 0.78")
-  message(FATAL_ERROR "a probe the preset's curve departs from was accepted (${rc}):\n${out}")
-endif()
-message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain, the L2 probe")
+expect_render_refused(probeoff "reuse curve departs from the probe at x = 1 by 0.78" "a probe the preset's curve departs from")
+# The stack-frame table against SASS listings: the committed ones with one frame changed (flashcheck's
+# d 128 forward, 48 B, listed as 40 B) and with one kernel left out must both be refused.
+function(expect_sass_refused name edit with want what)
+  file(REMOVE_RECURSE ${SCRATCH}/${name})
+  file(COPY ${fixture}/ DESTINATION ${SCRATCH}/${name})
+  file(COPY ${SOURCE_DIR}/reports/fidelity/fc_sass ${SOURCE_DIR}/reports/fidelity/torch_sass DESTINATION ${SCRATCH}/${name})
+  set(tsv ${SCRATCH}/${name}/fc_sass/flash2_stack_sm90a.tsv)
+  file(READ ${tsv} listing)
+  string(REGEX REPLACE "${edit}" "${with}" listing "${listing}")
+  file(WRITE ${tsv} "${listing}")
+  expect_render_refused(${name} "${want}" "${what}")
+endfunction()
+expect_sass_refused(sassbytes "\n48(\t[0-9]+\tvoid flashcheck::kernels::flash2::flash2_fwd_kernel<flashcheck::kernels::flash2::Flash2FwdTraits<128, 128, 8, 1, 2, false, 1, false>, __nv_bfloat16, false>)"
+  "\n40\\1" "the frame table says 48 B per thread" "a listing whose frame differs from the table")
+expect_sass_refused(sasslost "\n[0-9]+\t[0-9]+\tvoid flashcheck::kernels::flash2::flash2_bwd_dkdv_kernel<flashcheck::kernels::flash2::Flash2BwdTraits<64, 4, 64, 1, 0>, __nv_bfloat16, true, false>[^\n]*"
+  "" "is in no SASS listing" "a listing without a kernel the table names")
+message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain, the L2 probe, the frame table")
 file(REMOVE_RECURSE ${SCRATCH})

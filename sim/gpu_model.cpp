@@ -11,7 +11,8 @@
 // is the L2's reuse curve at the larger footprint over L/2 (Hardware::l2_reuse:
 // measured on the H200, 0 below 0.94, 1 above 1.11; LRU's cliff at 1 for cyclic
 // streams). Writes reach DRAM when evicted; the dirty lines still in L2 when
-// the kernel ends, the write share of the last L bytes, do not. Every head is
+// the kernel ends, the write share of the last L bytes, do not; nor do the stack
+// frames (spills) of the CTAs resident at the end, a floor. Every head is
 // alike: the sums run over the W / gcd(W, T) distinct ways a head's CTAs fall
 // on wave boundaries (T <= W: the T / gcd(W, T) wave offsets) and over classes
 // of alike waves (step_classes), so the cost is independent of B x H and of
@@ -394,6 +395,8 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   out.dram_read_bytes = reads;
   out.dram_write_bytes = writes;
   out.l2_dirty_end_bytes = dirty;
+  // Each SM slot's last CTA leaves its frame dirty (a slot's CTAs share its frame's lines).
+  out.stack_dirty_end_bytes = checked_mul(std::min(W, out.simulated_ctas), launch.stack_bytes_per_cta, "stack bytes");
   out.l2_hit_rate = out.sm_read_bytes > 0 ? 1.0 - static_cast<double>(reads) / static_cast<double>(out.sm_read_bytes) : 0;
   return out;
 }

@@ -29,12 +29,16 @@ struct Launch {
   // at their home slice only (0.5); 1 counts them like read lines, the rule before (reports/fidelity
   // shows both).
   double written_line_weight = 0.5;
+  // The main kernel's stack frames per CTA (threads x bytes per thread; spills live there): the
+  // frames of the CTAs resident at the end are dirty then and reach DRAM after the kernel.
+  int64_t stack_bytes_per_cta = 0;
 };
 
 struct GpuTraffic {
   int64_t dram_read_bytes = 0;
   int64_t dram_write_bytes = 0;    // write-backs of dirty lines evicted during the kernel (what ncu counts)
   int64_t l2_dirty_end_bytes = 0;  // written lines still dirty in L2 when the kernel ends (not in dram_write_bytes)
+  int64_t stack_dirty_end_bytes = 0;  // stack frames (spills) of the CTAs resident at the end: a floor, dirty then
   int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)
   int64_t sm_write_bytes = 0; // SM-side stores (float32 dQ atomics are reductions, not stores)
   int64_t l2_reduction_bytes = 0;  // float32 dQ atomics (ncu lts__t_sectors_srcunit_tex_op_red)

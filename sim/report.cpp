@@ -208,6 +208,7 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                                    {"concurrent_ctas", r.gpu.concurrent_ctas},
                                    {"fitting_wave_share", r.gpu.fitting_wave_share},
                                    {"l2_edge", r.hw.l2_reuse.knots.empty() ? "lru" : "measured"},
+                                   {"stack_dirty_end_bytes", r.gpu.stack_dirty_end_bytes},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
                     {"matmul_flops", x.matmul_flops},

@@ -3,6 +3,41 @@
 #include <stdexcept>
 
 namespace flashcheck::sim {
+namespace {
+
+// PyTorch's flash_fwd_kernel<Flash_fwd_kernel_traits<d, 128, Bc, 4, ...>, Is_dropout, Is_causal,
+// Is_local, Has_alibi, Is_even_MN, Is_even_K, Is_softcap, Return_softmax> (bf16, no dropout,
+// window, ALiBi or softcap; d divides the head dim, so Is_even_K): frames for none / causal,
+// tiles dividing N or not (reports/fidelity/torch_sass).
+std::vector<StackFrame> torch_fwd_frames(int d, int bc, int64_t plain, int64_t plain_uneven, int64_t causal,
+                                         int64_t causal_uneven) {
+  const std::string traits = std::to_string(d) + ", 128, " + std::to_string(bc) + ", 4";
+  const std::string head = "pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<" + traits +
+                           ", false, false, cutlass::bfloat16_t, Flash_kernel_traits<" + traits +
+                           ", cutlass::bfloat16_t> >, false, ";
+  const auto row = [&](int c, int e, int64_t bytes) {
+    return StackFrame{c, e, bytes, head + (c ? "true" : "false") + ", false, false, " + (e ? "true" : "false") +
+                                       ", true, false, false>"};
+  };
+  return {row(0, 1, plain), row(0, 0, plain_uneven), row(1, 1, causal), row(1, 0, causal_uneven)};
+}
+
+// flashcheck's kernels: one instantiation for every mask and shape (the plain one, no score
+// modification; the backward's with float32 dQ atomics), reports/fidelity/fc_sass.
+std::vector<StackFrame> fc_frames(const std::string& kernel, const std::string& traits, const std::string& flags,
+                                  int64_t bytes) {
+  return {StackFrame{-1, -1, bytes,
+                     "flashcheck::kernels::flash2::" + kernel + "<flashcheck::kernels::flash2::" + traits +
+                         ", __nv_bfloat16, " + flags + ">"}};
+}
+std::vector<StackFrame> fwd_frames(const std::string& traits, int64_t bytes) {
+  return fc_frames("flash2_fwd_kernel", "Flash2FwdTraits<" + traits + ">", "false", bytes);
+}
+std::vector<StackFrame> bwd_frames(const std::string& traits, int64_t bytes) {
+  return fc_frames("flash2_bwd_dkdv_kernel", "Flash2BwdTraits<" + traits + ">", "true, false", bytes);
+}
+
+}  // namespace
 
 const std::vector<KernelVariant>& kernel_variants() {
   using O = Launch::Order;
@@ -13,7 +48,11 @@ const std::vector<KernelVariant>& kernel_variants() {
       // memory only (never loaded from HBM); grid (Q block, head, batch), Q blocks launched
       // heaviest first (qb = gridDim.x - 1 - blockIdx.x).
       {"flash2_fwd", Direction::fwd,
-       {{32, 128, 64, 2, 4}, {64, 128, 64, 2, 4}, {96, 128, 128, 1, 8}, {128, 128, 128, 1, 8}, {256, 128, 64, 1, 8}},
+       {{32, 128, 64, 2, 4, fwd_frames("32, 64, 4, 2, 2, true, 2, false", 0)},
+        {64, 128, 64, 2, 4, fwd_frames("64, 64, 4, 2, 2, true, 2, false", 0)},
+        {96, 128, 128, 1, 8, fwd_frames("96, 128, 8, 1, 2, false, 1, false", 0)},
+        {128, 128, 128, 1, 8, fwd_frames("128, 128, 8, 1, 2, false, 1, false", 48)},
+        {256, 128, 64, 1, 8, fwd_frames("256, 64, 8, 1, 2, false, 1, false", 0)}},
        {O::block_head_batch, true, 0, false, false}},
       // flashcheck flash2_bwd: dkdv kernel Flash2BwdTraits<D, 4 warps, D > 64 ? 32 : 64>: Bc 64 KV
       // rows, Br 64 (d 32, 64) / 32 (d 96, 128) streamed Q rows, 2 CTAs/SM; d 256 on sm_90
@@ -21,18 +60,25 @@ const std::vector<KernelVariant>& kernel_variants() {
       // 16 KV rows, 209 KiB shared memory: 1 CTA/SM; sm_80 streams Br 32); grid (KV block,
       // KV head, batch); dQ by float32 atomics (dQaccum zeroed by a memset), then dq_convert.
       {"flash2_bwd", Direction::bwd,
-       {{32, 64, 64, 2, 4}, {64, 64, 64, 2, 4}, {96, 32, 64, 2, 4}, {128, 32, 64, 2, 4}, {256, 64, 64, 1, 8}},
+       {{32, 64, 64, 2, 4, bwd_frames("32, 4, 64, 1, 0", 0)},
+        {64, 64, 64, 2, 4, bwd_frames("64, 4, 64, 1, 0", 0)},
+        {96, 32, 64, 2, 4, bwd_frames("96, 4, 32, 1, 0", 0)},
+        {128, 32, 64, 2, 4, bwd_frames("128, 4, 32, 1, 0", 16)},
+        {256, 64, 64, 1, 8, bwd_frames("256, 8, 64, 2, 16", 0)}},
        {O::block_head_batch, false, 0, true, false}},
       // PyTorch 2.11 flash_fwd_kernel, Flash_fwd_kernel_traits<64, 128, 128, 4> and
       // <128, 128, 64, 4>: Br 128, Bc 128 / 64, 2 CTAs/SM; grid (m_block, batch, head).
-      {"torch_flash_fwd", Direction::fwd, {{64, 128, 128, 2, 4}, {128, 128, 64, 2, 4}},
+      {"torch_flash_fwd", Direction::fwd,
+       {{64, 128, 128, 2, 4, torch_fwd_frames(64, 128, 112, 88, 136, 208)},
+        {128, 128, 64, 2, 4, torch_fwd_frames(128, 64, 144, 64, 136, 376)}},
        {O::block_batch_head, false, 0, false, false}},
       // PyTorch 2.11 flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel, Flash_bwd_kernel_traits<64,
       // 128, 128, 8, ...> and <128, 64, 128, 8, ...>: Br 128 / 64, Bc 128, 1 CTA/SM; grid
       // (n_block, batch, head); dQaccum float32 atomics, zeroed by the dot(dO, O) kernel.
       // FlashAttention's run_mha_bwd_hdim128 takes <128, 64, 128, 8, 2, 4, 2, false, false> when
       // max_smem_per_block >= 144 KB (A100, H100, H200), the kernel ncu names (reports/fidelity).
-      {"torch_flash_bwd", Direction::bwd, {{64, 128, 128, 1, 8}, {128, 64, 128, 1, 8}},
+      // Its stack frames are not read off (no listing of its SASS here): the frame floor is 0.
+      {"torch_flash_bwd", Direction::bwd, {{64, 128, 128, 1, 8, {}}, {128, 64, 128, 1, 8, {}}},
        {O::block_batch_head, false, 0, true, true}},
   };
   return v;
@@ -63,9 +109,23 @@ ScheduleDesc KernelVariant::schedule(const Problem& p) const {
   return s;
 }
 
+const StackFrame* KernelVariant::frame(const Problem& p) const {
+  const KernelTile& t = tile(p);
+  const MaskKind k = p.mask.kind;
+  if (k != MaskKind::none && k != MaskKind::causal_top_left && k != MaskKind::causal_bottom_right) return nullptr;
+  const int causal = k == MaskKind::none ? 0 : 1;
+  const int even = p.seqlen_q % t.br == 0 && p.seqlen_k % t.bc == 0 ? 1 : 0;
+  for (const StackFrame& f : t.frames)
+    if ((f.causal < 0 || f.causal == causal) && (f.even < 0 || f.even == even)) return &f;
+  return nullptr;
+}
+
 Launch KernelVariant::launch_for(const Problem& p) const {
   Launch l = launch;
-  l.ctas_per_sm = tile(p).ctas_per_sm;
+  const KernelTile& t = tile(p);
+  l.ctas_per_sm = t.ctas_per_sm;
+  const StackFrame* f = frame(p);
+  l.stack_bytes_per_cta = f ? f->bytes * 32 * t.warps : 0;
   return l;
 }
 

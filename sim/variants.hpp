@@ -16,9 +16,21 @@
 
 namespace flashcheck::sim {
 
-// One instantiated head dim: its tile (Br, Bc), CTAs per SM and warps per CTA.
+// The stack frame per thread of the instantiation a problem selects, read off the kernel's sm_90
+// SASS (`cuobjdump -res-usage`, sim/fidelity/stack_frames.sh; bf16, the fidelity grid's dtype):
+// for masks none (causal 0) or causal (1), tiles dividing Nq and Nk or not (even 1 / 0); -1
+// matches either. `sass` names the kernel as the committed listings under reports/fidelity/*_sass/
+// print it; `flashcheck report` checks every row against them.
+struct StackFrame {
+  int causal, even;
+  int64_t bytes;
+  std::string sass;
+};
+
+// One instantiated head dim: its tile (Br, Bc), CTAs per SM, warps per CTA and stack frames.
 struct KernelTile {
   int64_t head_dim, br, bc, ctas_per_sm, warps;
+  std::vector<StackFrame> frames;  // none: not read off (the frame floor is then 0)
 };
 
 struct KernelVariant {
@@ -32,6 +44,8 @@ struct KernelVariant {
 
   ScheduleDesc schedule(const Problem& p) const;
   Launch launch_for(const Problem& p) const;
+  // The frame row a problem selects (mask none or causal), or nullptr.
+  const StackFrame* frame(const Problem& p) const;
 };
 
 const std::vector<KernelVariant>& kernel_variants();

@@ -25,7 +25,8 @@ std::string miss_reason(int k, double pred, double meas, double sm_write, double
            (spread > 0.02 ? " (repeats of the kernel differ by " + fixed2(spread * 100) + "%)" : "");
   if (k == 2 && sm_write > 1.5 * sm_write_pred)
     return "spills: SM-side stores are " + fixed2(sm_write / sm_write_pred) +
-           "x the kernel's outputs (local memory) whose dirty lines L2 writes back when it evicts them";
+           "x the kernel's outputs (local memory) whose dirty lines L2 writes back when it evicts them beyond the "
+           "resident frames' floor";
   const double written = double(g.dram_write_bytes + g.l2_dirty_end_bytes);
   if (k == 2 && !eventual && written > 0 && double(g.l2_dirty_end_bytes) > 0.3 * written)
     return "output resident: " + fixed2(100 * double(g.l2_dirty_end_bytes) / written) +
@@ -76,6 +77,9 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       Hardware cliff_hw = hw;
       cliff_hw.l2_reuse = {};
       const GpuTraffic gc = gpu_traffic(r, cliff_hw, v.launch_for(p));
+      Launch no_frames = v.launch_for(p);
+      no_frames.stack_bytes_per_cta = 0;
+      const GpuTraffic gn = gpu_traffic(r, hw, no_frames);
       const Samples& ms = it->second;
       FidelityRow row;
       row.c = c;
@@ -97,13 +101,19 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       // end) against dram_write + l2_dirty_end where writeback/ measured them.
       double jp[3] = {pr[0], pr[1], pr[2]}, jp1[3] = {pr1[0], pr1[1], pr1[2]}, jlo[3], jhi[3], jmean[3];
       double jpc[3] = {double(gc.sm_read_bytes), double(gc.dram_read_bytes), double(gc.dram_write_bytes)};
+      double jpn[3] = {double(gn.sm_read_bytes), double(gn.dram_read_bytes), double(gn.dram_write_bytes)};
       for (int k = 0; k < 3; ++k) jlo[k] = lo[k], jhi[k] = hi[k], jmean[k] = mean[k];
       const auto ev = d.eventual.find({c.id, kname});
       const bool has_ev = ev != d.eventual.end() && !ev->second.empty();
       if (has_ev) {
-        jp[2] = double(g.dram_write_bytes + g.l2_dirty_end_bytes);
-        jp1[2] = double(g1.dram_write_bytes + g1.l2_dirty_end_bytes);
-        jpc[2] = double(gc.dram_write_bytes + gc.l2_dirty_end_bytes);
+        // What reaches DRAM in the end: in-kernel write-backs, lines dirty at the end, the resident stack frames.
+        const auto eventual = [](const GpuTraffic& x) {
+          return double(x.dram_write_bytes + x.l2_dirty_end_bytes + x.stack_dirty_end_bytes);
+        };
+        jp[2] = eventual(g);
+        jp1[2] = eventual(g1);
+        jpc[2] = eventual(gc);
+        jpn[2] = eventual(gn);
         jlo[2] = *std::min_element(ev->second.begin(), ev->second.end());
         jhi[2] = *std::max_element(ev->second.begin(), ev->second.end());
         jmean[2] = 0;
@@ -133,6 +143,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
           if (c.half == "held") ++j.reasons[reason.substr(0, reason.find(':'))];
         }
         (c.half == "fit" ? j.err_cliff_fit : j.err_cliff)[k].push_back(spread_error(jpc[k], jlo[k], jhi[k]));
+        (c.half == "fit" ? j.err_noframe_fit : j.err_noframe)[k].push_back(spread_error(jpn[k], jlo[k], jhi[k]));
         if (c.half == "fit") {
           j.err_fit[k].push_back(e);
           if (e > j.worst_fit_e[k]) j.worst_fit_e[k] = e, j.worst_fit[k] = c.id + " " + kname;
@@ -146,6 +157,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       }
       row.spread = spread;
       row.dirty_end_pred = double(g.l2_dirty_end_bytes);
+      row.stack_end_pred = double(g.stack_dirty_end_bytes);
       row.sm_write = sm_write;
       row.sm_write_pred = double(g.sm_write_bytes);
       row.red = red;
@@ -171,7 +183,9 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       const bool fwd = std::string(kname).find("fwd") != std::string::npos;
       if (sm_write > 1.5 * double(g.sm_write_bytes))
         gap = (fwd ? "local-memory spills (SM-side stores " : "unexplained extra SM-side stores (") +
-              fixed2(sm_write / double(g.sm_write_bytes)) + "x the outputs): not in the schedule; DRAM writes exclude them";
+              fixed2(sm_write / double(g.sm_write_bytes)) +
+              "x the outputs): not in the schedule; DRAM writes count only the resident stack frames' floor (" +
+              num(double(g.stack_dirty_end_bytes) / 1e9) + " GB)";
       const double written_pred = double(g.dram_write_bytes + g.l2_dirty_end_bytes);
       if (!has_ev && written_pred > 0 && double(g.l2_dirty_end_bytes) > 0.3 * written_pred)
         gap += (gap.empty() ? "" : "; ") + std::string("end-of-kernel write-back (") +

@@ -9,6 +9,7 @@
 #include "cli/report/fidelity_data.hpp"
 #include "cli/report/fidelity_judge.hpp"
 #include "cli/report/fidelity_probe.hpp"
+#include "cli/report/fidelity_sass.hpp"
 #include "sim/hardware.hpp"
 
 namespace flashcheck::report {
@@ -27,7 +28,7 @@ Table every_case(const FidelityJudgement& j) {
   t.columns = {"case", "half", "kernel", "batch", "heads", "kv_heads", "seqlen", "head_dim", "mask", "samples",
                "sm_read_gb", "sm_read_pred_gb", "sm_read_ratio", "dram_read_gb", "dram_read_pred_gb",
                "dram_read_ratio", "dram_write_gb", "dram_write_pred_gb", "dram_write_ratio",
-               "l2_dirty_end_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "lts_read_gb", "spread_pct", "footprint_over_l2",
+               "l2_dirty_end_pred_gb", "stack_end_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "lts_read_gb", "spread_pct", "footprint_over_l2",
                "reuse", "why_missed", "not_modelled", "eventual_write_gb", "eventual_write_pred_gb",
                "eventual_write_ratio"};
   for (const FidelityRow& r : j.rows) {
@@ -39,7 +40,7 @@ Table every_case(const FidelityJudgement& j) {
       row.push_back(num(r.pred[k] / 1e9));
       row.push_back(fixed2(r.pred[k] / r.mean[k]));
     }
-    for (double gbytes : {r.dirty_end_pred, r.sm_write, r.sm_write_pred, r.red, r.red_pred, r.lts})
+    for (double gbytes : {r.dirty_end_pred, r.stack_end_pred, r.sm_write, r.sm_write_pred, r.red, r.red_pred, r.lts})
       row.push_back(num(gbytes / 1e9));
     row.push_back(r.samples > 1 ? fixed2(r.spread * 100) : "-");
     row.push_back(fixed2(r.footprint_over_l2));
@@ -95,6 +96,19 @@ std::string curve_vs_cliff(const FidelityJudgement& j) {
   return s;
 }
 
+// The errors with the stack-frame floor (the model) and without it, both halves.
+std::string frames_vs_none(const FidelityJudgement& j) {
+  const auto worst = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
+  std::string s = "| metric | half | median, frame floor | worst | median, no floor | worst |\n|---|---|---|---|---|---|\n";
+  for (const bool held : {true, false}) {
+    const std::vector<double>& e = held ? j.err[2] : j.err_fit[2];
+    const std::vector<double>& n = held ? j.err_noframe[2] : j.err_noframe_fit[2];
+    s += std::string("| ") + kMetricNames[2] + " | " + (held ? "held-out" : "fit") + " | " + fixed2(median(e) * 100) +
+         "% | " + fixed2(worst(e) * 100) + "% | " + fixed2(median(n) * 100) + "% | " + fixed2(worst(n) * 100) + "% |\n";
+  }
+  return s;
+}
+
 std::string why_classes(const FidelityJudgement& j) {
   std::string s = "| class (held-out misses) | rows |\n|---|---|\n";
   for (const auto& [name, n] : j.reasons) s += "| " + name + " | " + integer(n) + " |\n";
@@ -120,7 +134,8 @@ std::string writeback_text(const FidelityData& d) {
             "its `ncu_flashcheck_wb.csv` flashcheck's, run by `flashcheck bench --backward --l2-flush read`, "
             "one process per case, which drains L2 the same way before and after each timed call); those "
             "rows' DRAM writes are judged on `eventual_write_gb` against `eventual_write_pred_gb` = "
-            "`dram_write_pred_gb` + `l2_dirty_end_pred_gb`, over the spread of the passes. Measured:\n\n"
+            "`dram_write_pred_gb` + `l2_dirty_end_pred_gb` + `stack_end_pred_gb` (the stack frames of the CTAs "
+            "resident at the end, below), over the spread of the passes. Measured:\n\n"
           : "Eventual writes were measured for PyTorch's kernels (`writeback/*/`, sim/fidelity/ncu_writeback.sh: "
             "ncu with `--cache-control none` and DRAM counters only, each kernel followed by a read-only "
             "kernel over a never-written buffer of 4x the L2, whose DRAM writes are the lines the kernel "
@@ -205,7 +220,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "* **spills** (DRAM writes): the kernel's SM-side stores (`lts__t_sectors_srcunit_tex_op_write`, "
       "column `sm_write_gb`) are many times its outputs O, LSE: PyTorch's forward uses 255 registers "
       "per thread and spills to local memory every KV step, and L2 writes some of those dirty lines "
-      "back. The schedule has no spills; the model counts outputs only.\n"
+      "back. The schedule has no spills; beyond the outputs the model counts only the floor of the frames resident at the end (\"Stack frames\", below).\n"
       "* **output resident** (rows with no write-back pass only): the outputs are small against the L2, "
       "so most written lines are still dirty in L2 at the end (predicted in `l2_dirty_end_pred_gb`, not "
       "counted by ncu's `dram__bytes_write`); the few that reach DRAM depend on the L2's set mapping, not "
@@ -239,6 +254,10 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "the grid, and nothing in it was chosen from the cases; but the probe was run because the held-out "
       "L2-edge rows missed, so again the held-out half is not blind to it. Computed both ways:\n\n" +
       curve_vs_cliff(j) + "\n"
+      "A third came after them too: the stack-frame floor (below, \"Stack frames\"), read off the "
+      "kernels' SASS, no constant in it; PyTorch's forward rows were seen to miss by their spills first. "
+      "Computed both ways (reads do not change):\n\n" +
+      frames_vs_none(j) + "\n"
       "Predicted DRAM writes are the write-backs of lines evicted during the kernel, what "
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "
@@ -246,7 +265,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "per measurement for flashcheck's forward (run alone and before its backward), 1 elsewhere; "
       "the grid was measured once here and again in each folder under reps/ (the same script on "
       "its own cases.txt); column `spread_pct` is each row's (max / min - 1 over its samples):\n\n" + repeats_text(d) +
-      "\n" + probe_section(w, d, sim::find_preset("h200").l2_reuse);
+      "\n" + probe_section(w, d, sim::find_preset("h200").l2_reuse) + sass_frames_section(dir);
   w.text("fidelity/README.md", md);
   return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
          "H200, held-out half.\n";

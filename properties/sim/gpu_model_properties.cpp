@@ -193,6 +193,33 @@ TEST_CASE("sim GPU model: reuse decided per wave") {
   }
 }
 
+TEST_CASE("sim GPU model: the stack-frame floor is the resident CTAs' frames of the selected instantiation") {
+  const KernelVariant& v = find_kernel_variant("torch_flash_fwd");
+  const auto floor_of = [&](int64_t batch, int64_t n, Mask m) {
+    Problem p;
+    p.batch = batch;
+    p.heads_q = p.heads_kv = 1;
+    p.seqlen_q = p.seqlen_k = n;
+    p.head_dim = 64;
+    p.dtype = DType::bf16;
+    p.mask = m;
+    const ScheduleDesc d = v.schedule(p);
+    const RunResult r = simulate(p, d.kind, d.direction, find_preset("h200").smem_per_block_bytes, {d.Br, d.Bc, 0, d.warps});
+    return gpu_traffic(r, find_preset("h200"), v.launch_for(p)).stack_dirty_end_bytes;
+  };
+  // 264 resident CTAs (132 SMs x 2) of 128 threads; frames 112 B (none), 136 B (causal), 88 B and
+  // 208 B where the 128 x 128 tile does not divide N (reports/fidelity/torch_sass).
+  CHECK(floor_of(1, 65536, Mask::none()) == 264 * 128 * 112);
+  CHECK(floor_of(1, 65536, Mask::causal_top_left()) == 264 * 128 * 136);
+  CHECK(floor_of(1, 65536 - 1, Mask::none()) == 264 * 128 * 88);
+  CHECK(floor_of(1, 65536 - 1, Mask::causal_top_left()) == 264 * 128 * 208);
+  // Fewer CTAs than slots: only those (8 Q blocks); a window mask's instantiation is not read off.
+  CHECK(floor_of(1, 1024, Mask::none()) == 8 * 128 * 112);
+  CHECK(floor_of(1, 65536, Mask::sliding_window(100, 0)) == 0);
+  // Many heads: still one frame per slot, not per CTA.
+  CHECK(floor_of(64, 4096, Mask::none()) == 264 * 128 * 112);
+}
+
 TEST_CASE("sim L2 reuse curve: LRU's cliff without knots, the presets' curves monotone in [0, 1]") {
   const L2Reuse cliff;
   CHECK(cliff.miss(1.0) == 0);
