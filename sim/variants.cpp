@@ -22,6 +22,20 @@ std::vector<StackFrame> torch_fwd_frames(int d, int bc, int64_t plain, int64_t p
   return {row(0, 1, plain), row(0, 0, plain_uneven), row(1, 1, causal), row(1, 0, causal_uneven)};
 }
 
+// PyTorch's flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<traits, ...>,
+// Is_dropout, Is_causal, Is_local, Has_alibi, Is_even_MN, Is_even_K, Is_softcap>, the same way.
+std::vector<StackFrame> torch_bwd_frames(const std::string& traits, const std::string& base, int64_t plain,
+                                         int64_t plain_uneven, int64_t causal, int64_t causal_uneven) {
+  const std::string head = "pytorch_flash::flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<" +
+                           traits + ", false, false, cutlass::bfloat16_t, Flash_kernel_traits<" + base +
+                           ", cutlass::bfloat16_t> >, false, ";
+  const auto row = [&](int c, int e, int64_t bytes) {
+    return StackFrame{c, e, bytes, head + (c ? "true" : "false") + ", false, false, " + (e ? "true" : "false") +
+                                       ", true, false>"};
+  };
+  return {row(0, 1, plain), row(0, 0, plain_uneven), row(1, 1, causal), row(1, 0, causal_uneven)};
+}
+
 // flashcheck's kernels: one instantiation for every mask and shape (the plain one, no score
 // modification; the backward's with float32 dQ atomics), reports/fidelity/fc_sass.
 std::vector<StackFrame> fc_frames(const std::string& kernel, const std::string& traits, const std::string& flags,
@@ -77,8 +91,9 @@ const std::vector<KernelVariant>& kernel_variants() {
       // (n_block, batch, head); dQaccum float32 atomics, zeroed by the dot(dO, O) kernel.
       // FlashAttention's run_mha_bwd_hdim128 takes <128, 64, 128, 8, 2, 4, 2, false, false> when
       // max_smem_per_block >= 144 KB (A100, H100, H200), the kernel ncu names (reports/fidelity).
-      // Its stack frames are not read off (no listing of its SASS here): the frame floor is 0.
-      {"torch_flash_bwd", Direction::bwd, {{64, 128, 128, 1, 8, {}}, {128, 64, 128, 1, 8, {}}},
+      {"torch_flash_bwd", Direction::bwd,
+       {{64, 128, 128, 1, 8, torch_bwd_frames("64, 128, 128, 8, 4, 4, 4", "64, 128, 128, 8", 80, 48, 48, 56)},
+        {128, 64, 128, 1, 8, torch_bwd_frames("128, 64, 128, 8, 2, 4, 2", "128, 64, 128, 8", 8, 8, 16, 16)}},
        {O::block_batch_head, false, 0, true, true}},
   };
   return v;
