@@ -60,6 +60,16 @@ file(READ ${SCRATCH}/out/fidelity/README.md page)
 if(NOT page MATCHES "still wrote back 7-7 MB \\(median 7 MB, 2 drains\\); the drains right after the timed kernels wrote back 5-50 MB")
   message(FATAL_ERROR "fidelity report: the drain floor is not the fixture's 7 MB idle drains")
 endif()
+# Each further argument must occur in the fixture's rendered `file` (under out/).
+function(expect_rows file)
+  file(READ ${SCRATCH}/out/${file} text)
+  foreach(want ${ARGN})
+    string(FIND "${text}" "${want}" at)
+    if(at LESS 0)
+      message(FATAL_ERROR "fidelity report: no row '${want}' in ${file}:\n${text}")
+    endif()
+  endforeach()
+endfunction()
 # The report on the corrupted copy ${SCRATCH}/${name} must fail with an error matching `want`.
 function(expect_render_refused name want what)
   execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/${name}-out --fidelity-only ${SCRATCH}/${name}
@@ -67,6 +77,15 @@ function(expect_render_refused name want what)
   if(rc EQUAL 0 OR NOT out MATCHES "${want}")
     message(FATAL_ERROR "${what} was accepted (${rc}):\n${out}")
   endif()
+endfunction()
+# A copy of the fixture with `from` replaced by `to` in `file` must be refused with an error matching `want`.
+function(expect_edited_refused name file from to want what)
+  file(REMOVE_RECURSE ${SCRATCH}/${name})
+  file(COPY ${fixture}/ DESTINATION ${SCRATCH}/${name})
+  file(READ ${fixture}/${file} text)
+  string(REPLACE "${from}" "${to}" text "${text}")
+  file(WRITE ${SCRATCH}/${name}/${file} "${text}")
+  expect_render_refused(${name} "${want}" "${what}")
 endfunction()
 # A copy of the fixture with the lines of `file` matching `drop` removed must be refused with
 # an error matching `want` (`what` names the corruption in the failure message).
@@ -91,23 +110,13 @@ expect_refused(nocase writeback/wb4/ncu_flashcheck_wb.csv "^CASE " "started with
   "a write-back process with no CASE line")
 # The L2 probe (l2probe/p1): x = read bytes / (L/2), miss = (DRAM reads - once) / (3 x once) over
 # 4 waves; the fixture's points lie on the H200 preset's curve (0 at 0.9, 0.217 at 1, 1 at 1.2).
-file(READ ${SCRATCH}/out/fidelity/l2probe.csv probe)
-foreach(want "0.9,0,1,0," "1,0.217,1,0.217," "1.2,1,1,1,")
-  string(FIND "${probe}" "\n${want}" at)
-  if(at LESS 0)
-    message(FATAL_ERROR "fidelity probe: no row ${want} in l2probe.csv:\n${probe}")
-  endif()
-endforeach()
+expect_rows(fidelity/l2probe.csv "\n0.9,0,1,0," "\n1,0.217,1,0.217," "\n1.2,1,1,1,")
 # A probe launch missing from ncu's CSV: refused, not paired with the wrong plan row.
 expect_refused(probelost l2probe/p1/ncu_read_c1_w4.csv "^\"1\"," "2 launches for 3 in its plan"
   "an L2 probe CSV with a launch missing")
 # A measurement the preset's curve does not follow (x 1.0 read as all-miss): rendering fails.
-file(REMOVE_RECURSE ${SCRATCH}/probeoff)
-file(COPY ${fixture}/ DESTINATION ${SCRATCH}/probeoff)
-file(READ ${fixture}/l2probe/p1/ncu_read_c1_w4.csv csv)
-string(REPLACE "51,935,969" "125,829,120" csv "${csv}")
-file(WRITE ${SCRATCH}/probeoff/l2probe/p1/ncu_read_c1_w4.csv "${csv}")
-expect_render_refused(probeoff "reuse curve departs from the probe at x = 1 by 0.78" "a probe the preset's curve departs from")
+expect_edited_refused(probeoff l2probe/p1/ncu_read_c1_w4.csv "51,935,969" "125,829,120"
+  "reuse curve departs from the probe at x = 1 by 0.78" "a probe the preset's curve departs from")
 # The stack-frame table against SASS listings: the committed ones with one frame changed (flashcheck's
 # d 128 forward, 48 B, listed as 40 B) and with one kernel left out must both be refused.
 function(expect_sass_refused name edit with want what)
@@ -124,5 +133,14 @@ expect_sass_refused(sassbytes "\n48(\t[0-9]+\tvoid flashcheck::kernels::flash2::
   "\n40\\1" "the frame table says 48 B per thread" "a listing whose frame differs from the table")
 expect_sass_refused(sasslost "\n[0-9]+\t[0-9]+\tvoid flashcheck::kernels::flash2::flash2_bwd_dkdv_kernel<flashcheck::kernels::flash2::Flash2BwdTraits<64, 4, 64, 1, 0>, __nv_bfloat16, true, false>[^\n]*"
   "" "is in no SASS listing" "a listing without a kernel the table names")
-message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain, the L2 probe, the frame table")
+# The spill probe (spillprobe/p1): each launch's frames dirty at its end are the drain after it
+# (8.65 and 8.9 MB against the floor 264 x 128 x 256 B = 8.65 MB), its in-kernel writes its own.
+expect_rows(fidelity/README.md "| p1/f64_w4 | 256 | 4 | 1 | 8.651 | 8.651 | 0.5 | 34.6 |"
+  "| p1/f64_w4 | 256 | 4 | 4 | 8.651 | 8.9 | 1.8 | 34.6 |")
+# A lost launch is refused; so is a launch whose frames dirty at the end are far from the floor.
+expect_refused(spilllost spillprobe/p1/ncu_f64_w4.csv "^\"3\"," "4 launches for 2 in its plan"
+  "a spill probe CSV with a launch missing")
+expect_edited_refused(spilloff spillprobe/p1/ncu_f64_w4.csv "8,900,000" "30,000,000"
+  "the stack-frame floor's premise fails" "a spill probe whose end writes depart from the floor")
+message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain, the L2 probe, the frame table, the spill probe")
 file(REMOVE_RECURSE ${SCRATCH})

@@ -61,9 +61,9 @@ build() {
   cmake -S "$ROOT" -B "$BUILD/tree" -DCMAKE_BUILD_TYPE=Release -DFLASHCHECK_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a}" -DFLASHCHECK_TUNING="${TUNING:-OFF}" \
     -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" >/dev/null
-  cmake --build "$BUILD/tree" -j"${JOBS:-2}" --target flashcheck fc_kernel_driver kernels_gpu_properties fc_l2_probe
+  cmake --build "$BUILD/tree" -j"${JOBS:-2}" --target flashcheck fc_kernel_driver kernels_gpu_properties fc_l2_probe fc_spill_probe
   mkdir -p "$BUILD_BIN"
-  cp "$BUILD/tree/cli/flashcheck" "$BUILD/tree/kernels/fc_kernel_driver" "$BUILD/tree/kernels/fc_l2_probe" \
+  cp "$BUILD/tree/cli/flashcheck" "$BUILD/tree/kernels/fc_kernel_driver" "$BUILD/tree/kernels/fc_l2_probe" "$BUILD/tree/kernels/fc_spill_probe" \
      "$BUILD/tree/properties/kernels/kernels_gpu_properties" "$BUILD_BIN/"
   local commit dirty
   commit=$(git rev-parse HEAD 2>/dev/null || echo none)

@@ -239,18 +239,23 @@ void collect_flashcheck_writeback(const std::string& pass, const std::vector<Fid
   }
 }
 
-// The L2 probe's sweeps in one pass folder: plan_<sweep>.csv (the probe's own launch list)
-// beside ncu_<sweep>.csv (one launch per plan row, in order).
-void collect_probe(const std::string& pass, std::vector<ProbePoint>& got) {
-  const std::string name = std::filesystem::path(pass).filename().string();
+// The sweep names of a probe folder: plan_<sweep>.csv beside ncu_<sweep>.csv.
+std::vector<std::string> sweeps_of(const std::string& pass) {
   std::vector<std::string> plans;
   for (const auto& e : std::filesystem::directory_iterator(pass)) {
     const std::string f = e.path().filename().string();
     if (f.rfind("plan_", 0) == 0 && e.path().extension() == ".csv") plans.push_back(f.substr(5, f.size() - 9));
   }
   std::sort(plans.begin(), plans.end());
-  if (plans.empty()) throw std::runtime_error(pass + " holds no plan_*.csv (sim/fidelity/ncu_l2_probe.sh)");
-  for (const std::string& sweep : plans) {
+  if (plans.empty()) throw std::runtime_error(pass + " holds no plan_*.csv");
+  return plans;
+}
+
+// The L2 probe's sweeps in one pass folder: plan_<sweep>.csv (the probe's own launch list)
+// beside ncu_<sweep>.csv (one launch per plan row, in order).
+void collect_probe(const std::string& pass, std::vector<ProbePoint>& got) {
+  const std::string name = std::filesystem::path(pass).filename().string();
+  for (const std::string& sweep : sweeps_of(pass)) {
     const std::vector<CsvRow> plan = read_csv(pass + "/plan_" + sweep + ".csv");
     const std::vector<Launch1> ls = launches(pass + "/ncu_" + sweep + ".csv");
     if (ls.size() != plan.size())
@@ -269,6 +274,42 @@ void collect_probe(const std::string& pass, std::vector<ProbePoint>& got) {
       if (pt.waves < 2 || !(once > 0) || !(l2 > 0)) throw std::runtime_error(pass + "/plan_" + sweep + ".csv: bad row " + std::to_string(i));
       pt.x = (read + red / 2) / (l2 / 2);
       pt.miss = (ls[i].m.at("dram__bytes_read.sum") - once) / (static_cast<double>(pt.waves - 1) * once);
+      got.push_back(pt);
+    }
+  }
+}
+
+// The spill probe's sweeps: per process a first drain, then each launch followed by a drain.
+void collect_spill(const std::string& pass, std::vector<SpillPoint>& got) {
+  const std::string name = std::filesystem::path(pass).filename().string();
+  for (const std::string& sweep : sweeps_of(pass)) {
+    const std::string where = pass + "/ncu_" + sweep + ".csv";
+    const std::vector<CsvRow> plan = read_csv(pass + "/plan_" + sweep + ".csv");
+    const std::vector<Launch1> ls = launches(where);
+    if (ls.size() != 1 + 2 * plan.size())
+      throw std::runtime_error(where + ": " + std::to_string(ls.size()) + " launches for " + std::to_string(plan.size()) +
+                               " in its plan (expected a drain, then each launch and its drain)");
+    const auto is = [&](size_t i, const char* kernel) {
+      if (ls[i].name.find(kernel) == std::string::npos)
+        throw std::runtime_error(where + ": launch " + std::to_string(i) + " is " + ls[i].name + ", expected " + kernel);
+    };
+    is(0, "fc_l2_flush");
+    for (size_t k = 0; k < plan.size(); ++k) {
+      is(1 + 2 * k, "fc_spill_cycle");
+      is(2 + 2 * k, "fc_l2_flush");
+      const CsvRow& r = plan[k];
+      SpillPoint pt;
+      pt.pass = name;
+      pt.sweep = sweep;
+      pt.frame_bytes = std::stoll(r.at("frame_bytes_per_thread"));
+      pt.threads = std::stoll(r.at("threads_per_cta"));
+      pt.ctas_per_sm = std::stoll(r.at("ctas_per_sm"));
+      pt.waves = std::stoll(r.at("waves"));
+      pt.grid = std::stoll(r.at("grid"));
+      pt.sms = std::stoll(r.at("sms"));
+      pt.fill_over_l2 = std::stod(r.at("fill_over_l2"));
+      pt.in_kernel_writes = ls[1 + 2 * k].m.at("dram__bytes_write.sum");
+      pt.end_writes = ls[2 + 2 * k].m.at("dram__bytes_write.sum");
       got.push_back(pt);
     }
   }
@@ -300,6 +341,11 @@ FidelityData read_fidelity(const std::string& dir) {
   for (const std::string& pass : subdirs(std::filesystem::path(dir) / "l2probe")) {
     collect_probe(pass, d.probe);
     d.probe_passes.push_back({std::filesystem::path(pass).filename().string(), device_lines(pass), {}});
+  }
+  // The spill probe (spillprobe/<name>/): what L2 does with stack frames.
+  for (const std::string& pass : subdirs(std::filesystem::path(dir) / "spillprobe")) {
+    collect_spill(pass, d.spill);
+    d.spill_passes.push_back({std::filesystem::path(pass).filename().string(), device_lines(pass), {}});
   }
   return d;
 }

@@ -41,6 +41,16 @@ struct ProbePoint {
   double x = 0, miss = 0;
 };
 
+// One launch of the spill probe (spillprobe/<pass>/: kernels/tools/spill_probe.cu under ncu,
+// sim/fidelity/ncu_spill_probe.sh): grid CTAs of `threads` threads, ctas_per_sm per SM, each thread
+// with a frame_bytes stack frame it keeps writing while the CTAs stream `fill` bytes once.
+struct SpillPoint {
+  std::string pass, sweep;
+  int64_t frame_bytes = 0, threads = 0, ctas_per_sm = 0, waves = 0, grid = 0, sms = 0;
+  double fill_over_l2 = 0;
+  double in_kernel_writes = 0, end_writes = 0;  // the launch's DRAM writes, the drain's after it
+};
+
 struct FidelityData {
   std::vector<FidelityCase> cases;         // <dir>/cases.txt, in the drivers' order
   std::map<CaseKernel, Samples> samples;   // <dir> and each reps/* folder
@@ -53,6 +63,8 @@ struct FidelityData {
   std::vector<FidelityPass> reps, writeback;
   std::vector<ProbePoint> probe;       // l2probe/*/, every sweep's launches
   std::vector<FidelityPass> probe_passes;
+  std::vector<SpillPoint> spill;             // spillprobe/*/
+  std::vector<FidelityPass> spill_passes;
 };
 
 // Throws std::runtime_error naming the file when a needed file is missing or a

@@ -33,7 +33,7 @@ std::string miss_reason(int k, double pred, double meas, double sm_write, double
            "% of the written bytes predicted dirty in L2 at the end; which lines L2 evicts first is not modelled";
   if (k > 0 && fp > 0.5 && fp < 2)
     return "L2 edge: the average wave's footprint is " + fixed2(fp) +
-           "x the effective L2 (re-reads miss by the probe's curve; the kernel's waves overlap, the probe's do not)";
+           "x the effective L2 (re-reads miss by the probe's curve; the kernel's waves overlap where the probe's do not)";
   return std::string("unexplained: predicted ") + fixed2(pred / meas) + "x the measurement";
 }
 

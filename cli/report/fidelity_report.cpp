@@ -265,7 +265,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "per measurement for flashcheck's forward (run alone and before its backward), 1 elsewhere; "
       "the grid was measured once here and again in each folder under reps/ (the same script on "
       "its own cases.txt); column `spread_pct` is each row's (max / min - 1 over its samples):\n\n" + repeats_text(d) +
-      "\n" + probe_section(w, d, sim::find_preset("h200").l2_reuse) + sass_frames_section(dir);
+      "\n" + probe_section(w, d, sim::find_preset("h200").l2_reuse) + sass_frames_section(dir, d);
   w.text("fidelity/README.md", md);
   return "- [GPU model fidelity](fidelity/README.md): predicted DRAM and L2 traffic against ncu on an "
          "H200, held-out half.\n";

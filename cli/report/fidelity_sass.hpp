@@ -5,11 +5,15 @@
 #pragma once
 #include <string>
 
+#include "cli/report/fidelity_data.hpp"
+
 namespace flashcheck::report {
 
 // Returns the report's section; says so when `dir` holds no *_sass listing. Throws
 // std::runtime_error naming the variant, head dim and kernel on a row that is
-// missing, ambiguous or different.
-std::string sass_frames_section(const std::string& dir);
+// missing, ambiguous or different, and when the spill probe (d.spill) left a
+// launch's frames dirty at its end further from the floor than the method's
+// floor (d.idle_drain_writes) and 10% allow.
+std::string sass_frames_section(const std::string& dir, const FidelityData& d);
 
 }  // namespace flashcheck::report

@@ -32,8 +32,15 @@ void Table::add(std::vector<std::string> row) {
 
 std::string Table::csv() const {
   std::string out;
+  // RFC 4180: a cell with a comma, quote or line break is quoted, its quotes doubled.
+  const auto cell = [](const std::string& c) {
+    if (c.find_first_of(",\"\n") == std::string::npos) return c;
+    std::string q = "\"";
+    for (char ch : c) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + "\"";
+  };
   auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + cells[i];
+    for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + cell(cells[i]);
     out += "\n";
   };
   line(columns);

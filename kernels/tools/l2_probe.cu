@@ -25,8 +25,11 @@
 
 #include "kernels/check.hpp"
 #include "kernels/device_buffer.hpp"
+#include "kernels/tools/probe_cli.hpp"
 
 namespace {
+
+using flashcheck::kernels::tools::probe_number;
 
 constexpr int kThreads = 512;
 constexpr int kUnroll = 4;  // uint4 loads in flight per thread and step
@@ -60,19 +63,13 @@ extern "C" __global__ void fc_l2_cycle(const uint4* __restrict__ r, float* a, un
   if (acc == 0x9e3779b9u && sink) *sink = acc + occupancy_pad[0];  // never true: keeps the loads
 }
 
-double number(const char* s, const char* what) {
-  char* end = nullptr;
-  const double v = std::strtod(s, &end);
-  if (end == s || *end != '\0' || !std::isfinite(v)) throw std::invalid_argument(std::string("bad ") + what + ": " + s);
-  return v;
-}
 
 int run(int argc, char** argv) {
   if (argc != 7) throw std::invalid_argument("usage: fc_l2_probe read|pair CTAS_PER_SM WAVES FROM TO STEP");
   const std::string mode = argv[1];
   if (mode != "read" && mode != "pair") throw std::invalid_argument("MODE must be read or pair, not " + mode);
-  const double per_sm_d = number(argv[2], "CTAS_PER_SM"), waves_d = number(argv[3], "WAVES");
-  const double from = number(argv[4], "FROM"), to = number(argv[5], "TO"), stepf = number(argv[6], "STEP");
+  const double per_sm_d = probe_number(argv[2], "CTAS_PER_SM"), waves_d = probe_number(argv[3], "WAVES");
+  const double from = probe_number(argv[4], "FROM"), to = probe_number(argv[5], "TO"), stepf = probe_number(argv[6], "STEP");
   if (per_sm_d < 1 || per_sm_d > 4 || per_sm_d != std::floor(per_sm_d)) throw std::invalid_argument("CTAS_PER_SM must be 1..4");
   if (waves_d < 2 || waves_d > 16 || waves_d != std::floor(waves_d)) throw std::invalid_argument("WAVES must be 2..16");
   if (!(from > 0) || !(to >= from) || !(stepf > 0) || to > 8) throw std::invalid_argument("need 0 < FROM <= TO <= 8, STEP > 0");
@@ -119,11 +116,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "fc_l2_probe: error: %s\n", e.what());
-    return 2;
-  }
-}
+int main(int argc, char** argv) { return flashcheck::kernels::tools::probe_main("fc_l2_probe", run, argc, argv); }

@@ -7,13 +7,8 @@
 set -uo pipefail
 OUT=$1
 PROBE=$2
-mkdir -p "$OUT"
-{
-  echo "date=$(date -u +%FT%TZ)"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  ncu --version | tail -1
-  cat "$(dirname "$PROBE")/BUILD_INFO" 2>/dev/null
-} >"$OUT/device.txt" 2>&1
+. "$(dirname "$0")/probe_device.sh"
+probe_device_txt "$OUT" "$PROBE"
 METRICS=dram__bytes_read.sum,dram__bytes_write.sum,l1tex__m_xbar2l1tex_read_bytes.sum,lts__t_sector_hit_rate.pct
 SWEEPS=${SWEEPS:-"read 1 4 0.20 1.20 0.025
 read 2 4 0.20 1.20 0.025

@@ -1,0 +1,105 @@
+// fc_spill_probe: what becomes of a kernel's stack frames (where spilled
+// registers live) in L2. Each of waves x 2 x SMs CTAs of 128 threads streams
+// its own slice of a read-only buffer (every byte read once: DRAM fills only)
+// while each thread writes one word of its FRAME-byte local array per step (a
+// spill-like store that keeps its frame's lines dirty). Run under ncu with L2
+// left alone and a read-only drain after each launch
+// (sim/fidelity/ncu_spill_probe.sh): the launch's DRAM writes are frame lines
+// evicted while it ran, the drain's those still dirty at its end; the GPU
+// model predicts both (sim/README.md, "Spills").
+//
+// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP
+//   FRAME_WORDS 16, 32 or 64 (64, 128, 256 B a thread); fills as multiples of the L2.
+// One CSV line per launch goes to stdout before it runs, in launch order.
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/check.hpp"
+#include "kernels/device_buffer.hpp"
+#include "kernels/l2_drain.hpp"
+#include "kernels/tools/probe_cli.hpp"
+
+namespace {
+
+using flashcheck::kernels::tools::probe_number;
+
+constexpr int kThreads = 128;
+
+// `words` per thread, indexed at run time so it must live in local memory.
+template <int kWords>
+__global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restrict__ r, unsigned long long per_cta16,
+                                                           unsigned* sink) {
+  extern __shared__ unsigned char occupancy_pad[];
+  unsigned frame[kWords];
+#pragma unroll
+  for (int k = 0; k < kWords; ++k) frame[k] = k;
+  const uint4* mine = r + blockIdx.x * per_cta16;
+  unsigned step = 0;
+  for (unsigned long long i = threadIdx.x; i < per_cta16; i += kThreads, ++step) {
+    const uint4 v = __ldcg(mine + i);
+    frame[(step * 7u + threadIdx.x) % kWords] += v.x ^ v.y ^ v.z ^ v.w;  // one spill-like store a step
+  }
+  unsigned acc = 0;
+  for (int k = 0; k < kWords; ++k) acc ^= frame[(k + threadIdx.x) % kWords];
+  if (acc == 0x9e3779b9u && sink) *sink = acc + occupancy_pad[0];  // never true: keeps the frame
+}
+
+
+
+template <int kWords>
+void launch(unsigned grid, int smem, const uint4* r, unsigned long long per_cta16, unsigned* sink) {
+  FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  int resident = 0;
+  FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords>, kThreads, smem));
+  if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
+  fc_spill_cycle<kWords><<<grid, kThreads, smem>>>(r, per_cta16, sink);
+  FC_CHECK_LAUNCH("fc_spill_cycle");
+}
+
+int run(int argc, char** argv) {
+  if (argc != 6) throw std::invalid_argument("usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP");
+  const double words_d = probe_number(argv[1], "FRAME_WORDS"), waves_d = probe_number(argv[2], "WAVES");
+  const double from = probe_number(argv[3], "FILL_FROM"), to = probe_number(argv[4], "FILL_TO"), step = probe_number(argv[5], "FILL_STEP");
+  const int words = static_cast<int>(words_d);
+  if (words_d != words || (words != 16 && words != 32 && words != 64)) throw std::invalid_argument("FRAME_WORDS must be 16, 32 or 64");
+  if (waves_d < 1 || waves_d > 64 || waves_d != std::floor(waves_d)) throw std::invalid_argument("WAVES must be 1..64");
+  if (!(from > 0) || !(to >= from) || !(step > 0) || to > 16) throw std::invalid_argument("need 0 < FILL_FROM <= FILL_TO <= 16, FILL_STEP > 0");
+  int dev = 0, l2 = 0, sms = 0, smem_sm = 0;
+  FC_CUDA(cudaGetDevice(&dev));
+  FC_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
+  FC_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  FC_CUDA(cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev));
+  const int smem = smem_sm / 2 - 2048;  // 2 CTAs per SM, as PyTorch's forward runs
+  const unsigned grid = static_cast<unsigned>(waves_d) * 2u * static_cast<unsigned>(sms);
+  const std::size_t max_bytes = static_cast<std::size_t>(to * l2) / 16 * 16 + 16 * grid;
+  flashcheck::kernels::DeviceBuffer r(max_bytes), sink(sizeof(unsigned));
+  const flashcheck::kernels::L2Drain drain;  // fc_l2_flush over 4x the L2, never written
+  FC_CUDA(cudaMemset(r.as<void>(), 1, r.bytes()));
+  FC_CUDA(cudaDeviceSynchronize());
+  const auto flush = [&] { drain.run(); };
+  flush();  // the buffers' memset lines out of L2 before the first launch
+  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes\n");
+  const int points = static_cast<int>(std::floor((to - from) / step + 1e-9)) + 1;
+  for (int k = 0; k < points; ++k) {
+    const double f = from + k * step;
+    const unsigned long long per_cta16 = static_cast<unsigned long long>(f * l2) / 16 / grid;
+    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms, l2, f,
+                per_cta16 * 16ull * grid);
+    std::fflush(stdout);
+    if (words == 16) launch<16>(grid, smem, r.as<const uint4>(), per_cta16, sink.as<unsigned>());
+    if (words == 32) launch<32>(grid, smem, r.as<const uint4>(), per_cta16, sink.as<unsigned>());
+    if (words == 64) launch<64>(grid, smem, r.as<const uint4>(), per_cta16, sink.as<unsigned>());
+    flush();  // its DRAM writes: the frame lines still dirty when the launch ended
+    FC_CUDA(cudaDeviceSynchronize());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return flashcheck::kernels::tools::probe_main("fc_spill_probe", run, argc, argv); }
