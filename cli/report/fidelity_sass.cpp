@@ -71,7 +71,8 @@ std::string spill_probe(const FidelityData& d) {
          "sim/fidelity/ncu_spill_probe.sh: ncu with L2 left alone, a read-only drain after each launch) runs waves "
          "x 2 x 132 CTAs of 128 threads that each keep writing one word of a local array a step (its SASS frame: "
          "64, 128 or 256 B a thread) while streaming their share of a read-only buffer once (`fill_over_l2` times "
-         "the L2). At every fill and wave count the drain after a launch wrote back " + fixed2(lo) + "-" + fixed2(hi) +
+         "the L2; sweeps `_s16`, `_s256`: CTA b streams b % S + 1 units, so CTAs end at different times, as a causal "
+         "forward's do). At every fill, wave count and stagger the drain after a launch wrote back " + fixed2(lo) + "-" + fixed2(hi) +
          "x the floor (checked here: rendering fails beyond 10% plus the method's floor); a per-CTA rule (each "
          "CTA's frame written back once, `per_cta_rule_mb`) is off by the number of waves. While the launches "
          "ran, at most " + fixed2(in_hi) + "x the floor came back (`in_kernel_mb`): L2 keeps hot frames. PyTorch's "

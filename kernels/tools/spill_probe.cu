@@ -8,8 +8,9 @@
 // evicted while it ran, the drain's those still dirty at its end; the GPU
 // model predicts both (sim/README.md, "Spills").
 //
-// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP
-//   FRAME_WORDS 16, 32 or 64 (64, 128, 256 B a thread); fills as multiples of the L2.
+// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER]
+//   FRAME_WORDS 16, 32 or 64 (64, 128, 256 B a thread); fills as multiples of the L2;
+//   STAGGER S: CTA b streams (b % S + 1) equal units, so CTAs end at different times (default 1).
 // One CSV line per launch goes to stdout before it runs, in launch order.
 #include <cuda_runtime.h>
 
@@ -32,13 +33,16 @@ constexpr int kThreads = 128;
 
 // `words` per thread, indexed at run time so it must live in local memory.
 template <int kWords>
-__global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restrict__ r, unsigned long long per_cta16,
-                                                           unsigned* sink) {
+__global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restrict__ r, unsigned long long unit16,
+                                                           unsigned stagger, unsigned* sink) {
   extern __shared__ unsigned char occupancy_pad[];
   unsigned frame[kWords];
 #pragma unroll
   for (int k = 0; k < kWords; ++k) frame[k] = k;
-  const uint4* mine = r + blockIdx.x * per_cta16;
+  // CTA b streams (b % stagger + 1) units, like a causal forward's Q blocks (stagger 1: all alike).
+  const unsigned long long q = blockIdx.x / stagger, k = blockIdx.x % stagger;
+  const uint4* mine = r + unit16 * (q * stagger * (stagger + 1) / 2 + k * (k + 1) / 2);
+  const unsigned long long per_cta16 = unit16 * (k + 1);
   unsigned step = 0;
   for (unsigned long long i = threadIdx.x; i < per_cta16; i += kThreads, ++step) {
     const uint4 v = __ldcg(mine + i);
@@ -52,17 +56,21 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
 
 
 template <int kWords>
-void launch(unsigned grid, int smem, const uint4* r, unsigned long long per_cta16, unsigned* sink) {
+void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, unsigned* sink) {
   FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int resident = 0;
   FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords>, kThreads, smem));
   if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
-  fc_spill_cycle<kWords><<<grid, kThreads, smem>>>(r, per_cta16, sink);
+  fc_spill_cycle<kWords><<<grid, kThreads, smem>>>(r, unit16, stagger, sink);
   FC_CHECK_LAUNCH("fc_spill_cycle");
 }
 
 int run(int argc, char** argv) {
-  if (argc != 6) throw std::invalid_argument("usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP");
+  if (argc != 6 && argc != 7)
+    throw std::invalid_argument("usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER]");
+  const double stagger_d = argc == 7 ? probe_number(argv[6], "STAGGER") : 1;
+  if (stagger_d < 1 || stagger_d > 4096 || stagger_d != std::floor(stagger_d)) throw std::invalid_argument("STAGGER must be 1..4096");
+  const unsigned stagger = static_cast<unsigned>(stagger_d);
   const double words_d = probe_number(argv[1], "FRAME_WORDS"), waves_d = probe_number(argv[2], "WAVES");
   const double from = probe_number(argv[3], "FILL_FROM"), to = probe_number(argv[4], "FILL_TO"), step = probe_number(argv[5], "FILL_STEP");
   const int words = static_cast<int>(words_d);
@@ -83,17 +91,20 @@ int run(int argc, char** argv) {
   FC_CUDA(cudaDeviceSynchronize());
   const auto flush = [&] { drain.run(); };
   flush();  // the buffers' memset lines out of L2 before the first launch
-  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes\n");
+  // Units over all CTAs: whole cycles of stagger CTAs (1 + ... + stagger units each) and the rest.
+  const unsigned long long cycles = grid / stagger, rest = grid % stagger;
+  const unsigned long long units = cycles * stagger * (stagger + 1) / 2 + rest * (rest + 1) / 2;
+  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger\n");
   const int points = static_cast<int>(std::floor((to - from) / step + 1e-9)) + 1;
   for (int k = 0; k < points; ++k) {
     const double f = from + k * step;
-    const unsigned long long per_cta16 = static_cast<unsigned long long>(f * l2) / 16 / grid;
-    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms, l2, f,
-                per_cta16 * 16ull * grid);
+    const unsigned long long unit16 = static_cast<unsigned long long>(f * l2) / 16 / units;
+    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms, l2, f,
+                unit16 * 16ull * units, stagger);
     std::fflush(stdout);
-    if (words == 16) launch<16>(grid, smem, r.as<const uint4>(), per_cta16, sink.as<unsigned>());
-    if (words == 32) launch<32>(grid, smem, r.as<const uint4>(), per_cta16, sink.as<unsigned>());
-    if (words == 64) launch<64>(grid, smem, r.as<const uint4>(), per_cta16, sink.as<unsigned>());
+    if (words == 16) launch<16>(grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
+    if (words == 32) launch<32>(grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
+    if (words == 64) launch<64>(grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
     flush();  // its DRAM writes: the frame lines still dirty when the launch ended
     FC_CUDA(cudaDeviceSynchronize());
   }
