@@ -58,6 +58,7 @@
 
 #include "kernels/flash2_bwd_kernel.cuh"
 #include "kernels/smem_attr.hpp"
+#include "kernels/registry.hpp"
 #include "kernels/variants.hpp"
 
 namespace flashcheck::kernels {
@@ -196,12 +197,7 @@ ScheduleDesc flash2_bwd_schedule(const Problem& p) {
 
 Support flash2_bwd_supports(const Problem& p) {
   if (Support s = only_variants(p, "flash2_bwd", kFlash2Variants); !s) return s;
-  if (p.dtype != DType::f16 && p.dtype != DType::bf16)
-    return Support::no("flash2_bwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128 &&
-      p.head_dim != 256)
-    return Support::no("flash2_bwd instantiates head dims 32, 64, 96, 128 and 256, not " +
-                       std::to_string(p.head_dim));
+  if (Support s = registered_shape(p, "flash2_bwd"); !s) return s;
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
     return Support::no("flash2_bwd needs seqlen_q, seqlen_k < 2^30");
   if (p.heads_q > 65535 || p.batch > 65535)

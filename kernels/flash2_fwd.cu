@@ -33,6 +33,7 @@
 #include <string>
 
 #include "kernels/flash2_fwd_kernel.cuh"
+#include "kernels/registry.hpp"
 #include "kernels/variants.hpp"
 
 namespace flashcheck::kernels {
@@ -77,12 +78,7 @@ ScheduleDesc flash2_fwd_schedule(const Problem& p) {
 
 Support flash2_fwd_supports(const Problem& p) {
   if (Support s = only_variants(p, "flash2_fwd", kFlash2Variants); !s) return s;
-  if (p.dtype != DType::f16 && p.dtype != DType::bf16)
-    return Support::no("flash2_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128 &&
-      p.head_dim != 256)
-    return Support::no("flash2_fwd instantiates head dims 32, 64, 96, 128 and 256, not " +
-                       std::to_string(p.head_dim));
+  if (Support s = registered_shape(p, "flash2_fwd"); !s) return s;
   // Row indices are int inside the kernel; the grid's y and z are at most 65535.
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
     return Support::no("flash2_fwd needs seqlen_q, seqlen_k < 2^30");

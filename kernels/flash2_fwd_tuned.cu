@@ -30,6 +30,7 @@
 #include <string>
 
 #include "kernels/flash2_fwd_kernel.cuh"
+#include "kernels/registry.hpp"
 #include "kernels/variants.hpp"
 
 namespace flashcheck::kernels {
@@ -65,12 +66,7 @@ ScheduleDesc flash2_fwd_tuned_schedule(const Problem& p) {
 
 Support flash2_fwd_tuned_supports(const Problem& p) {
   if (Support s = only_variants(p, "flash2_fwd_tuned", {}); !s) return s;
-  if (p.dtype != DType::f16 && p.dtype != DType::bf16)
-    return Support::no("flash2_fwd_tuned runs fp16 and bf16 only, not " +
-                       std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 64 && p.head_dim != 128)
-    return Support::no("flash2_fwd_tuned instantiates head dims 64 and 128, not " +
-                       std::to_string(p.head_dim));
+  if (Support s = registered_shape(p, "flash2_fwd_tuned"); !s) return s;
   // Row indices are int inside the kernel; the grid's y and z are at most 65535.
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))
     return Support::no("flash2_fwd_tuned needs seqlen_q, seqlen_k < 2^30");

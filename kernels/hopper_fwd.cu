@@ -42,6 +42,7 @@
 #include <string>
 
 #include "kernels/hopper_fwd_kernel.cuh"
+#include "kernels/registry.hpp"
 #include "kernels/variants.hpp"
 
 namespace flashcheck::kernels {
@@ -90,11 +91,7 @@ ScheduleDesc hopper_fwd_schedule(const Problem& p) {
 
 Support hopper_fwd_supports(const Problem& p) {
   if (Support s = only_variants(p, "hopper_fwd", {}); !s) return s;
-  if (p.dtype != DType::f16 && p.dtype != DType::bf16)
-    return Support::no("hopper_fwd runs fp16 and bf16 only, not " + std::string(dtype_name(p.dtype)));
-  if (p.head_dim != 64 && p.head_dim != 128)
-    return Support::no("hopper_fwd instantiates head dims 64 and 128, not " +
-                       std::to_string(p.head_dim));
+  if (Support s = registered_shape(p, "hopper_fwd"); !s) return s;
   // TMA coordinates and row indices are int32 inside the kernel; the grid's
   // y and z are at most 65535.
   if (p.seqlen_q >= (int64_t(1) << 30) || p.seqlen_k >= (int64_t(1) << 30))

@@ -55,6 +55,27 @@ const Variant& find_variant(const std::string& name) {
   throw std::invalid_argument("unknown kernel variant '" + name + "' (registered: " + names + ")");
 }
 
+Support registered_shape(const Problem& p, const std::string& name) {
+  const Variant& v = find_variant(name);
+  const auto join = [](const auto& items, const auto& text) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i)
+      out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + text(items[i]);
+    return out;
+  };
+  if (!v.has_dtype(p.dtype))
+    return Support::no(name + " runs " + join(v.dtypes, [](DType t) { return std::string(dtype_name(t)); }) +
+                       " only, not " + dtype_name(p.dtype));
+  if (!v.head_dims.empty() &&
+      std::find(v.head_dims.begin(), v.head_dims.end(), p.head_dim) == v.head_dims.end())
+    return Support::no(name + " instantiates head dims " + join(v.head_dims, [](int d) { return std::to_string(d); }) +
+                       ", not " + std::to_string(p.head_dim));
+  if (p.head_dim > v.max_head_dim)
+    return Support::no(name + " supports head dims up to " + std::to_string(v.max_head_dim) + ", not " +
+                       std::to_string(p.head_dim));
+  return Support::yes();
+}
+
 const Variant& paired_forward(const Variant& bwd) {
   const std::string name = bwd.name;
   if (name == "standard_bwd") return find_variant("standard");

@@ -36,6 +36,11 @@ const std::vector<Variant>& registry();
 // Throws std::invalid_argument listing the registered names when unknown.
 const Variant& find_variant(const std::string& name);
 
+// p's dtype and head dim against the registry row of `name` (its one list of
+// each, and its max head dim), so a variant's supports() does not restate them:
+// no, naming the lists.
+Support registered_shape(const Problem& p, const std::string& name);
+
 // The forward whose O and LSE a backward variant consumes: "<x>_bwd" ->
 // "<x>_fwd", else `standard`.
 const Variant& paired_forward(const Variant& bwd);

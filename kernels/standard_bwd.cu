@@ -69,7 +69,7 @@ ScheduleDesc standard_bwd_schedule(const Problem&) {
   return sim::describe(ScheduleKind::standard, Direction::bwd);
 }
 
-Support standard_bwd_supports(const Problem& p) { return standard_fwd_supports(p); }
+Support standard_bwd_supports(const Problem& p) { return standard_supports_as(p, "standard_bwd"); }
 
 std::size_t standard_bwd_workspace_bytes(const Problem& p) {
   // S / dP / dS and P in the dtype; D and a scratch LSE in float32.

@@ -19,6 +19,7 @@
 // head are contiguous, so they form one (g * seqlen_q) x d matrix and one GEMM
 // per (batch, KV head) covers the whole group.
 #include "kernels/standard_common.cuh"
+#include "kernels/registry.hpp"
 #include "kernels/variants.hpp"
 
 namespace flashcheck::kernels {
@@ -28,17 +29,18 @@ ScheduleDesc standard_fwd_schedule(const Problem&) {
   return sim::describe(ScheduleKind::standard, Direction::fwd);
 }
 
-Support standard_fwd_supports(const Problem& p) {
-  if (Support s = only_variants(p, "standard", {}); !s) return s;
-  if (p.dtype == DType::f64) return Support::no("standard runs f32, f16 and bf16, not f64");
-  if (p.head_dim > 256) return Support::no("standard supports head dims up to 256");
+Support standard_supports_as(const Problem& p, const std::string& name) {
+  if (Support s = only_variants(p, name.c_str(), {}); !s) return s;
+  if (Support s = registered_shape(p, name); !s) return s;
   const int64_t rows = p.batch * p.heads_q * p.seqlen_q;
-  if (rows > 2147483647) return Support::no("standard: batch x heads_q x seqlen_q >= 2^31 rows");
+  if (rows > 2147483647) return Support::no(name + ": batch x heads_q x seqlen_q >= 2^31 rows");
   const int64_t group_rows = p.group_size() * p.seqlen_q;
   if (group_rows > 2147483647 || p.seqlen_k > 2147483647 || p.batch * p.heads_kv > 2147483647)
-    return Support::no("standard: a GEMM dimension passes 2^31 (cuBLAS int)");
+    return Support::no(name + ": a GEMM dimension passes 2^31 (cuBLAS int)");
   return Support::yes();
 }
+
+Support standard_fwd_supports(const Problem& p) { return standard_supports_as(p, "standard"); }
 
 std::size_t standard_fwd_workspace_bytes(const Problem& p) {
   return 2 * static_cast<std::size_t>(p.score_elems()) * dtype_bytes(p.dtype);  // S and P

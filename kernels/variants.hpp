@@ -1,6 +1,8 @@
 // Entry points of every variant, one group per variant file; registry.cpp
 // puts them in the one registry. Nothing else should call them directly.
 #pragma once
+#include <string>
+
 #include "kernels/api.hpp"
 
 namespace flashcheck::kernels {
@@ -8,6 +10,8 @@ namespace flashcheck::kernels {
 // standard_fwd.cu
 ScheduleDesc standard_fwd_schedule(const Problem& p);
 Support standard_fwd_supports(const Problem& p);
+// What standard and standard_bwd (same cuBLAS limits) support, refusals named `name`.
+Support standard_supports_as(const Problem& p, const std::string& name);
 std::size_t standard_fwd_workspace_bytes(const Problem& p);
 void standard_fwd_forward(const Problem& p, const ForwardArgs& a);
 
