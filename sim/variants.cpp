@@ -5,35 +5,34 @@
 namespace flashcheck::sim {
 namespace {
 
-// PyTorch's flash_fwd_kernel<Flash_fwd_kernel_traits<d, 128, Bc, 4, ...>, Is_dropout, Is_causal,
-// Is_local, Has_alibi, Is_even_MN, Is_even_K, Is_softcap, Return_softmax> (bf16, no dropout,
-// window, ALiBi or softcap; d divides the head dim, so Is_even_K): frames for none / causal,
+// PyTorch's kernel<Traits<traits, false, false, cutlass::bfloat16_t, Flash_kernel_traits<base,
+// ...>>, Is_dropout, Is_causal, Is_local, Has_alibi, Is_even_MN, Is_even_K, ...tail> (bf16, no
+// dropout, window or ALiBi; d divides the head dim, so Is_even_K): frames for none / causal,
 // tiles dividing N or not (reports/fidelity/torch_sass).
-std::vector<StackFrame> torch_fwd_frames(int d, int bc, int64_t plain, int64_t plain_uneven, int64_t causal,
-                                         int64_t causal_uneven) {
-  const std::string traits = std::to_string(d) + ", 128, " + std::to_string(bc) + ", 4";
-  const std::string head = "pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<" + traits +
-                           ", false, false, cutlass::bfloat16_t, Flash_kernel_traits<" + traits +
+std::vector<StackFrame> torch_frames(const std::string& kernel, const std::string& traits, const std::string& base,
+                                     const std::string& tail, int64_t plain, int64_t plain_uneven, int64_t causal,
+                                     int64_t causal_uneven) {
+  const std::string head = "pytorch_flash::" + kernel + "_kernel<" + traits +
+                           ", false, false, cutlass::bfloat16_t, Flash_kernel_traits<" + base +
                            ", cutlass::bfloat16_t> >, false, ";
   const auto row = [&](int c, int e, int64_t bytes) {
     return StackFrame{c, e, bytes, head + (c ? "true" : "false") + ", false, false, " + (e ? "true" : "false") +
-                                       ", true, false, false>"};
+                                       ", true" + tail + ">"};
   };
   return {row(0, 1, plain), row(0, 0, plain_uneven), row(1, 1, causal), row(1, 0, causal_uneven)};
 }
-
-// PyTorch's flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<traits, ...>,
-// Is_dropout, Is_causal, Is_local, Has_alibi, Is_even_MN, Is_even_K, Is_softcap>, the same way.
+// flash_fwd_kernel<Flash_fwd_kernel_traits<d, 128, Bc, 4, ...>, ..., Is_softcap, Return_softmax>.
+std::vector<StackFrame> torch_fwd_frames(int d, int bc, int64_t plain, int64_t plain_uneven, int64_t causal,
+                                         int64_t causal_uneven) {
+  const std::string t = std::to_string(d) + ", 128, " + std::to_string(bc) + ", 4";
+  return torch_frames("flash_fwd", "Flash_fwd_kernel_traits<" + t, t, ", false, false", plain, plain_uneven, causal,
+                      causal_uneven);
+}
+// flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<traits, ...>, ..., Is_softcap>.
 std::vector<StackFrame> torch_bwd_frames(const std::string& traits, const std::string& base, int64_t plain,
                                          int64_t plain_uneven, int64_t causal, int64_t causal_uneven) {
-  const std::string head = "pytorch_flash::flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<" +
-                           traits + ", false, false, cutlass::bfloat16_t, Flash_kernel_traits<" + base +
-                           ", cutlass::bfloat16_t> >, false, ";
-  const auto row = [&](int c, int e, int64_t bytes) {
-    return StackFrame{c, e, bytes, head + (c ? "true" : "false") + ", false, false, " + (e ? "true" : "false") +
-                                       ", true, false>"};
-  };
-  return {row(0, 1, plain), row(0, 0, plain_uneven), row(1, 1, causal), row(1, 0, causal_uneven)};
+  return torch_frames("flash_bwd_dq_dk_dv_loop_seqk_parallel", "Flash_bwd_kernel_traits<" + traits, base, ", false",
+                      plain, plain_uneven, causal, causal_uneven);
 }
 
 // flashcheck's kernels: one instantiation for every mask and shape (the plain one, no score
