@@ -119,9 +119,13 @@ TEST_CASE("sim IO: tight bounds that can fail") {
 }
 
 TEST_CASE("sim IO: separation") {
+  // The d 128 backward floors: a sweep of `flashcheck sim` over M (256 B steps to 96 KiB, then
+  // 1 KiB) at N 4096 and 8192 finds the least standard / flash2 at 1.237 (the block rule's
+  // 64 x 48 tile near M = 72 KiB) below 128 KiB and 2.63 from 128 KiB; the others stay >= 3.67.
   prop("at d in {64, 128}, M in 64-256 KiB, standard moves more than the tight flash2 bound allows "
-       "(>= 3x flash2 forward; backward >= 3x at d 64, >= 1.25x at d 128 (M = 64 KiB; 2.7x at >= 128 KiB), where FlashAttention-2's "
-       "own 64 x 128 tile leaves 2.7x)",
+       "(>= 3x flash2 forward; backward >= 3x at d 64; at d 128 >= 1.2x below M = 128 KiB, where the block "
+       "rule's small tiles leave 1.24x, and >= 2.5x from 128 KiB, where FlashAttention-2's own 64 x 128 tile "
+       "leaves 2.6x)",
        [] {
          const int64_t d = *rc::gen::element<int64_t>(64, 128);
          const int64_t n = *rc::gen::element<int64_t>(4096, 8192);
@@ -132,7 +136,8 @@ TEST_CASE("sim IO: separation") {
          const double fl = double(simulate(p, ScheduleKind::flash2, dir, M).total_elems());
          RC_LOG() << "standard / flash2 = " << st / fl << "\n";
          RC_ASSERT(st > tight_bound(ScheduleKind::flash2, dir, n, d, M));
-         RC_ASSERT(st >= (dir == Direction::bwd && d == 128 ? 1.25 : 3.0) * fl);
+         const double floor = dir == Direction::bwd && d == 128 ? (M < 128 * 1024 ? 1.2 : 2.5) : 3.0;
+         RC_ASSERT(st >= floor * fl);
        });
 }
 
