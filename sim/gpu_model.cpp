@@ -255,9 +255,10 @@ struct Waves {
                    span(cnt - 1, cnt - 1);
                    const int64_t j0 = 1, j1 = cnt - 2;
                    // The last member in [j0, j1] whose `test` equals j0's (each test is monotone in j).
+                   const Member first = member(j0), last = member(j1);  // every test reads both ends
                    const auto edge = [&](const auto& test) {
-                     const bool v = test(member(j0));
-                     if (test(member(j1)) == v) return j1;
+                     const bool v = test(first);
+                     if (test(last) == v) return j1;
                      int64_t good = j0, bad = j1;
                      while (bad - good > 1) {
                        const int64_t mid = good + (bad - good) / 2;
