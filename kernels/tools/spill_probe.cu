@@ -2,15 +2,18 @@
 // registers live) in L2. Each of waves x 2 x SMs CTAs of 128 threads streams
 // its own slice of a read-only buffer (every byte read once: DRAM fills only)
 // while each thread writes one word of its FRAME-byte local array per step (a
-// spill-like store that keeps its frame's lines dirty). Run under ncu with L2
+// spill-like store that keeps its frame's lines dirty) and, with COLD_WORDS, writes a second
+// local array once at its start and reads it only at its end (a frame part L2 sees written once
+// per CTA, as a kernel's prologue spills are; its later reads hit L1). Run under ncu with L2
 // left alone and a read-only drain after each launch
 // (sim/fidelity/ncu_spill_probe.sh): the launch's DRAM writes are frame lines
 // evicted while it ran, the drain's those still dirty at its end; the GPU
 // model predicts both (sim/README.md, "Spills").
 //
-// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER]
+// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS]]
 //   FRAME_WORDS 16, 32 or 64 (64, 128, 256 B a thread); fills as multiples of the L2;
-//   STAGGER S: CTA b streams (b % S + 1) equal units, so CTAs end at different times (default 1).
+//   STAGGER S: CTA b streams (b % S + 1) equal units, so CTAs end at different times (default 1);
+//   COLD_WORDS 0, 32 or 64: the written-once array's words per thread (default 0).
 // One CSV line per launch goes to stdout before it runs, in launch order.
 #include <cuda_runtime.h>
 
@@ -32,7 +35,7 @@ using flashcheck::kernels::tools::probe_number;
 constexpr int kThreads = 128;
 
 // `words` per thread, indexed at run time so it must live in local memory.
-template <int kWords>
+template <int kWords, int kCold>
 __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restrict__ r, unsigned long long unit16,
                                                            unsigned stagger, unsigned* sink) {
   extern __shared__ unsigned char occupancy_pad[];
@@ -43,6 +46,12 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
   const unsigned long long q = blockIdx.x / stagger, k = blockIdx.x % stagger;
   const uint4* mine = r + unit16 * (q * stagger * (stagger + 1) / 2 + k * (k + 1) / 2);
   const unsigned long long per_cta16 = unit16 * (k + 1);
+  // The written-once part (kCold > 0): stored at the start, read back only at the end.
+  unsigned cold[kCold > 0 ? kCold : 1];
+  if constexpr (kCold > 0) {
+    const unsigned seed = per_cta16 ? __ldcg(&mine[threadIdx.x % per_cta16].x) : 0u;
+    for (int c = 0; c < kCold; ++c) cold[(c + threadIdx.x) % kCold] = seed + c;
+  }
   unsigned step = 0;
   for (unsigned long long i = threadIdx.x; i < per_cta16; i += kThreads, ++step) {
     const uint4 v = __ldcg(mine + i);
@@ -50,25 +59,44 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
   }
   unsigned acc = 0;
   for (int k = 0; k < kWords; ++k) acc ^= frame[(k + threadIdx.x) % kWords];
+  if constexpr (kCold > 0)
+    for (int c = 0; c < kCold; ++c) acc += cold[(3 * c + threadIdx.x) % kCold];
   if (acc == 0x9e3779b9u && sink) *sink = acc + occupancy_pad[0];  // never true: keeps the frame
 }
 
 
 
-template <int kWords>
+template <int kWords, int kCold>
 void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, unsigned* sink) {
-  FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords, kCold>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int resident = 0;
-  FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords>, kThreads, smem));
+  FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords, kCold>, kThreads, smem));
   if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
-  fc_spill_cycle<kWords><<<grid, kThreads, smem>>>(r, unit16, stagger, sink);
+  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, sink);
   FC_CHECK_LAUNCH("fc_spill_cycle");
 }
 
+template <int kCold>
+void launch_cold(int words, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, unsigned* sink) {
+  if (words == 16) launch<16, kCold>(grid, smem, r, unit16, stagger, sink);
+  if (words == 32) launch<32, kCold>(grid, smem, r, unit16, stagger, sink);
+  if (words == 64) launch<64, kCold>(grid, smem, r, unit16, stagger, sink);
+}
+void launch_words(int words, int cold, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger,
+                  unsigned* sink) {
+  if (cold == 0) launch_cold<0>(words, grid, smem, r, unit16, stagger, sink);
+  if (cold == 32) launch_cold<32>(words, grid, smem, r, unit16, stagger, sink);
+  if (cold == 64) launch_cold<64>(words, grid, smem, r, unit16, stagger, sink);
+}
+
 int run(int argc, char** argv) {
-  if (argc != 6 && argc != 7)
-    throw std::invalid_argument("usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER]");
-  const double stagger_d = argc == 7 ? probe_number(argv[6], "STAGGER") : 1;
+  if (argc < 6 || argc > 8)
+    throw std::invalid_argument("usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS]]");
+  const double stagger_d = argc >= 7 ? probe_number(argv[6], "STAGGER") : 1;
+  const double cold_d = argc == 8 ? probe_number(argv[7], "COLD_WORDS") : 0;
+  const int cold_words = static_cast<int>(cold_d);
+  if (cold_d != cold_words || (cold_words != 0 && cold_words != 32 && cold_words != 64))
+    throw std::invalid_argument("COLD_WORDS must be 0, 32 or 64");
   if (stagger_d < 1 || stagger_d > 4096 || stagger_d != std::floor(stagger_d)) throw std::invalid_argument("STAGGER must be 1..4096");
   const unsigned stagger = static_cast<unsigned>(stagger_d);
   const double words_d = probe_number(argv[1], "FRAME_WORDS"), waves_d = probe_number(argv[2], "WAVES");
@@ -94,17 +122,15 @@ int run(int argc, char** argv) {
   // Units over all CTAs: whole cycles of stagger CTAs (1 + ... + stagger units each) and the rest.
   const unsigned long long cycles = grid / stagger, rest = grid % stagger;
   const unsigned long long units = cycles * stagger * (stagger + 1) / 2 + rest * (rest + 1) / 2;
-  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger\n");
+  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger,cold_bytes_per_thread\n");
   const int points = static_cast<int>(std::floor((to - from) / step + 1e-9)) + 1;
   for (int k = 0; k < points; ++k) {
     const double f = from + k * step;
     const unsigned long long unit16 = static_cast<unsigned long long>(f * l2) / 16 / units;
-    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms, l2, f,
-                unit16 * 16ull * units, stagger);
+    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u,%d\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms, l2, f,
+                unit16 * 16ull * units, stagger, 4 * cold_words);
     std::fflush(stdout);
-    if (words == 16) launch<16>(grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
-    if (words == 32) launch<32>(grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
-    if (words == 64) launch<64>(grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
+    launch_words(words, cold_words, grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
     flush();  // its DRAM writes: the frame lines still dirty when the launch ended
     FC_CUDA(cudaDeviceSynchronize());
   }
