@@ -2,9 +2,9 @@
 # Where PyTorch's spilling forward (flash_fwd_kernel, 255 registers) sends its stores: ncu of its
 # forward on design cases (not the fidelity grid's), L2 flushed before the kernel, with the grid's
 # DRAM/L2 counters plus L2 write lookups (hit/miss) and L1's local-memory sectors, each kept only
-# where this ncu knows it (ncu --query-metrics). A write that misses L2 allocates its line again,
-# so write misses beyond the outputs' sectors and the resident frames are frame lines that were
-# evicted (written back) while the kernel ran.
+# where this ncu knows it (ncu --query-metrics). Measured on the H200 (reports/fidelity/spillstudy/s23):
+# the write-lookup miss counter reads 0 for every kernel, O's first writes included (writes look
+# up as hits), so it cannot count re-allocated frame lines; DRAM writes beyond O + LSE are the measure.
 # Usage: ncu_spill_scan.sh OUT_DIR CASES
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
