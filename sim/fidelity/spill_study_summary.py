@@ -14,9 +14,32 @@ def launches(path):
         key = (r[1], r[0])
         if key not in got:
             order.append(key)
-            got[key] = {"name": r[4]}
+            g = [int(x) for x in r[8].strip("()").split(",")]
+            got[key] = {"name": r[4], "ctas": g[0] * g[1] * g[2]}  # ncu's Grid Size column
         got[key][r[12]] = float(r[14].replace(",", ""))
     return [got[k] for k in order]
+
+
+def eventual(cases, ls):
+    """The write-back pass (scan_wb/): a forward's eventual DRAM writes are its own plus the next
+    flush's (lines it left dirty); beyond O + LSE they are the spilled frames that reached DRAM."""
+    print("\nEventual DRAM writes (scan_wb/: ncu --cache-control none, forward then a read-only flush of 4x L2):\n")
+    print("| case | CTAs | in-kernel writes MB | eventual writes MB | O+LSE MB | beyond O+LSE MB | beyond per CTA KB |")
+    print("|---|---|---|---|---|---|---|")
+    c = -1
+    for i, l in enumerate(ls):
+        if "marker" in l["name"]:
+            c += 1
+            continue
+        if c < 0 or "flash_fwd" not in l["name"] or i + 1 >= len(ls):
+            continue
+        cid, b, hq, n, hd = cases[c][0], int(cases[c][1]), int(cases[c][2]), int(cases[c][4]), int(cases[c][5])
+        out = b * hq * n * hd * 2 + b * hq * n * 4
+        ctas = l["ctas"]
+        own = l["dram__bytes_write.sum"]
+        ev = own + ls[i + 1]["dram__bytes_write.sum"]
+        print(f"| {cid} | {ctas} | {own / 1e6:.1f} | {ev / 1e6:.1f} | {out / 1e6:.1f} | {(ev - out) / 1e6:+.1f} | "
+              f"{(ev - out) / ctas / 1e3:.2f} |")
 
 
 def main(d):
@@ -38,6 +61,9 @@ def main(d):
               f"{32 * l['l1tex__t_sectors_pipe_lsu_mem_local_op_st.sum'] / 1e6:.0f} | "
               f"{32 * l['lts__t_sectors_srcunit_tex_op_write_lookup_miss.sum'] / 1e6:.1f} | "
               f"{32 * l['l1tex__t_sectors_pipe_lsu_mem_local_op_ld_lookup_miss.sum'] / 1e6:.1f} |")
+    wb = os.path.join(d, "scan_wb/ncu_sdpa_wb.csv")
+    if os.path.exists(wb):
+        eventual(cases, launches(wb))
     print("\nSpill probe with a written-once frame part (spillprobe_p3/; fill = bytes streamed once over the L2):\n")
     print("| sweep | CTAs | hot B/thread | cold B/thread | cold of all CTAs MB | fill/L2 | in-kernel writes MB | end writes MB |")
     print("|---|---|---|---|---|---|---|---|")
