@@ -4,16 +4,19 @@
 // while each thread writes one word of its FRAME-byte local array per step (a
 // spill-like store that keeps its frame's lines dirty) and, with COLD_WORDS, writes a second
 // local array once at its start and reads it only at its end (a frame part L2 sees written once
-// per CTA, as a kernel's prologue spills are; its later reads hit L1). Run under ncu with L2
+// per CTA, as a kernel's prologue spills are; its later reads hit L1) and, with REREADS R, reads R
+// lines a step of one buffer of L2/4 all CTAs share (L2 hits, no fills: do hits age the cold part?).
+// Run under ncu with L2
 // left alone and a read-only drain after each launch
 // (sim/fidelity/ncu_spill_probe.sh): the launch's DRAM writes are frame lines
 // evicted while it ran, the drain's those still dirty at its end; the GPU
 // model predicts both (sim/README.md, "Spills").
 //
-// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS]]
+// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS [REREADS]]]
 //   FRAME_WORDS 16, 32 or 64 (64, 128, 256 B a thread); fills as multiples of the L2;
 //   STAGGER S: CTA b streams (b % S + 1) equal units, so CTAs end at different times (default 1);
-//   COLD_WORDS 0, 32 or 64: the written-once array's words per thread (default 0).
+//   COLD_WORDS 0, 32 or 64: the written-once array's words per thread (default 0);
+//   REREADS 0..64: shared-buffer lines each thread reads a step (default 0).
 // One CSV line per launch goes to stdout before it runs, in launch order.
 #include <cuda_runtime.h>
 
@@ -37,7 +40,8 @@ constexpr int kThreads = 128;
 // `words` per thread, indexed at run time so it must live in local memory.
 template <int kWords, int kCold>
 __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restrict__ r, unsigned long long unit16,
-                                                           unsigned stagger, unsigned* sink) {
+                                                           unsigned stagger, const uint4* __restrict__ hot,
+                                                           unsigned long long hot16, unsigned rereads, unsigned* sink) {
   extern __shared__ unsigned char occupancy_pad[];
   unsigned frame[kWords];
 #pragma unroll
@@ -54,7 +58,8 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
   }
   unsigned step = 0;
   for (unsigned long long i = threadIdx.x; i < per_cta16; i += kThreads, ++step) {
-    const uint4 v = __ldcg(mine + i);
+    uint4 v = __ldcg(mine + i);
+    for (unsigned j = 0; j < rereads; ++j) v.x += __ldcg(&hot[(i * rereads + j + blockIdx.x * 8191ull) % hot16].y);
     frame[(step * 7u + threadIdx.x) % kWords] += v.x ^ v.y ^ v.z ^ v.w;  // one spill-like store a step
   }
   unsigned acc = 0;
@@ -67,33 +72,43 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
 
 
 template <int kWords, int kCold>
-void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, unsigned* sink) {
+void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, const uint4* hot,
+            unsigned long long hot16, unsigned rereads, unsigned* sink) {
   FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords, kCold>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int resident = 0;
   FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords, kCold>, kThreads, smem));
   if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
-  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, sink);
+  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, hot, hot16, rereads, sink);
   FC_CHECK_LAUNCH("fc_spill_cycle");
 }
 
+struct Hot {  // the shared re-read buffer
+  const uint4* p;
+  unsigned long long n16;
+  unsigned rereads;
+};
 template <int kCold>
-void launch_cold(int words, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, unsigned* sink) {
-  if (words == 16) launch<16, kCold>(grid, smem, r, unit16, stagger, sink);
-  if (words == 32) launch<32, kCold>(grid, smem, r, unit16, stagger, sink);
-  if (words == 64) launch<64, kCold>(grid, smem, r, unit16, stagger, sink);
+void launch_cold(int words, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, Hot h,
+                 unsigned* sink) {
+  if (words == 16) launch<16, kCold>(grid, smem, r, unit16, stagger, h.p, h.n16, h.rereads, sink);
+  if (words == 32) launch<32, kCold>(grid, smem, r, unit16, stagger, h.p, h.n16, h.rereads, sink);
+  if (words == 64) launch<64, kCold>(grid, smem, r, unit16, stagger, h.p, h.n16, h.rereads, sink);
 }
 void launch_words(int words, int cold, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger,
-                  unsigned* sink) {
-  if (cold == 0) launch_cold<0>(words, grid, smem, r, unit16, stagger, sink);
-  if (cold == 32) launch_cold<32>(words, grid, smem, r, unit16, stagger, sink);
-  if (cold == 64) launch_cold<64>(words, grid, smem, r, unit16, stagger, sink);
+                  Hot h, unsigned* sink) {
+  if (cold == 0) launch_cold<0>(words, grid, smem, r, unit16, stagger, h, sink);
+  if (cold == 32) launch_cold<32>(words, grid, smem, r, unit16, stagger, h, sink);
+  if (cold == 64) launch_cold<64>(words, grid, smem, r, unit16, stagger, h, sink);
 }
 
 int run(int argc, char** argv) {
-  if (argc < 6 || argc > 8)
-    throw std::invalid_argument("usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS]]");
+  if (argc < 6 || argc > 9)
+    throw std::invalid_argument(
+        "usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS [REREADS]]]");
   const double stagger_d = argc >= 7 ? probe_number(argv[6], "STAGGER") : 1;
-  const double cold_d = argc == 8 ? probe_number(argv[7], "COLD_WORDS") : 0;
+  const double cold_d = argc >= 8 ? probe_number(argv[7], "COLD_WORDS") : 0;
+  const double rereads_d = argc == 9 ? probe_number(argv[8], "REREADS") : 0;
+  if (rereads_d < 0 || rereads_d > 64 || rereads_d != std::floor(rereads_d)) throw std::invalid_argument("REREADS must be 0..64");
   const int cold_words = static_cast<int>(cold_d);
   if (cold_d != cold_words || (cold_words != 0 && cold_words != 32 && cold_words != 64))
     throw std::invalid_argument("COLD_WORDS must be 0, 32 or 64");
@@ -113,24 +128,27 @@ int run(int argc, char** argv) {
   const int smem = smem_sm / 2 - 2048;  // 2 CTAs per SM, as PyTorch's forward runs
   const unsigned grid = static_cast<unsigned>(waves_d) * 2u * static_cast<unsigned>(sms);
   const std::size_t max_bytes = static_cast<std::size_t>(to * l2) / 16 * 16 + 16 * grid;
-  flashcheck::kernels::DeviceBuffer r(max_bytes), sink(sizeof(unsigned));
+  const unsigned long long hot16 = static_cast<unsigned long long>(l2) / 4 / 16;
+  flashcheck::kernels::DeviceBuffer r(max_bytes), sink(sizeof(unsigned)), hot(hot16 * 16);
   const flashcheck::kernels::L2Drain drain;  // fc_l2_flush over 4x the L2, never written
   FC_CUDA(cudaMemset(r.as<void>(), 1, r.bytes()));
+  FC_CUDA(cudaMemset(hot.as<void>(), 1, hot.bytes()));
   FC_CUDA(cudaDeviceSynchronize());
   const auto flush = [&] { drain.run(); };
   flush();  // the buffers' memset lines out of L2 before the first launch
   // Units over all CTAs: whole cycles of stagger CTAs (1 + ... + stagger units each) and the rest.
   const unsigned long long cycles = grid / stagger, rest = grid % stagger;
   const unsigned long long units = cycles * stagger * (stagger + 1) / 2 + rest * (rest + 1) / 2;
-  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger,cold_bytes_per_thread\n");
+  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger,cold_bytes_per_thread,rereads_per_step,reread_buffer_bytes\n");
   const int points = static_cast<int>(std::floor((to - from) / step + 1e-9)) + 1;
   for (int k = 0; k < points; ++k) {
     const double f = from + k * step;
     const unsigned long long unit16 = static_cast<unsigned long long>(f * l2) / 16 / units;
-    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u,%d\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms, l2, f,
-                unit16 * 16ull * units, stagger, 4 * cold_words);
+    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u,%d,%d,%llu\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms,
+                l2, f, unit16 * 16ull * units, stagger, 4 * cold_words, static_cast<int>(rereads_d), hot16 * 16);
     std::fflush(stdout);
-    launch_words(words, cold_words, grid, smem, r.as<const uint4>(), unit16, stagger, sink.as<unsigned>());
+    launch_words(words, cold_words, grid, smem, r.as<const uint4>(), unit16, stagger,
+                 Hot{hot.as<const uint4>(), hot16, static_cast<unsigned>(rereads_d)}, sink.as<unsigned>());
     flush();  // its DRAM writes: the frame lines still dirty when the launch ended
     FC_CUDA(cudaDeviceSynchronize());
   }
