@@ -85,7 +85,7 @@ def probe_table(probe):
         for k, p in enumerate(plan):
             cold = int(p["cold_bytes_per_thread"]) * int(p["threads_per_cta"]) * int(p["grid"])
             print(f"| {name} | {p['grid']} | {p['frame_bytes_per_thread']} | {p['cold_bytes_per_thread']} | {cold / 1e6:.1f} | "
-                  f"{float(p['fill_over_l2']):.1f} | {p.get('rereads_per_step', '0')} | {ls[1 + 2 * k]['dram__bytes_write.sum'] / 1e6:.2f} | "
+                  f"{float(p['fill_over_l2']):.2f} | {p.get('rereads_per_step', '0')} | {ls[1 + 2 * k]['dram__bytes_write.sum'] / 1e6:.2f} | "
                   f"{ls[2 + 2 * k]['dram__bytes_write.sum'] / 1e6:.2f} |")
 
 
