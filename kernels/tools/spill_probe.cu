@@ -6,8 +6,7 @@
 // local array once at its start and reads it only at its end (a frame part L2 sees written once
 // per CTA, as a kernel's prologue spills are; its later reads hit L1) and, with REREADS R, reads R
 // lines a step of one buffer of L2/4 all CTAs share (L2 hits, no fills: do hits age the cold part?).
-// Run under ncu with L2
-// left alone and a read-only drain after each launch
+// Run under ncu with L2 left alone and a read-only drain after each launch
 // (sim/fidelity/ncu_spill_probe.sh): the launch's DRAM writes are frame lines
 // evicted while it ran, the drain's those still dirty at its end; the GPU
 // model predicts both (sim/README.md, "Spills").
@@ -59,6 +58,7 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
   unsigned step = 0;
   for (unsigned long long i = threadIdx.x; i < per_cta16; i += kThreads, ++step) {
     uint4 v = __ldcg(mine + i);
+    // CTA b starts 8191 b lines in, so concurrent CTAs spread their hits over the whole buffer.
     for (unsigned j = 0; j < rereads; ++j) v.x += __ldcg(&hot[(i * rereads + j + blockIdx.x * 8191ull) % hot16].y);
     frame[(step * 7u + threadIdx.x) % kWords] += v.x ^ v.y ^ v.z ^ v.w;  // one spill-like store a step
   }
@@ -71,28 +71,27 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
 
 
 
-template <int kWords, int kCold>
-void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, const uint4* hot,
-            unsigned long long hot16, unsigned rereads, unsigned* sink) {
-  FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords, kCold>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  int resident = 0;
-  FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords, kCold>, kThreads, smem));
-  if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
-  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, hot, hot16, rereads, sink);
-  FC_CHECK_LAUNCH("fc_spill_cycle");
-}
-
 struct Hot {  // the shared re-read buffer
   const uint4* p;
   unsigned long long n16;
   unsigned rereads;
 };
+template <int kWords, int kCold>
+void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, Hot h, unsigned* sink) {
+  FC_CUDA(cudaFuncSetAttribute(fc_spill_cycle<kWords, kCold>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  int resident = 0;
+  FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords, kCold>, kThreads, smem));
+  if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
+  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, h.p, h.n16, h.rereads, sink);
+  FC_CHECK_LAUNCH("fc_spill_cycle");
+}
+
 template <int kCold>
 void launch_cold(int words, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, Hot h,
                  unsigned* sink) {
-  if (words == 16) launch<16, kCold>(grid, smem, r, unit16, stagger, h.p, h.n16, h.rereads, sink);
-  if (words == 32) launch<32, kCold>(grid, smem, r, unit16, stagger, h.p, h.n16, h.rereads, sink);
-  if (words == 64) launch<64, kCold>(grid, smem, r, unit16, stagger, h.p, h.n16, h.rereads, sink);
+  if (words == 16) launch<16, kCold>(grid, smem, r, unit16, stagger, h, sink);
+  if (words == 32) launch<32, kCold>(grid, smem, r, unit16, stagger, h, sink);
+  if (words == 64) launch<64, kCold>(grid, smem, r, unit16, stagger, h, sink);
 }
 void launch_words(int words, int cold, unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger,
                   Hot h, unsigned* sink) {
