@@ -12,7 +12,9 @@
 // measured on the H200, 0 below 0.94, 1 above 1.11; LRU's cliff at 1 for cyclic
 // streams). Writes reach DRAM when evicted; the dirty lines still in L2 when
 // the kernel ends, the write share of the last L bytes, do not; nor do the stack
-// frames (spills) of the CTAs resident at the end, a floor. Every head is
+// frames (spills) of the CTAs resident at the end, a floor; a frame's part written once per CTA
+// (its prologue spills) goes to DRAM between a slot's CTAs with the measured aging share
+// (Hardware::spill_aging) at the distinct bytes a CTA's lifetime sees. Every head is
 // alike: the sums run over the W / gcd(W, T) distinct ways a head's CTAs fall
 // on wave boundaries (T <= W: the T / gcd(W, T) wave offsets) and over classes
 // of alike waves (step_classes), so the cost is independent of B x H and of
@@ -278,6 +280,38 @@ struct Waves {
                  });
   }
 
+  // Spills: the mean, over a head's CTAs, of the aging share at the distinct bytes its lifetime
+  // sees: the CTAs launched from it on until W times its own work has been done (W for CTAs all
+  // alike: its wave), plus the resident frames. Heads are alike and follow one another; more than
+  // kSpillSamples positions are sampled evenly, so the cost is bounded whatever T is.
+  double mean_spill_share(const L2Reuse& aging, double frames) const {
+    constexpr int64_t kSpillSamples = 4096;
+    const int64_t S = std::min(T, kSpillSamples);
+    std::vector<int64_t> pos(S + 1);
+    std::vector<long double> work(S + 1, 0), len(S, 0);  // work before pos[k]; inner rows at pos[k]
+    for (int64_t k = 0; k <= S; ++k) pos[k] = static_cast<int64_t>(static_cast<__int128>(k) * T / S);
+    for (int64_t k = 0; k < S; ++k) {
+      const int64_t x = heaviest_first ? T - 1 - pos[k] : pos[k];
+      len[k] = static_cast<long double>(g.rows_of(g.union_of(x, x + 1)));
+      work[k + 1] = work[k] + len[k] * static_cast<long double>(pos[k + 1] - pos[k]);
+    }
+    const long double head = work[S];
+    long double sum = 0;
+    for (int64_t k = 0; k < S; ++k) {
+      int64_t n = W;
+      if (head > 0) {
+        const long double target = work[k] + static_cast<long double>(W) * len[k];
+        const long double heads = std::floor(target / head), rest = target - heads * head;
+        const int64_t q = pos[std::lower_bound(work.begin(), work.end(), rest) - work.begin()];
+        const long double span = heads * static_cast<long double>(T) + static_cast<long double>(q - pos[k]);
+        n = static_cast<int64_t>(std::clamp<long double>(span, 1, 0x1p62L));
+      }
+      const double y = (parts(pos[k], n).footprint + frames) / l2_eff;
+      sum += static_cast<long double>(aging.miss(y)) * static_cast<long double>(pos[k + 1] - pos[k]);
+    }
+    return static_cast<double>(sum / static_cast<long double>(T));
+  }
+
   // sum over k = 0..n-1 of (ma + (mb - ma) t)(fa + (fb - fa) t), t = k / (n - 1).
   static long double affine_product_sum(__int128 n_, double ma, double mb, int64_t fa, int64_t fb) {
     const long double n = static_cast<long double>(n_), a = fa, df = static_cast<long double>(fb) - fa, dm = static_cast<long double>(mb) - ma;
@@ -392,6 +426,16 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
       if (fa2_order && g > 1)  // FlashAttention-2 reads K_j, V_j once per query head
         out.sm_read_bytes = checked_add(out.sm_read_bytes, (g - 1) * (r.read_bytes(TensorId::K) + r.read_bytes(TensorId::V)), "SM bytes");
     }
+  }
+  if (launch.cold_stack_bytes_per_cta > 0 && out.simulated_ctas > W) {
+    // Each slot's CTAs after its first rewrite the cold part; between two, L2 writes it back with
+    // the aging share (the last CTA's stays dirty: the floor below).
+    out.spill_share = model.mean_spill_share(hw.spill_aging, launch.written_line_weight * static_cast<double>(W) *
+                                                                 static_cast<double>(launch.stack_bytes_per_cta));
+    const long double spill = static_cast<long double>(out.simulated_ctas - W) * launch.cold_stack_bytes_per_cta * out.spill_share;
+    if (spill >= 0x1p62L) throw OverflowError("spill bytes");
+    out.spill_write_bytes = std::llround(spill);
+    writes = checked_add(writes, out.spill_write_bytes, "DRAM bytes");
   }
   out.dram_read_bytes = reads;
   out.dram_write_bytes = writes;

@@ -32,6 +32,9 @@ struct Launch {
   // The main kernel's stack frames per CTA (threads x bytes per thread; spills live there): the
   // frames of the CTAs resident at the end are dirty then and reach DRAM after the kernel.
   int64_t stack_bytes_per_cta = 0;
+  // Its part stored only outside every loop (prologue spills, written once per CTA; sass_frame_slots.py):
+  // each later CTA on a slot rewrites it, so L2 writes it back in between with the aging share.
+  int64_t cold_stack_bytes_per_cta = 0;
 };
 
 struct GpuTraffic {
@@ -39,6 +42,8 @@ struct GpuTraffic {
   int64_t dram_write_bytes = 0;    // write-backs of dirty lines evicted during the kernel (what ncu counts)
   int64_t l2_dirty_end_bytes = 0;  // written lines still dirty in L2 when the kernel ends (not in dram_write_bytes)
   int64_t stack_dirty_end_bytes = 0;  // stack frames (spills) of the CTAs resident at the end: a floor, dirty then
+  int64_t spill_write_bytes = 0;  // cold frame parts written back during the kernel (part of dram_write_bytes)
+  double spill_share = 0;         // their mean aging share over a head's CTAs (Hardware::spill_aging)
   int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)
   int64_t sm_write_bytes = 0; // SM-side stores (float32 dQ atomics are reductions, not stores)
   int64_t l2_reduction_bytes = 0;  // float32 dQ atomics (ncu lts__t_sectors_srcunit_tex_op_red)

@@ -43,6 +43,15 @@ const L2Reuse& gh100_l2_reuse() {
   static const L2Reuse r{{{0.94, 0}, {0.95, 0.012}, {0.96, 0.116}, {0.97, 0.18}, {0.99, 0.18}, {1.00, 0.217}, {1.10, 0.986}, {1.11, 1}}};
   return r;
 }
+// The H200's write-back of a written-once frame part, measured (kernels/tools/spill_probe.cu under
+// ncu, reports/fidelity/spillstudy/s24/spillprobe_p5 and s25/spillprobe_p6): the isotonic fit that
+// sim/fidelity/spill_aging.py computes from those launches (a ctest checks these knots against it).
+// Hits, not only fills, age an untouched dirty line: it goes well before the lifetime's distinct
+// bytes reach L/2, and a few per cent go at any footprint.
+const L2Reuse& gh100_spill_aging() {
+  static const L2Reuse r{{{0.141, 0.013}, {0.254, 0.04}, {0.334, 0.064}, {0.478, 0.083}, {0.536, 0.104}, {0.699, 0.121}, {0.728, 0.139}, {0.797, 0.343}, {0.859, 0.351}, {0.922, 0.653}, {0.98, 0.654}, {1.129, 0.946}, {1.655, 1}}};
+  return r;
+}
 }  // namespace
 
 const std::vector<Hardware>& hardware_presets() {
@@ -59,7 +68,7 @@ const std::vector<Hardware>& hardware_presets() {
       // A100 whitepaper: 40 MB L2.
       {"A100", 2039e9, 312e12, 156e12, 19.5e12, 19.5e12, 108, 192 * 1024, 163 * 1024, 40 * 1000 * 1000,
        "A100 80GB SXM datasheet; A100 whitepaper; CUDA guide cc 8.0", kSmemBytesPerClk * 108 * 1.41e9,
-       kExpPerClk * 108 * 1.41e9, L2Reuse{}},
+       kExpPerClk * 108 * 1.41e9, L2Reuse{}, L2Reuse{}},
       // NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: GPU memory
       // bandwidth 3.35 TB/s; FP16/BF16 tensor 1,979 TFLOPS with sparsity =
       // 989.4 dense; TF32 tensor 989 sparse = 494.7 dense; FP64 tensor 67
@@ -70,13 +79,13 @@ const std::vector<Hardware>& hardware_presets() {
       // H100 whitepaper: 50 MB L2 (SXM5).
       {"H100", 3.35e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 50 * 1000 * 1000,
        "H100 SXM datasheet; H100 whitepaper; CUDA guide cc 9.0", kSmemBytesPerClk * 132 * 1.83e9,
-       kExpPerClk * 132 * 1.83e9, gh100_l2_reuse()},
+       kExpPerClk * 132 * 1.83e9, gh100_l2_reuse(), gh100_spill_aging()},
       // NVIDIA H200 datasheet: 4.8 TB/s HBM3e, the H100's compute (same
       // GH100, 132 SMs). L2: 62914560 B (60 MiB), as the H200 we measure on
       // reports it (cudaDeviceProp::l2CacheSize, reports/fidelity/device.txt).
       {"H200", 4.8e12, 989.4e12, 494.7e12, 67e12, 67e12, 132, 256 * 1024, 227 * 1024, 62914560,
        "H200 datasheet; H100 whitepaper; CUDA guide cc 9.0; L2 as the device reports it",
-       kSmemBytesPerClk * 132 * 1.83e9, kExpPerClk * 132 * 1.83e9, gh100_l2_reuse()},
+       kSmemBytesPerClk * 132 * 1.83e9, kExpPerClk * 132 * 1.83e9, gh100_l2_reuse(), gh100_spill_aging()},
   };
   return presets;
 }

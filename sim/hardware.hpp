@@ -40,6 +40,10 @@ struct Hardware {
   double smem_bytes_per_s = 0;
   double exp_per_s = 0;
   L2Reuse l2_reuse;  // how re-reads miss near the L2's edge (empty: LRU's cliff)
+  // Spills: the share of a written-once stack-frame part (a CTA's prologue spills) that L2 writes
+  // back before the slot's next CTA overwrites it, against the distinct bytes all resident CTAs
+  // touch during that CTA's lifetime over L/2 (the same piecewise-linear form; empty: LRU's cliff).
+  L2Reuse spill_aging;
 
   double matmul_flops(DType t) const;
 };

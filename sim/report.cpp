@@ -209,6 +209,8 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                                    {"fitting_wave_share", r.gpu.fitting_wave_share},
                                    {"l2_edge", r.hw.l2_reuse.knots.empty() ? "lru" : "measured"},
                                    {"stack_dirty_end_bytes", r.gpu.stack_dirty_end_bytes},
+                                   {"spill_write_bytes", r.gpu.spill_write_bytes},
+                                   {"spill_share", r.gpu.spill_share},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},
                     {"matmul_flops", x.matmul_flops},

@@ -11,22 +11,24 @@ namespace {
 // tiles dividing N or not (reports/fidelity/torch_sass).
 std::vector<StackFrame> torch_frames(const std::string& kernel, const std::string& traits, const std::string& base,
                                      const std::string& tail, int64_t plain, int64_t plain_uneven, int64_t causal,
-                                     int64_t causal_uneven) {
+                                     int64_t causal_uneven, int64_t plain_cold = 0, int64_t causal_cold = 0) {
   const std::string head = "pytorch_flash::" + kernel + "_kernel<" + traits +
                            ", false, false, cutlass::bfloat16_t, Flash_kernel_traits<" + base +
                            ", cutlass::bfloat16_t> >, false, ";
-  const auto row = [&](int c, int e, int64_t bytes) {
+  const auto row = [&](int c, int e, int64_t bytes, int64_t cold) {
     return StackFrame{c, e, bytes, head + (c ? "true" : "false") + ", false, false, " + (e ? "true" : "false") +
-                                       ", true" + tail + ">"};
+                                       ", true" + tail + ">", cold};
   };
-  return {row(0, 1, plain), row(0, 0, plain_uneven), row(1, 1, causal), row(1, 0, causal_uneven)};
+  return {row(0, 1, plain, plain_cold), row(0, 0, plain_uneven, 0), row(1, 1, causal, causal_cold),
+          row(1, 0, causal_uneven, 0)};
 }
-// flash_fwd_kernel<Flash_fwd_kernel_traits<d, 128, Bc, 4, ...>, ..., Is_softcap, Return_softmax>.
+// flash_fwd_kernel<Flash_fwd_kernel_traits<d, 128, Bc, 4, ...>, ..., Is_softcap, Return_softmax>;
+// the cold parts of the even-tile frames from reports/fidelity/spillstudy/s24/torch_fwd_frame_slots_sm90.tsv.
 std::vector<StackFrame> torch_fwd_frames(int d, int bc, int64_t plain, int64_t plain_uneven, int64_t causal,
-                                         int64_t causal_uneven) {
+                                         int64_t causal_uneven, int64_t plain_cold, int64_t causal_cold) {
   const std::string t = std::to_string(d) + ", 128, " + std::to_string(bc) + ", 4";
   return torch_frames("flash_fwd", "Flash_fwd_kernel_traits<" + t, t, ", false, false", plain, plain_uneven, causal,
-                      causal_uneven);
+                      causal_uneven, plain_cold, causal_cold);
 }
 // flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<traits, ...>, ..., Is_softcap>.
 std::vector<StackFrame> torch_bwd_frames(const std::string& traits, const std::string& base, int64_t plain,
@@ -82,8 +84,8 @@ const std::vector<KernelVariant>& kernel_variants() {
       // PyTorch 2.11 flash_fwd_kernel, Flash_fwd_kernel_traits<64, 128, 128, 4> and
       // <128, 128, 64, 4>: Br 128, Bc 128 / 64, 2 CTAs/SM; grid (m_block, batch, head).
       {"torch_flash_fwd", Direction::fwd,
-       {{64, 128, 128, 2, 4, torch_fwd_frames(64, 128, 112, 88, 136, 208)},
-        {128, 128, 64, 2, 4, torch_fwd_frames(128, 64, 144, 64, 136, 376)}},
+       {{64, 128, 128, 2, 4, torch_fwd_frames(64, 128, 112, 88, 136, 208, 88, 104)},
+        {128, 128, 64, 2, 4, torch_fwd_frames(128, 64, 144, 64, 136, 376, 76, 72)}},
        {O::block_batch_head, false, 0, false, false}},
       // PyTorch 2.11 flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel, Flash_bwd_kernel_traits<64,
       // 128, 128, 8, ...> and <128, 64, 128, 8, ...>: Br 128 / 64, Bc 128, 1 CTA/SM; grid
@@ -140,6 +142,7 @@ Launch KernelVariant::launch_for(const Problem& p) const {
   l.ctas_per_sm = t.ctas_per_sm;
   const StackFrame* f = frame(p);
   l.stack_bytes_per_cta = f ? f->bytes * 32 * t.warps : 0;
+  l.cold_stack_bytes_per_cta = f ? f->cold_bytes * 32 * t.warps : 0;
   return l;
 }
 

@@ -25,6 +25,9 @@ struct StackFrame {
   int causal, even;
   int64_t bytes;
   std::string sass;
+  // Of `bytes`, those stored only outside every loop (written once per CTA): read off the SASS by
+  // sim/fidelity/sass_frame_slots.py (reports/fidelity/spillstudy/s24); 0: not read off.
+  int64_t cold_bytes = 0;
 };
 
 // One instantiated head dim: its tile (Br, Bc), CTAs per SM, warps per CTA and stack frames.

@@ -25,8 +25,10 @@ std::string miss_reason(int k, double pred, double meas, double sm_write, double
            (spread > 0.02 ? " (repeats of the kernel differ by " + fixed2(spread * 100) + "%)" : "");
   if (k == 2 && sm_write > 1.5 * sm_write_pred)
     return "spills: SM-side stores are " + fixed2(sm_write / sm_write_pred) +
-           "x the kernel's outputs (local memory) whose dirty lines L2 writes back when it evicts them beyond the "
-           "resident frames' floor";
+           "x the kernel's outputs (local memory) whose dirty lines L2 writes back when it evicts them" +
+           (g.spill_write_bytes > 0 ? "; the model counts " + num(double(g.spill_write_bytes) / 1e9) +
+                                          " GB of cold frame parts written back (aging share " + fixed2(g.spill_share) + ")"
+                                    : std::string(" beyond the resident frames' floor"));
   const double written = double(g.dram_write_bytes + g.l2_dirty_end_bytes);
   if (k == 2 && !eventual && written > 0 && double(g.l2_dirty_end_bytes) > 0.3 * written)
     return "output resident: " + fixed2(100 * double(g.l2_dirty_end_bytes) / written) +
@@ -57,7 +59,7 @@ double spread_error(double pred, double lo, double hi) {
 // The model's prediction of a case and the three alternatives the report computes beside it
 // (stored lines weighted 1, LRU's cliff, no stack-frame floor).
 struct Models {
-  GpuTraffic model, stored1, cliff, noframe;
+  GpuTraffic model, stored1, cliff, noframe, nospill;
 };
 Models predict(const KernelVariant& v, const Problem& p, const Hardware& hw) {
   const ScheduleDesc desc = v.schedule(p);
@@ -73,6 +75,9 @@ Models predict(const KernelVariant& v, const Problem& p, const Hardware& hw) {
   Launch noframe = v.launch_for(p);
   noframe.stack_bytes_per_cta = 0;
   m.noframe = gpu_traffic(r, hw, noframe);
+  Launch nospill = v.launch_for(p);
+  nospill.cold_stack_bytes_per_cta = 0;
+  m.nospill = gpu_traffic(r, hw, nospill);
   return m;
 }
 
@@ -132,11 +137,17 @@ std::string not_modelled(const GpuTraffic& g, const Launch& launch, double sm_wr
   std::string gap;
   // Forward: PyTorch's kernel runs at 255 registers per thread and spills (local memory). The
   // GQA backward's extra stores have no verified cause, so they are only stated.
-  if (sm_write > 1.5 * double(g.sm_write_bytes))
+  if (sm_write > 1.5 * double(g.sm_write_bytes)) {
     gap = (fwd ? "local-memory spills (SM-side stores " : "unexplained extra SM-side stores (") +
-          fixed2(sm_write / double(g.sm_write_bytes)) +
-          "x the outputs): not in the schedule; DRAM writes count only the resident stack frames' floor (" +
-          num(double(g.stack_dirty_end_bytes) / 1e9) + " GB)";
+          fixed2(sm_write / double(g.sm_write_bytes)) + "x the outputs): not in the schedule; DRAM writes count ";
+    if (launch.cold_stack_bytes_per_cta > 0)
+      gap += "the cold frame part's write-backs (" + num(double(g.spill_write_bytes) / 1e9) + " GB at aging share " +
+             fixed2(g.spill_share) + ") and the resident stack frames' floor (" +
+             num(double(g.stack_dirty_end_bytes) / 1e9) + " GB); the every-step spills stay in L2";
+    else
+      gap += "only the resident stack frames' floor (" + num(double(g.stack_dirty_end_bytes) / 1e9) +
+             " GB): no cold part read off for this instantiation";
+  }
   const double written_pred = double(g.dram_write_bytes + g.l2_dirty_end_bytes);
   if (!has_ev && written_pred > 0 && double(g.l2_dirty_end_bytes) > 0.3 * written_pred)
     gap += (gap.empty() ? "" : "; ") + std::string("end-of-kernel write-back (") +
@@ -193,6 +204,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
         const auto alt = [&](const GpuTraffic& x) { return spread_error(judged(x, k, has_ev), js.lo[k], js.hi[k]); };
         (c.half == "fit" ? j.err_cliff_fit : j.err_cliff)[k].push_back(alt(m.cliff));
         (c.half == "fit" ? j.err_noframe_fit : j.err_noframe)[k].push_back(alt(m.noframe));
+        (c.half == "fit" ? j.err_nospill_fit : j.err_nospill)[k].push_back(alt(m.nospill));
         if (c.half == "fit") {
           j.err_fit[k].push_back(e);
           if (e > j.worst_fit_e[k]) j.worst_fit_e[k] = e, j.worst_fit[k] = c.id + " " + kname;
@@ -207,6 +219,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       row.spread = spread;
       row.dirty_end_pred = double(g.l2_dirty_end_bytes);
       row.stack_end_pred = double(g.stack_dirty_end_bytes);
+      row.spill_pred = double(g.spill_write_bytes);
       row.sm_write = st.sm_write;
       row.sm_write_pred = double(g.sm_write_bytes);
       row.red = st.red;

@@ -21,7 +21,7 @@ struct FidelityRow {
   size_t samples = 0;
   double pred[kFidelityMetrics] = {}, mean[kFidelityMetrics] = {};  // in-kernel counters, bytes
   double spread = 0;  // max over the metrics of max / min - 1 over the samples
-  double dirty_end_pred = 0, stack_end_pred = 0, sm_write = 0, sm_write_pred = 0, red = 0, red_pred = 0, lts = 0;
+  double dirty_end_pred = 0, stack_end_pred = 0, spill_pred = 0, sm_write = 0, sm_write_pred = 0, red = 0, red_pred = 0, lts = 0;
   double footprint_over_l2 = 0;
   bool reuse = false;          // every wave's re-reads hit
   double fitting_share = 0;    // the waves whose re-reads hit (each decides on its own footprint)
@@ -39,6 +39,8 @@ struct FidelityJudgement {
   std::vector<double> err_cliff[kFidelityMetrics], err_cliff_fit[kFidelityMetrics];
   // The same without the stack-frame floor (Launch::stack_bytes_per_cta 0), held-out then fit half.
   std::vector<double> err_noframe[kFidelityMetrics], err_noframe_fit[kFidelityMetrics];
+  // The same without the cold frame part's write-backs (Launch::cold_stack_bytes_per_cta 0).
+  std::vector<double> err_nospill[kFidelityMetrics], err_nospill_fit[kFidelityMetrics];
   double worst_e[kFidelityMetrics] = {0, 0, 0};
   std::string worst[kFidelityMetrics];
   // Fit half: the same errors (the half that informed the model's design, shown beside).

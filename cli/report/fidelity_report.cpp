@@ -28,7 +28,7 @@ Table every_case(const FidelityJudgement& j) {
   t.columns = {"case", "half", "kernel", "batch", "heads", "kv_heads", "seqlen", "head_dim", "mask", "samples",
                "sm_read_gb", "sm_read_pred_gb", "sm_read_ratio", "dram_read_gb", "dram_read_pred_gb",
                "dram_read_ratio", "dram_write_gb", "dram_write_pred_gb", "dram_write_ratio",
-               "l2_dirty_end_pred_gb", "stack_end_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "lts_read_gb", "spread_pct", "footprint_over_l2",
+               "l2_dirty_end_pred_gb", "stack_end_pred_gb", "spill_pred_gb", "sm_write_gb", "sm_write_pred_gb", "l2_red_gb", "l2_red_pred_gb", "lts_read_gb", "spread_pct", "footprint_over_l2",
                "reuse", "why_missed", "not_modelled", "eventual_write_gb", "eventual_write_pred_gb",
                "eventual_write_ratio"};
   for (const FidelityRow& r : j.rows) {
@@ -40,7 +40,7 @@ Table every_case(const FidelityJudgement& j) {
       row.push_back(num(r.pred[k] / 1e9));
       row.push_back(fixed2(r.pred[k] / r.mean[k]));
     }
-    for (double gbytes : {r.dirty_end_pred, r.stack_end_pred, r.sm_write, r.sm_write_pred, r.red, r.red_pred, r.lts})
+    for (double gbytes : {r.dirty_end_pred, r.stack_end_pred, r.spill_pred, r.sm_write, r.sm_write_pred, r.red, r.red_pred, r.lts})
       row.push_back(num(gbytes / 1e9));
     row.push_back(r.samples > 1 ? fixed2(r.spread * 100) : "-");
     row.push_back(fixed2(r.footprint_over_l2));
@@ -96,13 +96,15 @@ std::string curve_vs_cliff(const FidelityJudgement& j) {
   return s;
 }
 
-// The errors with the stack-frame floor (the model) and without it, both halves.
-std::string frames_vs_none(const FidelityJudgement& j) {
+// The DRAM write errors of the model and of one without a part of it (alt), both halves.
+std::string writes_with_without(const FidelityJudgement& j, const std::vector<double> (&alt)[kFidelityMetrics],
+                                const std::vector<double> (&alt_fit)[kFidelityMetrics], const std::string& with,
+                                const std::string& without) {
   const auto worst = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
-  std::string s = "| metric | half | median, frame floor | worst | median, no floor | worst |\n|---|---|---|---|---|---|\n";
+  std::string s = "| metric | half | median, " + with + " | worst | median, " + without + " | worst |\n|---|---|---|---|---|---|\n";
   for (const bool held : {true, false}) {
     const std::vector<double>& e = held ? j.err[2] : j.err_fit[2];
-    const std::vector<double>& n = held ? j.err_noframe[2] : j.err_noframe_fit[2];
+    const std::vector<double>& n = held ? alt[2] : alt_fit[2];
     s += std::string("| ") + kMetricNames[2] + " | " + (held ? "held-out" : "fit") + " | " + fixed2(median(e) * 100) +
          "% | " + fixed2(worst(e) * 100) + "% | " + fixed2(median(n) * 100) + "% | " + fixed2(worst(n) * 100) + "% |\n";
   }
@@ -257,7 +259,15 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "A third came after them too: the stack-frame floor (below, \"Stack frames\"), read off the "
       "kernels' SASS, no constant in it; PyTorch's forward rows were seen to miss by their spills first. "
       "Computed both ways (reads do not change):\n\n" +
-      frames_vs_none(j) + "\n"
+      writes_with_without(j, j.err_noframe, j.err_noframe_fit, "frame floor", "no floor") + "\n"
+      "A fourth came after them: the cold frame part's write-backs (below, \"Stack frames\"): the part of "
+      "each frame stored only outside every loop, read off the SASS (`sim/fidelity/sass_frame_slots.py`), "
+      "written back between a slot's CTAs with the share the spill probe measured (`Hardware::spill_aging`, "
+      "fitted by `sim/fidelity/spill_aging.py` to synthetic launches only, nothing from the grid). It was built "
+      "because this grid's PyTorch forward rows, held-out ones among them, missed by their spills, and the "
+      "grid's write-backs informed the probe's design, so this grid is not blind to it; only a fresh grid "
+      "measured with the model frozen judges it. Computed both ways:\n\n" +
+      writes_with_without(j, j.err_nospill, j.err_nospill_fit, "cold-part write-backs", "none") + "\n"
       "Predicted DRAM writes are the write-backs of lines evicted during the kernel, what "
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "

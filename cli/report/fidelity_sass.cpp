@@ -77,7 +77,7 @@ std::string spill_probe(const FidelityData& d) {
          "CTA's frame written back once, `per_cta_rule_mb`) is off by the number of waves. While the launches "
          "ran, at most " + fixed2(in_hi) + "x the floor came back (`in_kernel_mb`): L2 keeps hot frames. PyTorch's "
          "forward writes back more than its floor during the kernel (the every-case table), which this probe's "
-         "spill pattern does not show; that remainder is not modelled.\n\n" +
+         "spill pattern does not show: its written-once part is the cold part above.\n\n" +
          device + "\n" + t.markdown() + "\n";
 }
 
@@ -90,8 +90,16 @@ std::string sass_frames_section(const std::string& dir, const FidelityData& d) {
       "Kernels that spill keep the spilled registers in their stack frame (local memory, cached in L2). The "
       "GPU model counts a floor for it with no constant: the frames of the CTAs resident at the end "
       "(min(W, CTAs) x threads x the frame per thread) are dirty then and reach DRAM after the kernel "
-      "(`stack_end_pred_gb`, part of the eventual writes); a slot's CTAs share their frame's lines, so earlier "
-      "CTAs add nothing to it. What spilled lines L2 writes back during the kernel is not modelled. The frame "
+      "(`stack_end_pred_gb`, part of the eventual writes); a slot's CTAs share their frame's lines. The part "
+      "of a frame stored every KV step stays in L2 (its lines are hot); the part stored only outside every "
+      "loop (prologue spills: the `cold` bytes of sim/variants.cpp, read off the SASS by "
+      "sim/fidelity/sass_frame_slots.py into spillstudy/s24/torch_fwd_frame_slots_sm90.tsv: PyTorch's "
+      "forward, whole tiles only) is rewritten by each later CTA of a slot, and L2 writes it back in between "
+      "with the aging share (`Hardware::spill_aging`) at the distinct bytes that CTA's lifetime sees (the "
+      "CTAs launched from it until W times its work is done, plus the resident frames, over L/2): "
+      "`spill_pred_gb`, part of the predicted DRAM writes. The aging curve is the isotonic fit "
+      "sim/fidelity/spill_aging.py computes from the spill probe's launches with a written-once part "
+      "(spillstudy/s24/spillprobe_p5, s25/spillprobe_p6; a ctest checks the knots against it). The frame "
       "per thread of each instantiation is read off the kernel's sm_90 SASS (`cuobjdump -res-usage`, "
       "sim/fidelity/stack_frames.sh) and kept in sim/variants.cpp; every row is checked here against the "
       "committed listings (`*_sass/`).\n\n";

@@ -5,17 +5,21 @@
 // spill-like store that keeps its frame's lines dirty) and, with COLD_WORDS, writes a second
 // local array once at its start and reads it only at its end (a frame part L2 sees written once
 // per CTA, as a kernel's prologue spills are; its later reads hit L1) and, with REREADS R, reads R
-// lines a step of one buffer of L2/4 all CTAs share (L2 hits, no fills: do hits age the cold part?).
+// lines a step of one buffer all CTAs share (L2 hits, no fills: do hits age the cold part?), of
+// HOT_FRAC x the L2 (default 1/4: how far does the answer depend on the hits' distinct lines?).
 // Run under ncu with L2 left alone and a read-only drain after each launch
 // (sim/fidelity/ncu_spill_probe.sh): the launch's DRAM writes are frame lines
 // evicted while it ran, the drain's those still dirty at its end; the GPU
 // model predicts both (sim/README.md, "Spills").
 //
-// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS [REREADS]]]
+// Usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS [REREADS [HOT_FRAC [GROUP]]]]]
 //   FRAME_WORDS 16, 32 or 64 (64, 128, 256 B a thread); fills as multiples of the L2;
 //   STAGGER S: CTA b streams (b % S + 1) equal units, so CTAs end at different times (default 1);
 //   COLD_WORDS 0, 32 or 64: the written-once array's words per thread (default 0);
-//   REREADS 0..64: shared-buffer lines each thread reads a step (default 0).
+//   REREADS 0..64: shared-buffer lines each thread reads a step (default 0);
+//   HOT_FRAC (0, 1]: the shared buffer's size over the L2 (default 0.25);
+//   GROUP 0..4096: 0 (default) scattered 4 B re-reads, each CTA its own; G > 0 whole coalesced lines,
+//   the same ones for G consecutive CTAs, as a head's query blocks read its K/V tiles.
 // One CSV line per launch goes to stdout before it runs, in launch order.
 #include <cuda_runtime.h>
 
@@ -40,7 +44,8 @@ constexpr int kThreads = 128;
 template <int kWords, int kCold>
 __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restrict__ r, unsigned long long unit16,
                                                            unsigned stagger, const uint4* __restrict__ hot,
-                                                           unsigned long long hot16, unsigned rereads, unsigned* sink) {
+                                                           unsigned long long hot16, unsigned rereads, unsigned group,
+                                                           unsigned* sink) {
   extern __shared__ unsigned char occupancy_pad[];
   unsigned frame[kWords];
 #pragma unroll
@@ -55,11 +60,20 @@ __global__ void __launch_bounds__(kThreads) fc_spill_cycle(const uint4* __restri
     const unsigned seed = per_cta16 ? __ldcg(&mine[threadIdx.x % per_cta16].x) : 0u;
     for (int c = 0; c < kCold; ++c) cold[(c + threadIdx.x) % kCold] = seed + c;
   }
+  // A group's own stream: as long as its CTAs' reads, so groups' streams overlap only where hot16 wraps.
+  const unsigned long long stream16 = (unit16 * stagger + kThreads - 1) / kThreads * rereads * kThreads;
   unsigned step = 0;
   for (unsigned long long i = threadIdx.x; i < per_cta16; i += kThreads, ++step) {
     uint4 v = __ldcg(mine + i);
-    // CTA b starts 8191 b lines in, so concurrent CTAs spread their hits over the whole buffer.
-    for (unsigned j = 0; j < rereads; ++j) v.x += __ldcg(&hot[(i * rereads + j + blockIdx.x * 8191ull) % hot16].y);
+    // CTA b (group 0) starts 8191 b lines in, so concurrent CTAs spread their hits over the whole buffer.
+    if (group == 0) {
+      for (unsigned j = 0; j < rereads; ++j) v.x += __ldcg(&hot[(i * rereads + j + blockIdx.x * 8191ull) % hot16].y);
+    } else {  // whole lines, coalesced, one stream for each `group` consecutive CTAs (a head's K/V tiles)
+      for (unsigned j = 0; j < rereads; ++j) {
+        const uint4 h = __ldcg(&hot[((step * rereads + j) * kThreads + threadIdx.x + blockIdx.x / group * stream16) % hot16]);
+        v.x += h.x ^ h.y ^ h.z ^ h.w;
+      }
+    }
     frame[(step * 7u + threadIdx.x) % kWords] += v.x ^ v.y ^ v.z ^ v.w;  // one spill-like store a step
   }
   unsigned acc = 0;
@@ -75,6 +89,7 @@ struct Hot {  // the shared re-read buffer
   const uint4* p;
   unsigned long long n16;
   unsigned rereads;
+  unsigned group;  // 0: scattered 4 B reads; G: coalesced lines shared by G consecutive CTAs
 };
 template <int kWords, int kCold>
 void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, unsigned stagger, Hot h, unsigned* sink) {
@@ -82,7 +97,7 @@ void launch(unsigned grid, int smem, const uint4* r, unsigned long long unit16, 
   int resident = 0;
   FC_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, fc_spill_cycle<kWords, kCold>, kThreads, smem));
   if (resident != 2) throw std::runtime_error("occupancy is " + std::to_string(resident) + " CTAs per SM, not 2");
-  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, h.p, h.n16, h.rereads, sink);
+  fc_spill_cycle<kWords, kCold><<<grid, kThreads, smem>>>(r, unit16, stagger, h.p, h.n16, h.rereads, h.group, sink);
   FC_CHECK_LAUNCH("fc_spill_cycle");
 }
 
@@ -101,12 +116,16 @@ void launch_words(int words, int cold, unsigned grid, int smem, const uint4* r, 
 }
 
 int run(int argc, char** argv) {
-  if (argc < 6 || argc > 9)
+  if (argc < 6 || argc > 11)
     throw std::invalid_argument(
-        "usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS [REREADS]]]");
+        "usage: fc_spill_probe FRAME_WORDS WAVES FILL_FROM FILL_TO FILL_STEP [STAGGER [COLD_WORDS [REREADS [HOT_FRAC [GROUP]]]]]");
   const double stagger_d = argc >= 7 ? probe_number(argv[6], "STAGGER") : 1;
   const double cold_d = argc >= 8 ? probe_number(argv[7], "COLD_WORDS") : 0;
-  const double rereads_d = argc == 9 ? probe_number(argv[8], "REREADS") : 0;
+  const double rereads_d = argc >= 9 ? probe_number(argv[8], "REREADS") : 0;
+  const double hot_frac = argc >= 10 ? probe_number(argv[9], "HOT_FRAC") : 0.25;
+  const double group_d = argc == 11 ? probe_number(argv[10], "GROUP") : 0;
+  if (group_d < 0 || group_d > 4096 || group_d != std::floor(group_d)) throw std::invalid_argument("GROUP must be 0..4096");
+  if (!(hot_frac > 0) || hot_frac > 1) throw std::invalid_argument("HOT_FRAC must be in (0, 1]");
   if (rereads_d < 0 || rereads_d > 64 || rereads_d != std::floor(rereads_d)) throw std::invalid_argument("REREADS must be 0..64");
   const int cold_words = static_cast<int>(cold_d);
   if (cold_d != cold_words || (cold_words != 0 && cold_words != 32 && cold_words != 64))
@@ -127,7 +146,7 @@ int run(int argc, char** argv) {
   const int smem = smem_sm / 2 - 2048;  // 2 CTAs per SM, as PyTorch's forward runs
   const unsigned grid = static_cast<unsigned>(waves_d) * 2u * static_cast<unsigned>(sms);
   const std::size_t max_bytes = static_cast<std::size_t>(to * l2) / 16 * 16 + 16 * grid;
-  const unsigned long long hot16 = static_cast<unsigned long long>(l2) / 4 / 16;
+  const unsigned long long hot16 = static_cast<unsigned long long>(hot_frac * l2) / 16;
   flashcheck::kernels::DeviceBuffer r(max_bytes), sink(sizeof(unsigned)), hot(hot16 * 16);
   const flashcheck::kernels::L2Drain drain;  // fc_l2_flush over 4x the L2, never written
   FC_CUDA(cudaMemset(r.as<void>(), 1, r.bytes()));
@@ -138,16 +157,17 @@ int run(int argc, char** argv) {
   // Units over all CTAs: whole cycles of stagger CTAs (1 + ... + stagger units each) and the rest.
   const unsigned long long cycles = grid / stagger, rest = grid % stagger;
   const unsigned long long units = cycles * stagger * (stagger + 1) / 2 + rest * (rest + 1) / 2;
-  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger,cold_bytes_per_thread,rereads_per_step,reread_buffer_bytes\n");
+  std::printf("launch,frame_bytes_per_thread,threads_per_cta,ctas_per_sm,waves,grid,sms,l2_bytes,fill_over_l2,fill_bytes,stagger,cold_bytes_per_thread,rereads_per_step,reread_buffer_bytes,reread_group\n");
   const int points = static_cast<int>(std::floor((to - from) / step + 1e-9)) + 1;
   for (int k = 0; k < points; ++k) {
     const double f = from + k * step;
     const unsigned long long unit16 = static_cast<unsigned long long>(f * l2) / 16 / units;
-    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u,%d,%d,%llu\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms,
-                l2, f, unit16 * 16ull * units, stagger, 4 * cold_words, static_cast<int>(rereads_d), hot16 * 16);
+    std::printf("%d,%d,%d,2,%d,%u,%d,%d,%.4f,%llu,%u,%d,%d,%llu,%d\n", k, 4 * words, kThreads, static_cast<int>(waves_d), grid, sms,
+                l2, f, unit16 * 16ull * units, stagger, 4 * cold_words, static_cast<int>(rereads_d), hot16 * 16,
+                static_cast<int>(group_d));
     std::fflush(stdout);
     launch_words(words, cold_words, grid, smem, r.as<const uint4>(), unit16, stagger,
-                 Hot{hot.as<const uint4>(), hot16, static_cast<unsigned>(rereads_d)}, sink.as<unsigned>());
+                 Hot{hot.as<const uint4>(), hot16, static_cast<unsigned>(rereads_d), static_cast<unsigned>(group_d)}, sink.as<unsigned>());
     flush();  // its DRAM writes: the frame lines still dirty when the launch ended
     FC_CUDA(cudaDeviceSynchronize());
   }

@@ -47,15 +47,15 @@ RunResult run(const Case& c) {
 }
 
 TEST_CASE("sim GPU model: conservation, bounds and cost") {
-  prop("forward: DRAM writes + bytes dirty at the end = the bytes written; compulsory <= DRAM "
+  prop("forward: DRAM writes (spills apart) + bytes dirty at the end = the bytes written; compulsory <= DRAM "
        "reads <= SM-side reads; the hit rate is in [0, 1]",
        [] {
          const Case c = gen_case(true);
          const RunResult r = run(c);
          const GpuTraffic g = gpu_traffic(r, c.hw, c.v->launch_for(c.p));
          RC_ASSERT(g.modelled);
-         RC_ASSERT(g.dram_write_bytes + g.l2_dirty_end_bytes == r.write_bytes());
-         RC_ASSERT(g.dram_write_bytes >= 0);
+         RC_ASSERT(g.dram_write_bytes - g.spill_write_bytes + g.l2_dirty_end_bytes == r.write_bytes());
+         RC_ASSERT(g.dram_write_bytes >= g.spill_write_bytes);
          // Q, K, V each once (every key and query is visible somewhere under both masks).
          const int64_t once = c.p.batch * c.p.heads_q * c.p.seqlen_q * c.p.head_dim * 2 * 3;
          RC_ASSERT(g.dram_read_bytes >= once);
@@ -218,6 +218,74 @@ TEST_CASE("sim GPU model: the stack-frame floor is the resident CTAs' frames of 
   CHECK(floor_of(1, 65536, Mask::sliding_window(100, 0)) == 0);
   // Many heads: still one frame per slot, not per CTA.
   CHECK(floor_of(64, 4096, Mask::none()) == 264 * 128 * 112);
+}
+
+TEST_CASE("sim GPU model: spills, a slot's later CTAs writing back their cold frame part") {
+  prop("0 <= spill write-backs <= (CTAs - W) x the cold part, none without one; a bigger L2 writes back no more", [] {
+    Case c = gen_case(true);
+    if (*rc::gen::arbitrary<bool>()) {  // PyTorch's forward on whole tiles: a cold part read off
+      c.v = &find_kernel_variant("torch_flash_fwd");
+      c.p.seqlen_q = c.p.seqlen_k = 128 * ((c.p.seqlen_q + 127) / 128);
+    }
+    const RunResult r = run(c);
+    const Launch l = c.v->launch_for(c.p);
+    const GpuTraffic g = gpu_traffic(r, c.hw, l);
+    RC_ASSERT(g.spill_share >= 0 && g.spill_share <= 1);
+    RC_ASSERT(g.spill_write_bytes >= 0);
+    RC_ASSERT(g.spill_write_bytes <= std::max<int64_t>(0, g.simulated_ctas - g.concurrent_ctas) * l.cold_stack_bytes_per_cta + 1);
+    if (l.cold_stack_bytes_per_cta == 0) RC_ASSERT(g.spill_write_bytes == 0);
+    Hardware big = c.hw;
+    big.l2_bytes = c.hw.l2_bytes * *rc::gen::inRange<int64_t>(2, 10);
+    RC_ASSERT(gpu_traffic(r, big, l).spill_write_bytes <= g.spill_write_bytes);
+  });
+  const KernelVariant& v = find_kernel_variant("torch_flash_fwd");
+  const auto traffic = [&](int64_t batch, int64_t heads, int64_t n, int64_t d, Mask m, const Hardware& hw) {
+    Problem p;
+    p.batch = batch;
+    p.heads_q = p.heads_kv = heads;
+    p.seqlen_q = p.seqlen_k = n;
+    p.head_dim = d;
+    p.dtype = DType::bf16;
+    p.mask = m;
+    const ScheduleDesc s = v.schedule(p);
+    const RunResult r = simulate(p, s.kind, s.direction, hw.smem_per_block_bytes, {s.Br, s.Bc, 0, s.warps});
+    return gpu_traffic(r, hw, v.launch_for(p));
+  };
+  const Hardware h200 = find_preset("h200");
+  // The cold parts read off the SASS (reports/fidelity/spillstudy/s24): 88 / 104 B (d 64), 76 / 72 B (d 128).
+  const auto cold = [&](int64_t n, int64_t d, Mask m) {
+    Problem p;
+    p.seqlen_q = p.seqlen_k = n;
+    p.head_dim = d;
+    p.dtype = DType::bf16;
+    p.mask = m;
+    return v.launch_for(p).cold_stack_bytes_per_cta;
+  };
+  CHECK(cold(4096, 64, Mask::none()) == 128 * 88);
+  CHECK(cold(4096, 64, Mask::causal_top_left()) == 128 * 104);
+  CHECK(cold(4096, 128, Mask::none()) == 128 * 76);
+  CHECK(cold(4096, 128, Mask::causal_top_left()) == 128 * 72);
+  CHECK(cold(4095, 64, Mask::none()) == 0);  // uneven tiles: not read off
+  // CTAs all alike and one a head (B33 H16 N128: 2 waves of 264 heads): each CTA's lifetime sees a
+  // wave's worth, so the share is the curve at the wave's footprint plus half the resident frames.
+  const GpuTraffic alike = traffic(33, 16, 128, 64, Mask::none(), h200);
+  const double y = (alike.wave_footprint_bytes + 0.5 * 264 * 128 * 112) / (h200.l2_bytes / 2.0);
+  CHECK(alike.spill_share == Approx(h200.spill_aging.miss(y)).epsilon(1e-9));
+  CHECK(alike.spill_write_bytes == std::llround((528 - 264) * 128 * 88 * alike.spill_share));
+  // LRU's cliff: a tiny L2 writes every later CTA's cold part back, a huge one none.
+  Hardware cliff = h200;
+  cliff.spill_aging = {};
+  cliff.l2_bytes = 1000 * 1000;
+  CHECK(traffic(16, 16, 1024, 64, Mask::none(), cliff).spill_write_bytes == (2048 - 264) * 128 * 88);
+  cliff.l2_bytes = int64_t(1) << 40;
+  CHECK(traffic(16, 16, 1024, 64, Mask::none(), cliff).spill_write_bytes == 0);
+  CHECK(alike.spill_share > 0);
+  // Heaviest first or not, a causal head's long Q blocks live through more of the kernel than an
+  // average wave: their share is above the one the average wave's footprint gives.
+  const GpuTraffic causal = traffic(2, 8, 32768, 64, Mask::causal_top_left(), h200);
+  CHECK(causal.spill_share > h200.spill_aging.miss((causal.wave_footprint_bytes + 0.5 * 264 * 128 * 136) / (h200.l2_bytes / 2.0)));
+  // Bounded cost: a head of 2^19 Q blocks is sampled, not walked.
+  CHECK(traffic(1, 1, int64_t(1) << 26, 64, Mask::causal_top_left(), h200).spill_share > 0);
 }
 
 TEST_CASE("sim L2 reuse curve: LRU's cliff without knots, the presets' curves monotone in [0, 1]") {

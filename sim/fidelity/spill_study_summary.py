@@ -75,7 +75,7 @@ def torch_cases(d):
 
 def probe_table(probe):
     print(f"\nSpill probe ({os.path.basename(probe)}/; fill = bytes streamed once over the L2; re-reads = lines of a shared "
-          "L2/4 buffer each thread reads a step):\n")
+          "buffer each thread reads a step, L2/4 unless the sweep's _h names its share of the L2, _g its CTA group):\n")
     print("| sweep | CTAs | hot B/thread | cold B/thread | cold of all CTAs MB | fill/L2 | re-reads | in-kernel writes MB | end writes MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     for f in sorted(glob.glob(os.path.join(probe, "plan_*.csv"))):
