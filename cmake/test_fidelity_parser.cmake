@@ -142,5 +142,21 @@ expect_refused(spilllost spillprobe/p1/ncu_f64_w4.csv "^\"3\"," "4 launches for 
   "a spill probe CSV with a launch missing")
 expect_edited_refused(spilloff spillprobe/p1/ncu_f64_w4.csv "8,900,000" "30,000,000"
   "the stack-frame floor's premise fails" "a spill probe whose end writes depart from the floor")
+# The fresh held-out grid (grid2/, a copy of the fixture's case and passes): judged and written to
+# grid2.csv; refused when the measuring build's predictions are not the frozen ones; "not measured
+# yet", with no grid2.csv, before its device.txt exists.
+expect_rows(fidelity/grid2.csv "\nt01,held,flash2_fwd,1,1,1,1024,64,none,2,2," "\nt01,held,torch_flash_fwd,")
+expect_rows(fidelity/README.md "| metric (grid2, all held out) |")
+expect_edited_refused(grid2moved grid2/predictions.txt "\"dram_read_bytes\": " "\"dram_read_bytes\": 1"
+  "grid2 was measured with a model other than the frozen one" "grid2 measured by a build whose predictions are not the frozen ones")
+file(REMOVE_RECURSE ${SCRATCH}/grid2none)
+file(COPY ${fixture}/ DESTINATION ${SCRATCH}/grid2none)
+file(REMOVE ${SCRATCH}/grid2none/grid2/device.txt)
+execute_process(COMMAND ${FLASHCHECK} report --no-plots --out ${SCRATCH}/grid2none-out --fidelity-only ${SCRATCH}/grid2none
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+file(READ ${SCRATCH}/grid2none-out/fidelity/README.md page)
+if(NOT rc EQUAL 0 OR NOT page MATCHES "\\*\\*Not measured yet\\*\\*" OR EXISTS ${SCRATCH}/grid2none-out/fidelity/grid2.csv)
+  message(FATAL_ERROR "fidelity report: an unmeasured grid2 is not reported as such (${rc}):\n${out}")
+endif()
 message(STATUS "fidelity parser: SM-side reads from the crossbar metric, first launch only, eventual writes per drain, the L2 probe, the frame table, the spill probe")
 file(REMOVE_RECURSE ${SCRATCH})

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "cli/report/fidelity_data.hpp"
@@ -180,6 +184,53 @@ const char* kPlot =
     "     'fidelity.csv' every ::1 using (strcol(2) eq 'fit' ? $14 : 1/0):15 with points pt 6 title 'design half', \\\n"
     "     x with lines dt 2 lc rgb 'black' title 'predicted = measured'\n";
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The fresh held-out grid (<dir>/grid2/): its cases and the model's predictions for them were frozen
+// (frozen_predictions.txt, sim/fidelity/grid_predict.sh; ctest grid2_frozen keeps the model on them)
+// before sim/fidelity/measure_grid2.sh measured it, which predicts again on the GPU machine first.
+std::string grid2_section(const Writer& w, const std::string& dir) {
+  const std::string g = dir + "/grid2";
+  if (!std::filesystem::exists(g + "/cases.txt")) return "";
+  std::string s =
+      "## The fresh held-out grid (grid2/)\n\n"
+      "The cases of `grid2/cases.txt`, none of them in `cases.txt`, were chosen before any of them was measured, "
+      "and the model's predictions for them frozen (`grid2/frozen_predictions.txt`, by sim/fidelity/grid_predict.sh; "
+      "ctest `grid2_frozen` fails on any change to them), before anything of grid2 was measured. Every row is "
+      "held out: this is the judgement of the model as it stands.\n\n";
+  if (std::filesystem::exists(g + "/FROZEN.md")) s += file_text(g + "/FROZEN.md") + "\n";
+  if (!std::filesystem::exists(g + "/device.txt"))
+    return s + "**Not measured yet**: nothing of grid2 has been measured, so it judges nothing yet. On the GPU "
+               "machine `bash sim/fidelity/measure_grid2.sh BIN_DIR OUT_DIR` predicts again with its build (and stops "
+               "unless that is the frozen copy), then runs ncu's main pass, a write-back pass and repeats; its "
+               "files go to `reports/fidelity/grid2/`.\n\n";
+  // The build that measured predicted first; its predictions must be the frozen ones.
+  if (file_text(g + "/predictions.txt") != file_text(g + "/frozen_predictions.txt"))
+    throw std::runtime_error("fidelity: " + g + "/predictions.txt (the measuring build's) is not frozen_predictions.txt: "
+                             "grid2 was measured with a model other than the frozen one, so it is not held out from it");
+  const FidelityData d = read_fidelity(g);
+  const FidelityJudgement j = judge_fidelity(d);
+  if (j.rows.empty()) throw std::runtime_error("fidelity: " + g + " has a device.txt but no measured row");
+  const Table t = every_case(j);
+  w.csv("fidelity/grid2.csv", t);
+  std::string device;
+  for (const std::string& line : d.device) device += "    " + line + "\n";
+  for (const FidelityPass& p : d.writeback)
+    for (const std::string& line : p.device) device += "    " + p.name + ": " + line + "\n";
+  for (const FidelityPass& p : d.reps)
+    for (const std::string& line : p.device) device += "    " + p.name + ": " + line + "\n";
+  return s + "Measured (device, date, build; `grid2/predicted.txt`: when the measuring build predicted):\n\n" + device +
+         "\n    " + file_text(g + "/predicted.txt") + "\n" +
+         summary("grid2, all held out", j.err, j.worst_e, j.worst, !d.eventual.empty()) + "\n" + why_classes(j) +
+         "\nEvery case (also `grid2.csv`; columns as in the table below):\n\n" + t.markdown() + "\n";
+}
+
 }  // namespace
 
 std::string fidelity(const Writer& w, const std::string& dir) {
@@ -203,7 +254,8 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "`sim/variants.cpp`). Nothing is fitted; the `held` half (fixed in cases.txt before "
       "measuring) judges the model, the `fit` half only informed its design. Ratio = "
       "predicted / measured. Measured (device, date, build):\n\n" + device +
-      "\n## Summary\n\n" + summary("held-out half", j.err, j.worst_e, j.worst, !d.eventual.empty()) +
+      "\n" + grid2_section(w, dir) + "## Summary of the first grid\n\n" +
+      summary("held-out half", j.err, j.worst_e, j.worst, !d.eventual.empty()) +
       "\nThe fit half, which informed the model's design (not a judgement of it):\n\n" +
       summary("fit half", j.err_fit, j.worst_fit_e, j.worst_fit, !d.eventual.empty()) + "\n![](fidelity.svg)\n\n## Every case\n\n" + t.markdown() +
       "\n## Why rows miss\n\n" + why_classes(j) +
