@@ -422,6 +422,9 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
       out.sm_read_bytes = checked_add(out.sm_read_bytes - r.read_bytes(TensorId::dQ), cv_r, "SM bytes");
       out.l2_reduction_bytes = checked_mul(r.hbm.elems[idx(TensorId::dQ)].read, 4, "SM bytes");
       const int64_t clear = launch.clear_in_preprocess ? checked_mul(q_rows, 4 * d, "SM bytes") : 0;
+      // A memset is no kernel: what it evicts while it runs is nobody's, what it leaves dirty the
+      // backward's traffic writes back (zeros; the atomics' sums are written back apart, above).
+      if (!launch.clear_in_preprocess) out.memset_dirty_bytes = dirty_at_end(checked_mul(q_rows, 4 * d, "DRAM bytes"), 0, l2_eff);
       out.sm_write_bytes = checked_add(out.sm_write_bytes - r.write_bytes(TensorId::dQ), checked_add(cv_w, clear, "SM bytes"), "SM bytes");
       if (fa2_order && g > 1)  // FlashAttention-2 reads K_j, V_j once per query head
         out.sm_read_bytes = checked_add(out.sm_read_bytes, (g - 1) * (r.read_bytes(TensorId::K) + r.read_bytes(TensorId::V)), "SM bytes");

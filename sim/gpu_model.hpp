@@ -42,6 +42,9 @@ struct GpuTraffic {
   int64_t dram_write_bytes = 0;    // write-backs of dirty lines evicted during the kernel (what ncu counts)
   int64_t l2_dirty_end_bytes = 0;  // written lines still dirty in L2 when the kernel ends (not in dram_write_bytes)
   int64_t stack_dirty_end_bytes = 0;  // stack frames (spills) of the CTAs resident at the end: a floor, dirty then
+  // flashcheck's backward zeroes dQaccum with a memset before its kernels: the memset's zeros still
+  // dirty at its end (its last L/2) are written back once, during the backward or after it.
+  int64_t memset_dirty_bytes = 0;
   int64_t spill_write_bytes = 0;  // cold frame parts written back during the kernel (part of dram_write_bytes)
   double spill_share = 0;         // their mean aging share over a head's CTAs (Hardware::spill_aging)
   int64_t sm_read_bytes = 0;  // the two-level count's reads (L2 requests)

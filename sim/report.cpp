@@ -210,6 +210,7 @@ std::string format_json(const std::vector<ReportRow>& rows) {
                                    {"l2_edge", r.hw.l2_reuse.knots.empty() ? "lru" : "measured"},
                                    {"stack_dirty_end_bytes", r.gpu.stack_dirty_end_bytes},
                                    {"spill_write_bytes", r.gpu.spill_write_bytes},
+                                   {"memset_dirty_bytes", r.gpu.memset_dirty_bytes},
                                    {"spill_share", r.gpu.spill_share},
                                    {"reuse", r.gpu.reuse}}},
                     {"flops", x.flops()},

@@ -313,13 +313,20 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "Computed both ways (reads do not change):\n\n" +
       writes_with_without(j, j.err_noframe, j.err_noframe_fit, "frame floor", "no floor") + "\n"
       "A fourth came after them: the cold frame part's write-backs (below, \"Stack frames\"): the part of "
-      "each frame stored only outside every loop, read off the SASS (`sim/fidelity/sass_frame_slots.py`), "
-      "written back between a slot's CTAs with the share the spill probe measured (`Hardware::spill_aging`, "
+      "each frame stored only outside every loop, read off the SASS for PyTorch's forward "
+      "(`sim/fidelity/sass_frame_slots.py`) and off ncu's SM-side stores for flashcheck's d 128 forward (44 B a "
+      "thread a CTA beyond O and LSE in every such row, checked when the report renders), written back between a slot's CTAs with the share the spill probe measured (`Hardware::spill_aging`, "
       "fitted by `sim/fidelity/spill_aging.py` to synthetic launches only, nothing from the grid). It was built "
       "because this grid's PyTorch forward rows, held-out ones among them, missed by their spills, and the "
       "grid's write-backs informed the probe's design, so this grid is not blind to it; only a fresh grid "
       "measured with the model frozen judges it. Computed both ways:\n\n" +
       writes_with_without(j, j.err_nospill, j.err_nospill_fit, "cold-part write-backs", "none") + "\n"
+      "A fifth, the same day and for the same reason: flashcheck's backward zeroes dQaccum with a memset, "
+      "which ncu does not profile; the zeros it leaves dirty (its last L/2, by the rule the model already "
+      "uses for a kernel's last writes) are now part of the eventual writes (`GpuTraffic::memset_dirty_bytes`). "
+      "Its rows had been 28-49 MB above the prediction wherever dQaccum exceeds L/2 (0.81-0.86x). Computed "
+      "both ways:\n\n" +
+      writes_with_without(j, j.err_nomemset, j.err_nomemset_fit, "memset's dirty zeros", "none") + "\n"
       "Predicted DRAM writes are the write-backs of lines evicted during the kernel, what "
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "

@@ -288,6 +288,31 @@ TEST_CASE("sim GPU model: spills, a slot's later CTAs writing back their cold fr
   CHECK(traffic(1, 1, int64_t(1) << 26, 64, Mask::causal_top_left(), h200).spill_share > 0);
 }
 
+TEST_CASE("sim GPU model: flashcheck's dQaccum memset leaves its last L/2 of zeros dirty for the backward") {
+  const auto memset_dirty = [](const char* variant, int64_t batch, int64_t n, int64_t l2) {
+    Problem p;
+    p.batch = batch;
+    p.heads_q = p.heads_kv = 16;
+    p.seqlen_q = p.seqlen_k = n;
+    p.head_dim = 64;
+    p.dtype = DType::bf16;
+    const KernelVariant& v = find_kernel_variant(variant);
+    Hardware hw = find_preset("h200");
+    hw.l2_bytes = l2;
+    const ScheduleDesc s = v.schedule(p);
+    const RunResult r = simulate(p, s.kind, s.direction, hw.smem_per_block_bytes, {s.Br, s.Bc, 0, s.warps});
+    return gpu_traffic(r, hw, v.launch_for(p)).memset_dirty_bytes;
+  };
+  // dQaccum is float32: rows x d x 4 B, here 16 x 1024 x 64 x 4 = 4 MiB, all of it under L/2;
+  // 16 x 16384 x 64 x 4 = 64 MiB, of which L/2 (the H200's 60 MiB / 2) stays dirty.
+  CHECK(memset_dirty("flash2_bwd", 1, 1024, 62914560) == 16 * 1024 * 64 * 4);
+  CHECK(memset_dirty("flash2_bwd", 1, 16384, 62914560) == 62914560 / 2);
+  CHECK(memset_dirty("flash2_bwd", 1, 16384, 8000000) == 4000000);
+  // PyTorch zeroes dQaccum in its D kernel (counted there), and a forward has no dQaccum.
+  CHECK(memset_dirty("torch_flash_bwd", 1, 16384, 62914560) == 0);
+  CHECK(memset_dirty("flash2_fwd", 1, 16384, 62914560) == 0);
+}
+
 TEST_CASE("sim L2 reuse curve: LRU's cliff without knots, the presets' curves monotone in [0, 1]") {
   const L2Reuse cliff;
   CHECK(cliff.miss(1.0) == 0);
