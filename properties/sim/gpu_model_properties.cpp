@@ -46,6 +46,24 @@ RunResult run(const Case& c) {
   return simulate(c.p, d.kind, d.direction, c.hw.smem_per_block_bytes, {d.Br, d.Bc, 0, d.warps});
 }
 
+// A bf16 problem of B x H heads (query and KV alike) of N x d.
+Problem square(int64_t batch, int64_t heads, int64_t n, int64_t d, Mask m = Mask::none()) {
+  Problem p;
+  p.batch = batch;
+  p.heads_q = p.heads_kv = heads;
+  p.seqlen_q = p.seqlen_k = n;
+  p.head_dim = d;
+  p.dtype = DType::bf16;
+  p.mask = m;
+  return p;
+}
+// The GPU model of a registered kernel on p, with its tiles and launch.
+GpuTraffic kernel_traffic(const KernelVariant& v, const Problem& p, const Hardware& hw) {
+  const ScheduleDesc s = v.schedule(p);
+  const RunResult r = simulate(p, s.kind, s.direction, hw.smem_per_block_bytes, {s.Br, s.Bc, 0, s.warps});
+  return gpu_traffic(r, hw, v.launch_for(p));
+}
+
 TEST_CASE("sim GPU model: conservation, bounds and cost") {
   prop("forward: DRAM writes (spills apart) + bytes dirty at the end = the bytes written; compulsory <= DRAM "
        "reads <= SM-side reads; the hit rate is in [0, 1]",
@@ -196,16 +214,7 @@ TEST_CASE("sim GPU model: reuse decided per wave") {
 TEST_CASE("sim GPU model: the stack-frame floor is the resident CTAs' frames of the selected instantiation") {
   const KernelVariant& v = find_kernel_variant("torch_flash_fwd");
   const auto floor_of = [&](int64_t batch, int64_t n, Mask m) {
-    Problem p;
-    p.batch = batch;
-    p.heads_q = p.heads_kv = 1;
-    p.seqlen_q = p.seqlen_k = n;
-    p.head_dim = 64;
-    p.dtype = DType::bf16;
-    p.mask = m;
-    const ScheduleDesc d = v.schedule(p);
-    const RunResult r = simulate(p, d.kind, d.direction, find_preset("h200").smem_per_block_bytes, {d.Br, d.Bc, 0, d.warps});
-    return gpu_traffic(r, find_preset("h200"), v.launch_for(p)).stack_dirty_end_bytes;
+    return kernel_traffic(v, square(batch, 1, n, 64, m), find_preset("h200")).stack_dirty_end_bytes;
   };
   // 264 resident CTAs (132 SMs x 2) of 128 threads; frames 112 B (none), 136 B (causal), 88 B and
   // 208 B where the 128 x 128 tile does not divide N (reports/fidelity/torch_sass).
@@ -240,27 +249,11 @@ TEST_CASE("sim GPU model: spills, a slot's later CTAs writing back their cold fr
   });
   const KernelVariant& v = find_kernel_variant("torch_flash_fwd");
   const auto traffic = [&](int64_t batch, int64_t heads, int64_t n, int64_t d, Mask m, const Hardware& hw) {
-    Problem p;
-    p.batch = batch;
-    p.heads_q = p.heads_kv = heads;
-    p.seqlen_q = p.seqlen_k = n;
-    p.head_dim = d;
-    p.dtype = DType::bf16;
-    p.mask = m;
-    const ScheduleDesc s = v.schedule(p);
-    const RunResult r = simulate(p, s.kind, s.direction, hw.smem_per_block_bytes, {s.Br, s.Bc, 0, s.warps});
-    return gpu_traffic(r, hw, v.launch_for(p));
+    return kernel_traffic(v, square(batch, heads, n, d, m), hw);
   };
   const Hardware h200 = find_preset("h200");
   // The cold parts read off the SASS (reports/fidelity/spillstudy/s24): 88 / 104 B (d 64), 76 / 72 B (d 128).
-  const auto cold = [&](int64_t n, int64_t d, Mask m) {
-    Problem p;
-    p.seqlen_q = p.seqlen_k = n;
-    p.head_dim = d;
-    p.dtype = DType::bf16;
-    p.mask = m;
-    return v.launch_for(p).cold_stack_bytes_per_cta;
-  };
+  const auto cold = [&](int64_t n, int64_t d, Mask m) { return v.launch_for(square(1, 1, n, d, m)).cold_stack_bytes_per_cta; };
   CHECK(cold(4096, 64, Mask::none()) == 128 * 88);
   CHECK(cold(4096, 64, Mask::causal_top_left()) == 128 * 104);
   CHECK(cold(4096, 128, Mask::none()) == 128 * 76);
@@ -290,18 +283,9 @@ TEST_CASE("sim GPU model: spills, a slot's later CTAs writing back their cold fr
 
 TEST_CASE("sim GPU model: flashcheck's dQaccum memset leaves its last L/2 of zeros dirty for the backward") {
   const auto memset_dirty = [](const char* variant, int64_t batch, int64_t n, int64_t l2) {
-    Problem p;
-    p.batch = batch;
-    p.heads_q = p.heads_kv = 16;
-    p.seqlen_q = p.seqlen_k = n;
-    p.head_dim = 64;
-    p.dtype = DType::bf16;
-    const KernelVariant& v = find_kernel_variant(variant);
     Hardware hw = find_preset("h200");
     hw.l2_bytes = l2;
-    const ScheduleDesc s = v.schedule(p);
-    const RunResult r = simulate(p, s.kind, s.direction, hw.smem_per_block_bytes, {s.Br, s.Bc, 0, s.warps});
-    return gpu_traffic(r, hw, v.launch_for(p)).memset_dirty_bytes;
+    return kernel_traffic(find_kernel_variant(variant), square(batch, 16, n, 64), hw).memset_dirty_bytes;
   };
   // dQaccum is float32: rows x d x 4 B, here 16 x 1024 x 64 x 4 = 4 MiB, all of it under L/2;
   // 16 x 16384 x 64 x 4 = 64 MiB, of which L/2 (the H200's 60 MiB / 2) stays dirty.
