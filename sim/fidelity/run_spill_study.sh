@@ -16,6 +16,7 @@ SWEEPS="16 16 0.5 4 0.5 1 64
 16 16 0.5 4 0.5 256 64
 64 16 0.5 4 0.5 1 0" NCU_TIMEOUT=100 "$HERE/ncu_spill_probe.sh" "$OUT/spillprobe_p3" "$BIN/fc_spill_probe"
 LIB=$(python3 -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib', 'libtorch_cuda.so'))")
-timeout 120 "$HERE/sass_dump.sh" "$LIB" sm_90 'pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<(64|128), .*bfloat16_t' "$OUT/torch_fwd_sass" \
+# The mangled prefix of PyTorch's flash_fwd_kernel<Flash_fwd_kernel_traits<...>>; sass_frame_slots.py --match picks d and dtype.
+timeout 120 "$HERE/sass_dump.sh" "$LIB" sm_90 _ZN13pytorch_flash16flash_fwd_kernelI23Flash_fwd_kernel_traitsILi "$OUT/torch_fwd_sass" \
   >"$OUT/sass_dump.log" 2>&1
 echo "sass_dump rc=$?" >>"$OUT/sass_dump.log"

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# The SASS of the kernels of BINARY whose demangled name matches REGEX, one gzipped file each
-# (OUT_DIR/k<N>.sass.gz) and OUT_DIR/index.tsv (N, stack bytes, registers, demangled name), for
-# reading a kernel's local-memory stores (STL) and where its loops are.
-# Usage: sass_dump.sh BINARY ARCH REGEX OUT_DIR   (CUOBJDUMP=path if cuobjdump is not on PATH)
+# The SASS of the ARCH cubins of BINARY that hold a kernel whose mangled name contains PATTERN, for
+# reading a kernel's local-memory stores (STL) and where its loops are (sass_frame_slots.py). Every
+# cubin is extracted once (`cuobjdump -arch ARCH -xelf all`: no rescan of a large library per
+# kernel); each one naming PATTERN is listed with `cuobjdump -sass` into OUT_DIR/<cubin>.sass.gz,
+# and OUT_DIR/index.tsv names them. A kernel's frame per thread is stack_frames.sh's to read.
+# Usage: sass_dump.sh BINARY ARCH PATTERN OUT_DIR   (CUOBJDUMP=path if cuobjdump is not on PATH)
 set -euo pipefail
-BINARY=$1 ARCH=$2 REGEX=$3 OUT=$4
+BINARY=$(realpath "$1")
+ARCH=$2
+PATTERN=$3
+mkdir -p "$4"
+OUT=$(realpath "$4")
 CU=${CUOBJDUMP:-$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)}
-mkdir -p "$OUT"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && "$CU" -arch "$ARCH" -xelf all "$BINARY" >/dev/null)
+echo -e "cubin\tkernels_naming_pattern" >"$OUT/index.tsv"
 n=0
-"$CU" -res-usage -arch "$ARCH" "$BINARY" 2>/dev/null |
-  awk '/^ *Function / { name = $2; sub(/:$/, "", name); next }
-       name != "" && /REG:/ { match($0, /REG:[0-9]+/); reg = substr($0, RSTART + 4, RLENGTH - 4);
-                              match($0, /STACK:[0-9]+/); st = substr($0, RSTART + 6, RLENGTH - 6);
-                              print st "\t" reg "\t" name; name = "" }' | sort -u >"$OUT/all.tsv"
-while IFS=$'\t' read -r stack reg name; do
-  dem=$(c++filt "$name")
-  echo "$dem" | grep -qE "$REGEX" || continue
+for cubin in "$work"/*.cubin; do
+  [ -e "$cubin" ] || continue
+  grep -qaF "$PATTERN" "$cubin" || continue
   n=$((n + 1))
-  printf '%s\t%s\t%s\t%s\n' "$n" "$stack" "$reg" "$dem" >>"$OUT/index.tsv"
-  "$CU" -sass -arch "$ARCH" -fun "$name" "$BINARY" 2>/dev/null | gzip -9 >"$OUT/k$n.sass.gz"
-done <"$OUT/all.tsv"
-rm -f "$OUT/all.tsv"
-echo "sass_dump: $n kernels"
+  name=$(basename "$cubin" .cubin)
+  "$CU" -sass "$cubin" | gzip -9 >"$OUT/$name.sass.gz"
+  printf '%s\t%s\n' "$name" "$(grep -aoF "$PATTERN" "$cubin" | wc -l)" >>"$OUT/index.tsv"
+done
+echo "sass_dump: $n of $(ls "$work" | wc -l) $ARCH cubins name $PATTERN"
+[ "$n" -gt 0 ]
