@@ -77,6 +77,23 @@ struct WaveSums {
   long double hit_waves = 0;        // waves weighted by their hit share
 };
 
+// A backward whose heads are no longer than a wave (T <= W): its waves are not synchronous. The
+// CTAs that continue a head start as the previous wave's shortest CTAs end (after L_min steps)
+// and stream from their own diagonal, so they re-read a block (gap + band) = L_min - start(o) +
+// max start of the head's earlier CTAs steps after its nearest earlier read: the share `share(o)`
+// of a wave's L_max steps, by which the reuse footprint shrinks (1 where all CTAs are alike).
+// stop 25's timeline prototype (sim/fidelity/timeline_prototype.py) finds the causal rows all-hit,
+// as measured (c04: 0.675 GB, all-hit 0.673); forwards are left out: PyTorch's causal forward
+// misses more than a timeline predicts (reports/fidelity/timeline/compare.txt).
+struct Continuation {
+  std::vector<int64_t> start, prefix_max;  // inner-block start of position p's stream; max over [0, p)
+  double lmin = 0, lmax = 0;               // shortest and longest CTA (inner blocks) of a head
+  double share(int64_t o) const {
+    if (lmax <= 0) return 1;
+    return std::clamp((lmin - static_cast<double>(start[o]) + static_cast<double>(prefix_max[o])) / lmax, 0.0, 1.0);
+  }
+};
+
 struct Waves {
   const Geometry& g;
   int64_t T, W, units;
@@ -84,6 +101,7 @@ struct Waves {
   double stream_w, resident_w, write_w, l2_eff;  // footprint bytes per inner row, live outer row, outer row
   int64_t outer_rows_all;
   const L2Reuse& curve;
+  const Continuation* continuation = nullptr;  // a backward with T <= W (else every wave is synchronous)
 
   int64_t outer_rows(Range b) const {
     if (b.empty()) return 0;
@@ -143,7 +161,9 @@ struct Waves {
   void wave(WaveSums& s, int64_t o, int64_t n, __int128 mult) const {
     if (mult == 0) return;
     const WaveParts w = parts(o, n);
-    const double miss = miss_share(w.footprint, previous_footprint(o));
+    double miss = miss_share(w.footprint, previous_footprint(o));
+    if (continuation && o > 0)  // only the continued head re-reads: its rows' reuse distance is shorter
+      miss = curve.miss(continuation->share(o) * std::max(w.footprint, previous_footprint(o)) / l2_eff);
     add(s, w.first, miss, mult);
     add(s, w.head, miss, mult * w.whole);
     add(s, w.next, miss, mult);
@@ -380,10 +400,25 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
   // partitions (1 each); lines stored or reduced into (dQaccum atomics, O, dK, dV) sit only at
   // their home slice, the point of coherence where the write or atomic is done (1/2 each).
   const double l2_eff = static_cast<double>(hw.l2_bytes) / 2;
+  Continuation cont;
+  const bool overlap = launch.continued_heads_overlap && !fwd && T <= W;
+  if (overlap) {
+    cont.start.assign(T, 0);
+    cont.prefix_max.assign(T + 1, 0);
+    cont.lmin = INFINITY;
+    for (int64_t p = 0; p < T; ++p) {
+      const int64_t x = launch.heaviest_first ? T - 1 - p : p;
+      const Range r = geo.union_of(x, x + 1);
+      const double len = r.empty() ? 0 : static_cast<double>(r.end - r.begin);
+      cont.start[p] = r.empty() ? (p > 0 ? cont.start[p - 1] : 0) : r.begin;
+      cont.prefix_max[p + 1] = std::max(p > 0 ? cont.prefix_max[p] : cont.start[0], cont.start[p]);
+      cont.lmin = std::min(cont.lmin, len), cont.lmax = std::max(cont.lmax, len);
+    }
+  }
   const Waves model{geo, T, W, units, launch.heaviest_first,
                     (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) / s,
                     static_cast<double>(resident_row), launch.written_line_weight * static_cast<double>(write_row),
-                    l2_eff, all_rows, hw.l2_reuse};
+                    l2_eff, all_rows, hw.l2_reuse, overlap ? &cont : nullptr};
   const WaveSums ws = walk_every_wave ? model.walk() : model.sums(out.model_steps);
   const double footprint = (static_cast<double>(ws.all_rows) / s *
                                 (static_cast<double>(stream_row) + launch.written_line_weight * static_cast<double>(rmw_row)) +

@@ -29,6 +29,10 @@ struct Launch {
   // at their home slice only (0.5); 1 counts them like read lines, the rule before (reports/fidelity
   // shows both).
   double written_line_weight = 0.5;
+  // Backward with heads no longer than a wave: a wave's CTAs that continue a head start as the
+  // previous wave's shortest CTA ends and stream from their diagonal, so their re-reads come
+  // sooner than a whole wave later (gpu_model.cpp, Continuation); false: every wave synchronous.
+  bool continued_heads_overlap = true;
   // The main kernel's stack frames per CTA (threads x bytes per thread; spills live there): the
   // frames of the CTAs resident at the end are dirty then and reach DRAM after the kernel.
   int64_t stack_bytes_per_cta = 0;

@@ -59,7 +59,7 @@ double spread_error(double pred, double lo, double hi) {
 // The model's prediction of a case and the three alternatives the report computes beside it
 // (stored lines weighted 1, LRU's cliff, no stack-frame floor).
 struct Models {
-  GpuTraffic model, stored1, cliff, noframe, nospill, nomemset;
+  GpuTraffic model, stored1, cliff, noframe, nospill, nomemset, synchronous;
 };
 Models predict(const KernelVariant& v, const Problem& p, const Hardware& hw) {
   const ScheduleDesc desc = v.schedule(p);
@@ -78,6 +78,9 @@ Models predict(const KernelVariant& v, const Problem& p, const Hardware& hw) {
   Launch nospill = v.launch_for(p);
   nospill.cold_stack_bytes_per_cta = 0;
   m.nospill = gpu_traffic(r, hw, nospill);
+  Launch synchronous = v.launch_for(p);
+  synchronous.continued_heads_overlap = false;
+  m.synchronous = gpu_traffic(r, hw, synchronous);
   m.nomemset = m.model;  // the memset is no launch setting: its dirty zeros left out
   m.nomemset.memset_dirty_bytes = 0;
   return m;
@@ -219,6 +222,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
         (c.half == "fit" ? j.err_noframe_fit : j.err_noframe)[k].push_back(alt(m.noframe));
         (c.half == "fit" ? j.err_nospill_fit : j.err_nospill)[k].push_back(alt(m.nospill));
         (c.half == "fit" ? j.err_nomemset_fit : j.err_nomemset)[k].push_back(alt(m.nomemset));
+        (c.half == "fit" ? j.err_synchronous_fit : j.err_synchronous)[k].push_back(alt(m.synchronous));
         if (c.half == "fit") {
           j.err_fit[k].push_back(e);
           if (e > j.worst_fit_e[k]) j.worst_fit_e[k] = e, j.worst_fit[k] = c.id + " " + kname;

@@ -43,6 +43,8 @@ struct FidelityJudgement {
   std::vector<double> err_nospill[kFidelityMetrics], err_nospill_fit[kFidelityMetrics];
   // The same without flashcheck's dQaccum memset's dirty zeros (GpuTraffic::memset_dirty_bytes 0).
   std::vector<double> err_nomemset[kFidelityMetrics], err_nomemset_fit[kFidelityMetrics];
+  // The same with every backward wave synchronous (Launch::continued_heads_overlap false).
+  std::vector<double> err_synchronous[kFidelityMetrics], err_synchronous_fit[kFidelityMetrics];
   double worst_e[kFidelityMetrics] = {0, 0, 0};
   std::string worst[kFidelityMetrics];
   // Fit half: the same errors (the half that informed the model's design, shown beside).

@@ -297,6 +297,39 @@ TEST_CASE("sim GPU model: flashcheck's dQaccum memset leaves its last L/2 of zer
   CHECK(memset_dirty("flash2_fwd", 1, 16384, 62914560) == 0);
 }
 
+TEST_CASE("sim GPU model: a backward's continued heads overlap the wave before when T <= W") {
+  prop("overlap never reads more than synchronous waves, and changes nothing where it does not apply", [] {
+    const Case c = gen_case(false);
+    const RunResult r = run(c);
+    Launch sync = c.v->launch_for(c.p);
+    sync.continued_heads_overlap = false;
+    const GpuTraffic on = gpu_traffic(r, c.hw, c.v->launch_for(c.p)), off = gpu_traffic(r, c.hw, sync);
+    RC_ASSERT(on.dram_read_bytes <= off.dram_read_bytes);
+    if (c.p.mask.kind == MaskKind::none) RC_ASSERT(on.dram_read_bytes == off.dram_read_bytes);  // CTAs alike
+  });
+  const Hardware h200 = find_preset("h200");
+  Hardware huge = h200;
+  huge.l2_bytes = int64_t(1) << 40;
+  const KernelVariant& v = find_kernel_variant("flash2_bwd");
+  const auto reads = [&](const Problem& p, const Hardware& hw, bool overlap) {
+    const ScheduleDesc s = v.schedule(p);
+    const RunResult r = simulate(p, s.kind, s.direction, hw.smem_per_block_bytes, {s.Br, s.Bc, 0, s.warps});
+    Launch l = v.launch_for(p);
+    l.continued_heads_overlap = overlap;
+    return gpu_traffic(r, hw, l).dram_read_bytes;
+  };
+  // c04 (B1 H16 N16384 d 128 causal; T = 256 KV blocks <= W = 264): every re-read hits, as measured
+  // (0.675 GB; all-hit 0.673 GB); with synchronous waves most of them missed (0.851 GB).
+  const Problem c04 = square(1, 16, 16384, 128, Mask::causal_top_left());
+  CHECK(reads(c04, h200, true) == reads(c04, huge, true));
+  CHECK(reads(c04, h200, false) > 1.2 * reads(c04, huge, true));
+  // Alike CTAs (no mask) and heads longer than a wave (c10: one head, T = 1024) are left as they were.
+  const Problem c02 = square(1, 16, 16384, 128), c10 = square(1, 1, 65536, 128, Mask::causal_top_left());
+  CHECK(reads(c02, h200, true) == reads(c02, h200, false));
+  CHECK(reads(c02, h200, true) > 1.2 * reads(c02, huge, true));
+  CHECK(reads(c10, h200, true) == reads(c10, h200, false));
+}
+
 TEST_CASE("sim L2 reuse curve: LRU's cliff without knots, the presets' curves monotone in [0, 1]") {
   const L2Reuse cliff;
   CHECK(cliff.miss(1.0) == 0);
