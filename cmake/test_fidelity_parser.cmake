@@ -149,6 +149,8 @@ expect_rows(fidelity/grid2.csv "\nt01,held,flash2_fwd,1,1,1,1024,64,none,2,2," "
 expect_rows(fidelity/README.md "| metric (grid2, all held out) |")
 expect_edited_refused(grid2moved grid2/predictions.txt "\"dram_read_bytes\": " "\"dram_read_bytes\": 1"
   "grid2 was measured with a model other than the frozen one" "grid2 measured by a build whose predictions are not the frozen ones")
+expect_edited_refused(grid2fit grid2/cases.txt "none held" "none fit" "grid2 is all held out"
+  "a grid2 case marked fit (its row would drop out of the summary unseen)")
 file(REMOVE_RECURSE ${SCRATCH}/grid2none)
 file(COPY ${fixture}/ DESTINATION ${SCRATCH}/grid2none)
 file(REMOVE ${SCRATCH}/grid2none/grid2/device.txt)

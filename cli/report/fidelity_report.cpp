@@ -217,6 +217,8 @@ std::string grid2_section(const Writer& w, const std::string& dir) {
     throw std::runtime_error("fidelity: " + g + "/predictions.txt (the measuring build's) is not frozen_predictions.txt: "
                              "grid2 was measured with a model other than the frozen one, so it is not held out from it");
   const FidelityData d = read_fidelity(g);
+  for (const FidelityCase& c : d.cases)  // the summary judges held rows only: a fit row would drop out unseen
+    if (c.half != "held") throw std::runtime_error("fidelity: " + g + "/cases.txt: " + c.id + " is '" + c.half + "', but grid2 is all held out");
   const FidelityJudgement j = judge_fidelity(d);
   if (j.rows.empty()) throw std::runtime_error("fidelity: " + g + " has a device.txt but no measured row");
   const Table t = every_case(j);
