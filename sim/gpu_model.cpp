@@ -43,6 +43,11 @@ struct Geometry {
   int64_t inner_blocks() const { return q_outer ? t.Tc : t.Tr; }
   int64_t outer_block() const { return q_outer ? t.Br : t.Bc; }
   Range range(int64_t x) const { return q_outer ? t.kv_blocks(x) : t.q_blocks(x); }
+  // The live inner blocks of the CTA launched at position p of its head.
+  Range at_position(int64_t p, bool heaviest_first) const {
+    const int64_t x = heaviest_first ? T() - 1 - p : p;
+    return union_of(x, x + 1);
+  }
   Range live() const { return q_outer ? t.live_q_blocks() : t.live_kv_blocks(); }
   int64_t rows_of(Range blocks) const {
     if (blocks.empty()) return 0;
@@ -311,8 +316,7 @@ struct Waves {
     std::vector<long double> work(S + 1, 0), len(S, 0);  // work before pos[k]; inner rows at pos[k]
     for (int64_t k = 0; k <= S; ++k) pos[k] = static_cast<int64_t>(static_cast<__int128>(k) * T / S);
     for (int64_t k = 0; k < S; ++k) {
-      const int64_t x = heaviest_first ? T - 1 - pos[k] : pos[k];
-      len[k] = static_cast<long double>(g.rows_of(g.union_of(x, x + 1)));
+      len[k] = static_cast<long double>(g.rows_of(g.at_position(pos[k], heaviest_first)));
       work[k + 1] = work[k] + len[k] * static_cast<long double>(pos[k + 1] - pos[k]);
     }
     const long double head = work[S];
@@ -407,11 +411,10 @@ GpuTraffic gpu_traffic(const RunResult& r, const Hardware& hw, const Launch& lau
     cont.prefix_max.assign(T + 1, 0);
     cont.lmin = INFINITY;
     for (int64_t p = 0; p < T; ++p) {
-      const int64_t x = launch.heaviest_first ? T - 1 - p : p;
-      const Range r = geo.union_of(x, x + 1);
+      const Range r = geo.at_position(p, launch.heaviest_first);
       const double len = r.empty() ? 0 : static_cast<double>(r.end - r.begin);
       cont.start[p] = r.empty() ? (p > 0 ? cont.start[p - 1] : 0) : r.begin;
-      cont.prefix_max[p + 1] = std::max(p > 0 ? cont.prefix_max[p] : cont.start[0], cont.start[p]);
+      cont.prefix_max[p + 1] = p > 0 ? std::max(cont.prefix_max[p], cont.start[p]) : cont.start[p];
       cont.lmin = std::min(cont.lmin, len), cont.lmax = std::max(cont.lmax, len);
     }
   }

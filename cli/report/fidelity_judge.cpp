@@ -218,11 +218,11 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
           if (c.half == "held") ++j.reasons[reason.substr(0, reason.find(':'))];
         }
         const auto alt = [&](const GpuTraffic& x) { return spread_error(judged(x, k, has_ev), js.lo[k], js.hi[k]); };
-        (c.half == "fit" ? j.err_cliff_fit : j.err_cliff)[k].push_back(alt(m.cliff));
-        (c.half == "fit" ? j.err_noframe_fit : j.err_noframe)[k].push_back(alt(m.noframe));
-        (c.half == "fit" ? j.err_nospill_fit : j.err_nospill)[k].push_back(alt(m.nospill));
-        (c.half == "fit" ? j.err_nomemset_fit : j.err_nomemset)[k].push_back(alt(m.nomemset));
-        (c.half == "fit" ? j.err_synchronous_fit : j.err_synchronous)[k].push_back(alt(m.synchronous));
+        j.cliff.add(c.half, k, alt(m.cliff));
+        j.noframe.add(c.half, k, alt(m.noframe));
+        j.nospill.add(c.half, k, alt(m.nospill));
+        j.nomemset.add(c.half, k, alt(m.nomemset));
+        j.synchronous.add(c.half, k, alt(m.synchronous));
         if (c.half == "fit") {
           j.err_fit[k].push_back(e);
           if (e > j.worst_fit_e[k]) j.worst_fit_e[k] = e, j.worst_fit[k] = c.id + " " + kname;
@@ -257,7 +257,7 @@ FidelityJudgement judge_fidelity(const FidelityData& d) {
       row.reuse = g.reuse;
       row.fitting_share = g.fitting_wave_share;
       row.why = why;
-      row.not_modelled = not_modelled(g, v.launch_for(p), st.sm_write, std::string(kname).find("fwd") != std::string::npos, has_ev);
+      row.not_modelled = not_modelled(g, lv, st.sm_write, std::string(kname).find("fwd") != std::string::npos, has_ev);
       row.has_eventual = has_ev;
       row.eventual_mean = js.mean[2];
       row.eventual_pred = judged(g, 2, has_ev);

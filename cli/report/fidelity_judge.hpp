@@ -31,20 +31,21 @@ struct FidelityRow {
   double eventual_mean = 0, eventual_pred = 0;
 };
 
+// Errors per metric of the held-out and the fit half.
+struct HalfErrors {
+  std::vector<double> held[kFidelityMetrics], fit[kFidelityMetrics];
+  void add(const std::string& half, int k, double e) { (half == "fit" ? fit : held)[k].push_back(e); }
+};
+
 struct FidelityJudgement {
   std::vector<FidelityRow> rows;
   // Held-out half: each row's error per metric, and the same with stored lines weighted 1.
   std::vector<double> err[kFidelityMetrics], err_before[kFidelityMetrics];
-  // The same with LRU's cliff in place of the measured reuse curve (held-out, then fit half).
-  std::vector<double> err_cliff[kFidelityMetrics], err_cliff_fit[kFidelityMetrics];
-  // The same without the stack-frame floor (Launch::stack_bytes_per_cta 0), held-out then fit half.
-  std::vector<double> err_noframe[kFidelityMetrics], err_noframe_fit[kFidelityMetrics];
-  // The same without the cold frame part's write-backs (Launch::cold_stack_bytes_per_cta 0).
-  std::vector<double> err_nospill[kFidelityMetrics], err_nospill_fit[kFidelityMetrics];
-  // The same without flashcheck's dQaccum memset's dirty zeros (GpuTraffic::memset_dirty_bytes 0).
-  std::vector<double> err_nomemset[kFidelityMetrics], err_nomemset_fit[kFidelityMetrics];
-  // The same with every backward wave synchronous (Launch::continued_heads_overlap false).
-  std::vector<double> err_synchronous[kFidelityMetrics], err_synchronous_fit[kFidelityMetrics];
+  // The same for the model with one of its parts changed, each half apart: LRU's cliff in place of
+  // the measured reuse curve; no stack-frame floor (Launch::stack_bytes_per_cta 0); no cold-part
+  // write-backs (Launch::cold_stack_bytes_per_cta 0); no dQaccum memset zeros
+  // (GpuTraffic::memset_dirty_bytes 0); every backward wave synchronous (continued_heads_overlap false).
+  HalfErrors cliff, noframe, nospill, nomemset, synchronous;
   double worst_e[kFidelityMetrics] = {0, 0, 0};
   std::string worst[kFidelityMetrics];
   // Fit half: the same errors (the half that informed the model's design, shown beside).

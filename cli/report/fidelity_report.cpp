@@ -86,31 +86,16 @@ std::string before_after(const FidelityJudgement& j) {
   return s;
 }
 
-// The errors with the measured reuse curve (the model) and with LRU's cliff (before it), both halves.
-std::string curve_vs_cliff(const FidelityJudgement& j) {
-  const auto worst = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
-  std::string s = "| metric | half | median, measured curve | worst | median, LRU cliff | worst |\n|---|---|---|---|---|---|\n";
-  for (int k = 0; k < kFidelityMetrics; ++k)
-    for (const bool held : {true, false}) {
-      const std::vector<double>& e = held ? j.err[k] : j.err_fit[k];
-      const std::vector<double>& c = held ? j.err_cliff[k] : j.err_cliff_fit[k];
-      s += std::string("| ") + kMetricNames[k] + " | " + (held ? "held-out" : "fit") + " | " + fixed2(median(e) * 100) +
-           "% | " + fixed2(worst(e) * 100) + "% | " + fixed2(median(c) * 100) + "% | " + fixed2(worst(c) * 100) + "% |\n";
-    }
-  return s;
-}
-
-// The errors of the model and of one without a part of it (alt), both halves, for the DRAM
-// metrics given (2: writes; 1: reads).
-std::string writes_with_without(const FidelityJudgement& j, const std::vector<double> (&alt)[kFidelityMetrics],
-                                const std::vector<double> (&alt_fit)[kFidelityMetrics], const std::string& with,
-                                const std::string& without, std::initializer_list<int> metrics = {2}) {
+// The errors of the model and of one with a part of it changed (alt), both halves, for the
+// metrics given (0: SM-side reads, 1: DRAM reads, 2: DRAM writes).
+std::string with_without(const FidelityJudgement& j, const HalfErrors& alt, const std::string& with,
+                         const std::string& without, std::initializer_list<int> metrics = {2}) {
   const auto worst = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
   std::string s = "| metric | half | median, " + with + " | worst | median, " + without + " | worst |\n|---|---|---|---|---|---|\n";
   for (const int k : metrics)
     for (const bool held : {true, false}) {
       const std::vector<double>& e = held ? j.err[k] : j.err_fit[k];
-      const std::vector<double>& n = held ? alt[k] : alt_fit[k];
+      const std::vector<double>& n = held ? alt.held[k] : alt.fit[k];
       s += std::string("| ") + kMetricNames[k] + " | " + (held ? "held-out" : "fit") + " | " + fixed2(median(e) * 100) +
            "% | " + fixed2(worst(e) * 100) + "% | " + fixed2(median(n) * 100) + "% | " + fixed2(worst(n) * 100) + "% |\n";
     }
@@ -323,11 +308,11 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "the L2 probe measured (below). The curve is the hardware's, measured on a kernel that is not in "
       "the grid, and nothing in it was chosen from the cases; but the probe was run because the held-out "
       "L2-edge rows missed, so again the held-out half is not blind to it. Computed both ways:\n\n" +
-      curve_vs_cliff(j) + "\n"
+      with_without(j, j.cliff, "measured curve", "LRU cliff", {0, 1, 2}) + "\n"
       "A third came after them too: the stack-frame floor (below, \"Stack frames\"), read off the "
       "kernels' SASS, no constant in it; PyTorch's forward rows were seen to miss by their spills first. "
       "Computed both ways (reads do not change):\n\n" +
-      writes_with_without(j, j.err_noframe, j.err_noframe_fit, "frame floor", "no floor") + "\n"
+      with_without(j, j.noframe, "frame floor", "no floor") + "\n"
       "A fourth came after them: the cold frame part's write-backs (below, \"Stack frames\"): the part of "
       "each frame stored only outside every loop, read off the SASS for PyTorch's forward "
       "(`sim/fidelity/sass_frame_slots.py`) and off ncu's SM-side stores for flashcheck's d 128 forward (44 B a "
@@ -336,13 +321,13 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "because this grid's PyTorch forward rows, held-out ones among them, missed by their spills, and the "
       "grid's write-backs informed the probe's design, so this grid is not blind to it; only a fresh grid "
       "measured with the model frozen judges it. Computed both ways:\n\n" +
-      writes_with_without(j, j.err_nospill, j.err_nospill_fit, "cold-part write-backs", "none") + "\n"
+      with_without(j, j.nospill, "cold-part write-backs", "none") + "\n"
       "A fifth, the same day and for the same reason: flashcheck's backward zeroes dQaccum with a memset, "
       "which ncu does not profile; the zeros it leaves dirty (its last L/2, by the rule the model already "
       "uses for a kernel's last writes) are now part of the eventual writes (`GpuTraffic::memset_dirty_bytes`). "
       "Its rows had been 28-49 MB above the prediction wherever dQaccum exceeds L/2 (0.81-0.86x). Computed "
       "both ways:\n\n" +
-      writes_with_without(j, j.err_nomemset, j.err_nomemset_fit, "memset's dirty zeros", "none") + "\n"
+      with_without(j, j.nomemset, "memset's dirty zeros", "none") + "\n"
       "A sixth, the same day: a backward whose heads are no longer than a wave (T <= W) no longer has "
       "synchronous waves. The CTAs that continue a head start as the previous wave's shortest CTA ends "
       "and stream from their own diagonal, so they re-read a block sooner than a whole wave later; the "
@@ -351,8 +336,7 @@ std::string fidelity(const Writer& w, const std::string& dir) {
       "whose reads were 1.26x and are the all-hit prediction, and was checked with a timeline prototype "
       "(sim/fidelity/timeline_prototype.py, reports/fidelity/timeline/compare.txt) that also finds the "
       "forwards' misses unexplained, so forwards are left as they were. Computed both ways:\n\n" +
-      writes_with_without(j, j.err_synchronous, j.err_synchronous_fit, "continued heads overlap", "synchronous waves",
-                          {1, 2}) + "\n"
+      with_without(j, j.synchronous, "continued heads overlap", "synchronous waves", {1, 2}) + "\n"
       "Predicted DRAM writes are the write-backs of lines evicted during the kernel, what "
       "`dram__bytes_write` counts; `l2_dirty_end_pred_gb` is the rest of what the kernel wrote, "
       "still in L2 when it ends (the write share of the last L/2 bytes it touched). Errors are "
